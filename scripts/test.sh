@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Every test of the project, in order; exits non-zero if any step fails.
+#  1. cargo test                        native, default features (unit + integration)
+#  2. cargo test --no-default-features  the lean no_std engine
+#  3. wasm-pack test --node             tests/wasm.rs under node
+#  4. wasm-pack test --headless --chrome  tests/wasm.rs in headless Chromium
+#  5. scripts/build-wasm.sh             pkg/ for the page
+#  6. node --test www/tests/            the page end to end (Playwright + Chromium)
+# Every step runs even when an earlier one failed (except bootstrap), and a
+# summary closes the output.
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+export PATH="$HOME/.cargo/bin:$PATH"
+# Features of the wasm tests (the wasm-bindgen layer without the native CLI).
+WASM_TEST_FEATURES=${WASM_TEST_FEATURES:---no-default-features --features js}
+
+bash scripts/bootstrap.sh || { echo "test: bootstrap failed" >&2; exit 1; }
+
+passed=(); failed=()
+step() { # step NAME CMD...
+  local name=$1; shift
+  printf '\n==== %s: %s\n' "$name" "$*"
+  local t0=$SECONDS
+  if "$@"; then
+    passed+=("$name"); printf '==== %s: ok (%d s)\n' "$name" $((SECONDS - t0))
+  else
+    failed+=("$name"); printf '==== %s: FAILED (%d s)\n' "$name" $((SECONDS - t0))
+  fi
+}
+
+wasm_tests() { # wasm_tests RUNNER-FLAGS...
+  if [[ ! -f tests/wasm.rs ]]; then
+    echo "test: tests/wasm.rs does not exist: there are no wasm tests to run (they belong in tests/wasm.rs)" >&2
+    return 1
+  fi
+  # shellcheck disable=SC2086
+  wasm-pack --log-level warn test "$@" -- --test wasm $WASM_TEST_FEATURES
+}
+
+step "cargo test"                   cargo test
+step "cargo test no_std"            cargo test --no-default-features
+step "wasm test node"               wasm_tests --node
+step "wasm test chrome"             wasm_tests --headless --chrome --chromedriver /usr/bin/chromedriver
+step "wasm build"                   bash scripts/build-wasm.sh
+step "page test"                    node --test www/tests/
+
+echo
+echo "==== summary"
+for s in "${passed[@]}"; do echo "  ok      $s"; done
+for s in "${failed[@]}"; do echo "  FAILED  $s"; done
+echo "steps: ${#passed[@]} passed, ${#failed[@]} failed"
+[[ ${#failed[@]} -eq 0 ]]
