@@ -105,7 +105,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   };
   const port = Number(opt('--port', process.env.PORT || 8080));
   const host = opt('--host', '127.0.0.1');
-  if (!fs.existsSync(path.join(ROOT, 'pkg', 'heaptale.js'))) {
+  if (!fs.existsSync(path.join(process.env.HEAPTALE_SERVE_ROOT || ROOT, 'pkg', 'heaptale.js'))) {
     console.warn('heaptale: warning: pkg/heaptale.js is missing; run `make build` first');
   }
   startServer({ port, host }).then(({ url }) => {
