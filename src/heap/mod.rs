@@ -1,0 +1,285 @@
+//! The heap: a memory source, a policy and an observer, behind a malloc-style API that
+//! speaks in addresses, validates every pointer it is given and reports every failure as a
+//! [`HeapError`] after which the heap is unchanged.
+
+mod mem;
+
+pub use mem::{Mem, MAX_HEAP};
+
+use crate::event::{Event, NoObserver, Observer};
+use crate::policy::block::MAX_ALIGN;
+use crate::policy::{AnyPolicy, Config, Layout, Policy};
+use crate::source::Source;
+use crate::HeapError;
+
+/// One block as the walk sees it (offsets).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockInfo {
+    /// Offset of the block's first byte (its header).
+    pub block: u32,
+    /// Whole block, header included.
+    pub size: u32,
+    /// Header bytes before the payload.
+    pub header: u32,
+    pub used: bool,
+}
+
+/// Figures computed by a walk over the blocks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Break minus heap start.
+    pub heap_bytes: u32,
+    pub used_blocks: u32,
+    /// Bytes in used blocks, headers and padding included.
+    pub used_bytes: u32,
+    pub free_blocks: u32,
+    pub free_bytes: u32,
+    pub largest_free: u32,
+}
+
+impl Stats {
+    /// External fragmentation: the share of free memory that is not in the largest block.
+    pub fn external_fragmentation(&self) -> f64 {
+        if self.free_bytes == 0 {
+            0.0
+        } else {
+            1.0 - self.largest_free as f64 / self.free_bytes as f64
+        }
+    }
+}
+
+/// A heap over source `S` with policy `P`, telling observer `O` what it does.
+pub struct Heap<S: Source, P: Policy = AnyPolicy, O: Observer = NoObserver> {
+    mem: Mem<S>,
+    policy: P,
+    obs: O,
+}
+
+impl<S: Source> Heap<S> {
+    /// A heap with the policy and knobs of `config`. `config.base` is applied by the source
+    /// (see [`crate::source::Arena::with_base`]); here it is ignored.
+    pub fn new(src: S, config: &Config) -> Result<Self, HeapError> {
+        Heap::with_policy(src, AnyPolicy::new(config)?, NoObserver, config.heap_size)
+    }
+}
+
+impl<S: Source, O: Observer> Heap<S, AnyPolicy, O> {
+    /// A heap with the policy and knobs of `config`, reporting to `obs`.
+    pub fn observed(src: S, config: &Config, obs: O) -> Result<Self, HeapError> {
+        Heap::with_policy(src, AnyPolicy::new(config)?, obs, config.heap_size)
+    }
+}
+
+impl<S: Source, P: Policy, O: Observer> Heap<S, P, O> {
+    /// A heap with a given policy. `heap_size`: grow the heap to this size now and never
+    /// again (OSTEP's `-S`).
+    pub fn with_policy(src: S, mut policy: P, obs: O, heap_size: Option<u32>) -> Result<Self, HeapError> {
+        let mut mem = Mem::new(src);
+        if let Some(size) = heap_size {
+            if size == 0 || size > mem::MAX_HEAP {
+                return Err(HeapError::BadConfig("the heap size must be between 1 byte and 1 GiB"));
+            }
+            mem.grow(size)?;
+            mem.set_fixed(size);
+        }
+        policy.init(&mut mem);
+        Ok(Heap { mem, policy, obs })
+    }
+
+    // ---- addresses ----
+
+    /// The address reports give an offset.
+    #[inline]
+    pub fn addr(&self, off: u32) -> usize {
+        self.mem.report_base().wrapping_add(off as usize)
+    }
+    /// The offset of a reported address, if it can be inside the heap at all.
+    #[inline]
+    fn offset(&self, addr: usize) -> Option<u32> {
+        let off = addr.checked_sub(self.mem.report_base())?;
+        u32::try_from(off).ok()
+    }
+    /// Where the heap starts.
+    pub fn start(&self) -> usize {
+        self.addr(0)
+    }
+    /// The break.
+    pub fn brk(&self) -> usize {
+        self.addr(self.mem.brk())
+    }
+    /// End of the memory committed under the heap (`memory.size` on wasm32).
+    pub fn committed_end(&self) -> usize {
+        self.addr(self.mem.committed())
+    }
+
+    pub fn mem(&self) -> &Mem<S> {
+        &self.mem
+    }
+    pub fn policy(&self) -> &P {
+        &self.policy
+    }
+    pub fn layout(&self) -> Layout {
+        self.policy.layout()
+    }
+    pub fn observer(&self) -> &O {
+        &self.obs
+    }
+    pub fn observer_mut(&mut self) -> &mut O {
+        &mut self.obs
+    }
+
+    fn fail<T>(&mut self, e: HeapError) -> Result<T, HeapError> {
+        self.obs.event(Event::Error(e));
+        Err(e)
+    }
+
+    // ---- the C API ----
+
+    /// `malloc(size)`: a payload of at least `size` bytes (`size` 0 gets the smallest block).
+    pub fn malloc(&mut self, size: usize) -> Result<usize, HeapError> {
+        self.memalign(1, size)
+    }
+
+    /// `memalign(align, size)` / `aligned_alloc`: `align` a power of two up to 64 KiB.
+    pub fn memalign(&mut self, align: usize, size: usize) -> Result<usize, HeapError> {
+        if !align.is_power_of_two() || align > MAX_ALIGN {
+            return self.fail(HeapError::BadAlignment { align });
+        }
+        match self.policy.malloc(&mut self.mem, &mut self.obs, size, align as u32) {
+            Ok(p) => Ok(self.addr(p)),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// `calloc(n, size)`: `n * size` zeroed bytes; the product is checked for overflow.
+    pub fn calloc(&mut self, n: usize, size: usize) -> Result<usize, HeapError> {
+        let Some(total) = n.checked_mul(size) else {
+            return self.fail(HeapError::SizeOverflow);
+        };
+        let addr = self.malloc(total)?;
+        let p = self.offset(addr).unwrap_or(0);
+        self.mem.bytes_mut(p, total as u32).fill(0);
+        Ok(addr)
+    }
+
+    /// The block of a payload address, or why it is not one.
+    fn block_of(&self, addr: usize) -> Result<u32, HeapError> {
+        let p = self.offset(addr).ok_or(HeapError::Foreign { addr })?;
+        self.policy.validate(&self.mem, p, addr)
+    }
+
+    /// `free(addr)`; `free(0)` does nothing, as in C.
+    pub fn free(&mut self, addr: usize) -> Result<(), HeapError> {
+        if addr == 0 {
+            return Ok(());
+        }
+        match self.block_of(addr) {
+            Ok(b) => {
+                self.policy.free(&mut self.mem, &mut self.obs, b);
+                Ok(())
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// `realloc(addr, size)`: in place when the block can grow into a free neighbour or the
+    /// top of the heap, otherwise moved with its bytes. `realloc(0, n)` is `malloc(n)`. On
+    /// failure the old block is untouched.
+    pub fn realloc(&mut self, addr: usize, size: usize) -> Result<usize, HeapError> {
+        if addr == 0 {
+            return self.malloc(size);
+        }
+        let b = match self.block_of(addr) {
+            Ok(b) => b,
+            Err(e) => return self.fail(e),
+        };
+        match self.policy.realloc(&mut self.mem, &mut self.obs, b, size) {
+            Ok(p) => Ok(self.addr(p)),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// The payload bytes a block can hold (at least what was asked for).
+    pub fn usable_size(&self, addr: usize) -> Result<usize, HeapError> {
+        let b = self.block_of(addr)?;
+        Ok(self.policy.usable_size(&self.mem, b) as usize)
+    }
+
+    /// The payload of a live block, for reading.
+    pub fn payload(&self, addr: usize) -> Result<&[u8], HeapError> {
+        let n = self.usable_size(addr)? as u32;
+        let p = self.offset(addr).unwrap_or(0);
+        Ok(self.mem.bytes(p, n))
+    }
+
+    /// The payload of a live block, for writing.
+    pub fn payload_mut(&mut self, addr: usize) -> Result<&mut [u8], HeapError> {
+        let n = self.usable_size(addr)? as u32;
+        let p = self.offset(addr).unwrap_or(0);
+        Ok(self.mem.bytes_mut(p, n))
+    }
+
+    /// Raw heap bytes `[addr, addr + len)`, clipped to the heap (for hex views).
+    pub fn bytes(&self, addr: usize, len: usize) -> &[u8] {
+        match self.offset(addr) {
+            Some(off) => self.mem.bytes(off, len.min(u32::MAX as usize) as u32),
+            None => &[],
+        }
+    }
+
+    // ---- looking at the heap ----
+
+    /// Calls `f` for every block from the heap's start to the break.
+    pub fn walk(&self, mut f: impl FnMut(BlockInfo)) {
+        self.policy.walk(&self.mem, &mut f)
+    }
+
+    /// Calls `f(list, block)` for every free block in list order.
+    pub fn free_lists(&self, mut f: impl FnMut(usize, u32)) {
+        self.policy.free_lists(&self.mem, &mut f)
+    }
+
+    /// Walk figures.
+    pub fn stats(&self) -> Stats {
+        let mut s = Stats { heap_bytes: self.mem.brk(), ..Stats::default() };
+        self.walk(|b| {
+            if b.used {
+                s.used_blocks += 1;
+                s.used_bytes += b.size;
+            } else {
+                s.free_blocks += 1;
+                s.free_bytes += b.size;
+                s.largest_free = s.largest_free.max(b.size);
+            }
+        });
+        s
+    }
+
+    /// Verifies every invariant of the heap: blocks tile it from start to break, headers
+    /// agree with footers and tags, free lists hold exactly the free blocks, in order, no two
+    /// free blocks touch while coalescing, payloads are aligned.
+    pub fn check(&self) -> Result<(), HeapError> {
+        let corrupt = |(off, what): (u32, &'static str)| HeapError::Corrupt {
+            addr: if off == u32::MAX { self.start() } else { self.addr(off) },
+            what,
+        };
+        self.policy.check(&self.mem).map_err(corrupt)?;
+        #[cfg(feature = "alloc")]
+        {
+            // The exact set comparison the policy's own count check stands in for.
+            let mut walked = alloc::vec::Vec::new();
+            self.walk(|b| {
+                if !b.used {
+                    walked.push(b.block)
+                }
+            });
+            let mut listed = alloc::vec::Vec::with_capacity(walked.len());
+            self.free_lists(|_, b| listed.push(b));
+            listed.sort_unstable();
+            if walked != listed {
+                return Err(corrupt((u32::MAX, "the free lists do not hold exactly the free blocks")));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,204 @@
+//! Boundary-tag blocks: the block format shared by the list, segregated and TLSF policies.
+//!
+//! ```text
+//!  used block                          free block
+//!  +-----------------------------+     +-----------------------------+
+//!  | size | U | P   (u32)       |     | size | 0 | P   (u32)       |  header word
+//!  | check tag       (u32, H>=8) |     | check tag       (u32, H>=8) |
+//!  | (rest of the H-byte header) |     | (rest of the header)        |
+//!  +-----------------------------+ <-- +-----------------------------+ payload start
+//!  | payload ...                 |     | next free (u32 offset)      |
+//!  |                             |     | prev free (u32 offset)      |
+//!  |                             |     | ...                         |
+//!  |                             |     | size (u32 footer)           |
+//!  +-----------------------------+     +-----------------------------+
+//! ```
+//! - `size` is the whole block in bytes, header included; bit 31 `U` says the block is used,
+//!   bit 30 `P` says the block *before* it is used. Only free blocks carry a footer, so the
+//!   previous block is found from the footer just before a header whose `P` is clear.
+//! - The header is `H` bytes (the header knob, at least 4). With `H >= 8` the second word is a
+//!   check tag computed from the block's offset, size and state: a pointer whose "header"
+//!   does not carry the right tag is not a block (an interior or stale pointer, or a header
+//!   overwritten by an overflow).
+//! - Payloads are aligned to `A` (the alignment knob): blocks start at offsets `b` with
+//!   `b + H ≡ 0 (mod A)` and sizes are multiples of `A`, so the next block is aligned too.
+//! - Free-list links are offsets into the heap, `NIL` for none.
+//!
+//! Invariants (checked by `check`): blocks tile `[first, brk)`; every `P` bit matches the
+//! previous block; every free block's footer equals its size; sizes are multiples of `A`
+//! and at least the minimum block.
+
+use crate::heap::Mem;
+use crate::source::Source;
+use crate::HeapError;
+
+pub const USED: u32 = 1 << 31;
+pub const PREV_USED: u32 = 1 << 30;
+pub const SIZE_MASK: u32 = PREV_USED - 1;
+/// "No block" in a free-list link.
+pub const NIL: u32 = u32::MAX;
+
+/// The largest alignment `memalign` accepts: one WebAssembly page.
+pub const MAX_ALIGN: usize = 64 * 1024;
+
+/// Block geometry: header size and payload alignment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// Header bytes before every payload.
+    pub header: u32,
+    /// Payload alignment and size granule.
+    pub align: u32,
+    /// Smallest block: room for a header, two links and a footer.
+    pub min_block: u32,
+}
+
+impl Layout {
+    /// Checks the knobs: a header of 4 to 256 bytes, a power-of-two alignment of 1 to 4096.
+    pub const fn new(header: u32, align: u32) -> Result<Layout, HeapError> {
+        if header < 4 {
+            return Err(HeapError::BadConfig(
+                "the header must be at least 4 bytes: it holds the block's size",
+            ));
+        }
+        if header > 256 {
+            return Err(HeapError::BadConfig("the header must be at most 256 bytes"));
+        }
+        if !align.is_power_of_two() || align > 4096 {
+            return Err(HeapError::BadConfig("the alignment must be a power of two from 1 to 4096"));
+        }
+        let min_block = round_up(header + 12, align);
+        Ok(Layout { header, align, min_block })
+    }
+
+    /// Whether headers carry a check tag.
+    #[inline]
+    pub const fn tagged(&self) -> bool {
+        self.header >= 8
+    }
+
+    /// The block size that serves a request of `request` bytes, or `None` if too large.
+    #[inline]
+    pub fn block_size(&self, request: usize) -> Option<u32> {
+        if request > (SIZE_MASK as usize) / 2 {
+            return None;
+        }
+        let s = round_up(request as u32 + self.header, self.align);
+        Some(if s < self.min_block { self.min_block } else { s })
+    }
+
+    /// The first offset at which a block may start, given the heap's real start address.
+    pub fn first_block(&self, base: usize) -> u32 {
+        let a = self.align as usize;
+        let payload = (base + self.header as usize).next_multiple_of(a);
+        (payload - self.header as usize - base) as u32
+    }
+
+    /// Where a block of `asize` bytes with a payload aligned to `align` (real addresses)
+    /// fits inside the free block `[b, b + size)`: the lead gap before it, which is either 0
+    /// or large enough to stand as a free block of its own. `None` if it does not fit.
+    #[inline]
+    pub fn fit(&self, base: usize, b: u32, size: u32, asize: u32, align: u32) -> Option<u32> {
+        if align <= self.align {
+            return if size >= asize { Some(0) } else { None };
+        }
+        let real_payload = base + (b + self.header) as usize;
+        let mut lead = (real_payload.next_multiple_of(align as usize) - real_payload) as u32;
+        if lead != 0 && lead < self.min_block {
+            lead += round_up(self.min_block - lead, align);
+        }
+        if lead.checked_add(asize)? <= size {
+            Some(lead)
+        } else {
+            None
+        }
+    }
+}
+
+#[inline]
+pub const fn round_up(x: u32, a: u32) -> u32 {
+    (x + a - 1) & !(a - 1)
+}
+
+/// The check tag of a block header: mixes offset, size and state, so that a stale or forged
+/// header (or random payload bytes read as one) almost never passes.
+#[inline]
+pub fn tag(b: u32, size: u32, used: bool) -> u32 {
+    let x = b.wrapping_mul(0x9E37_79B1) ^ size.rotate_left(13) ^ 0xA110_C8ED;
+    if used {
+        !x
+    } else {
+        x
+    }
+}
+
+/// Reading and writing boundary tags on a heap.
+impl<S: Source> Mem<S> {
+    #[inline]
+    pub fn size_of(&self, b: u32) -> u32 {
+        self.read(b) & SIZE_MASK
+    }
+    #[inline]
+    pub fn is_used(&self, b: u32) -> bool {
+        self.read(b) & USED != 0
+    }
+    #[inline]
+    pub fn prev_is_used(&self, b: u32) -> bool {
+        self.read(b) & PREV_USED != 0
+    }
+
+    /// Writes the header of block `b` (and, for a free block, its footer), keeping `P`.
+    #[inline]
+    pub fn set_block(&mut self, l: &Layout, b: u32, size: u32, used: bool) {
+        let p = self.read(b) & PREV_USED;
+        self.set_header(l, b, size, used, p != 0);
+    }
+
+    /// Writes the whole header of block `b` (and, for a free block, its footer).
+    #[inline]
+    pub fn set_header(&mut self, l: &Layout, b: u32, size: u32, used: bool, prev_used: bool) {
+        let flags = if used { USED } else { 0 } | if prev_used { PREV_USED } else { 0 };
+        self.write(b, size | flags);
+        if l.tagged() {
+            self.write(b + 4, tag(b, size, used));
+        }
+        if !used {
+            self.write(b + size - 4, size);
+        }
+    }
+
+    /// Sets or clears the `P` bit of the block that starts at `b`, if it is inside the heap.
+    #[inline]
+    pub fn set_prev_used(&mut self, b: u32, used: bool) {
+        if b < self.brk() {
+            let h = self.read(b);
+            self.write(b, if used { h | PREV_USED } else { h & !PREV_USED });
+        }
+    }
+
+    /// The free block just before `b`, if there is one (read from its footer).
+    #[inline]
+    pub fn prev_free(&self, first: u32, b: u32) -> Option<u32> {
+        if b <= first || self.prev_is_used(b) {
+            return None;
+        }
+        Some(b - self.read(b - 4))
+    }
+
+    /// Free-list links, stored in a free block's payload.
+    #[inline]
+    pub fn next_link(&self, l: &Layout, b: u32) -> u32 {
+        self.read(b + l.header)
+    }
+    #[inline]
+    pub fn prev_link(&self, l: &Layout, b: u32) -> u32 {
+        self.read(b + l.header + 4)
+    }
+    #[inline]
+    pub fn set_next_link(&mut self, l: &Layout, b: u32, v: u32) {
+        self.write(b + l.header, v)
+    }
+    #[inline]
+    pub fn set_prev_link(&mut self, l: &Layout, b: u32, v: u32) {
+        self.write(b + l.header + 4, v)
+    }
+}

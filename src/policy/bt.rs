@@ -1,0 +1,380 @@
+//! The boundary-tag heap: split, coalesce, grow and realloc in place, written once for every
+//! policy whose blocks carry boundary tags. What differs between those policies — how free
+//! blocks are indexed and which one a request takes — is a [`FreeIndex`].
+
+use super::block::{Layout, NIL};
+use crate::event::{Event, Observer};
+use crate::heap::{BlockInfo, Mem};
+use crate::source::Source;
+use crate::HeapError;
+
+/// How a policy keeps its free blocks: a list, segregated lists, bitmapped classes...
+///
+/// The heap calls `insert` for every block that becomes free and `remove` before a free block
+/// is used or merged, so the index always holds exactly the free blocks.
+pub trait FreeIndex {
+    fn insert<S: Source>(&mut self, m: &mut Mem<S>, l: &Layout, b: u32, size: u32);
+    fn remove<S: Source>(&mut self, m: &mut Mem<S>, l: &Layout, b: u32, size: u32);
+    /// The free block `old` lost its front: `new` (the rest) takes its place. Lists that keep
+    /// positions by address override this to keep the rest where the block was.
+    fn replace<S: Source>(&mut self, m: &mut Mem<S>, l: &Layout, old: u32, old_size: u32, new: u32, new_size: u32) {
+        self.remove(m, l, old, old_size);
+        self.insert(m, l, new, new_size);
+    }
+    /// A free block that can hold `asize` bytes with its payload aligned to `align`: the
+    /// block, its size and the lead gap before the payload's block (see [`Layout::fit`]).
+    /// `probes` counts the free blocks examined.
+    fn find<S: Source>(&mut self, m: &Mem<S>, l: &Layout, asize: u32, align: u32, probes: &mut u32) -> Option<(u32, u32, u32)>;
+    /// Every free block, list by list, in list order.
+    fn for_each<S: Source>(&self, m: &Mem<S>, l: &Layout, f: &mut dyn FnMut(usize, u32));
+    /// Checks the index's own structure (links both ways, order, classes) and returns how
+    /// many blocks it holds; `free` is the number of free blocks in the heap, a bound on how
+    /// far a list may be followed.
+    fn check<S: Source>(&self, m: &Mem<S>, l: &Layout, free: u32) -> Result<u32, &'static str>;
+}
+
+/// A boundary-tag heap over a free index.
+#[derive(Clone, Debug)]
+pub struct Bt<F> {
+    pub layout: Layout,
+    pub coalesce: bool,
+    pub index: F,
+    /// Offset of the first block (alignment padding before it).
+    first: u32,
+    /// The `P` bit of the block that would start at the break.
+    top_prev_used: bool,
+}
+
+impl<F: FreeIndex> Bt<F> {
+    pub fn new(layout: Layout, coalesce: bool, index: F) -> Self {
+        Bt { layout, coalesce, index, first: 0, top_prev_used: true }
+    }
+
+    pub fn first(&self) -> u32 {
+        self.first
+    }
+
+    /// Sets up a heap whose source is at its start; a fixed heap becomes one free block.
+    pub fn init<S: Source>(&mut self, m: &mut Mem<S>) {
+        self.first = self.layout.first_block(m.base_ptr() as usize);
+        let brk = m.brk();
+        if brk >= self.first + self.layout.min_block {
+            let size = (brk - self.first) / self.layout.align * self.layout.align;
+            m.set_header(&self.layout, self.first, size, false, true);
+            self.index.insert(m, &self.layout, self.first, size);
+            self.top_prev_used = false;
+            // Bytes past the last whole granule stay unused; a fixed heap never grows into them.
+        }
+    }
+
+    /// The end of the block area: the break, less a fixed heap's unusable tail.
+    fn end<S: Source>(&self, m: &Mem<S>) -> u32 {
+        let brk = m.brk();
+        if brk <= self.first {
+            return brk;
+        }
+        brk - (brk - self.first) % self.layout.align
+    }
+
+    fn set_prev_used<S: Source>(&mut self, m: &mut Mem<S>, b: u32, used: bool) {
+        if b >= self.end(m) {
+            self.top_prev_used = used;
+        } else {
+            m.set_prev_used(b, used);
+        }
+    }
+
+    /// The free block that ends at the break, if any.
+    fn last_free<S: Source>(&self, m: &Mem<S>) -> Option<u32> {
+        let end = self.end(m);
+        if end <= self.first || self.top_prev_used {
+            return None;
+        }
+        Some(end - m.read(end - 4))
+    }
+
+    /// Payload offset → block offset, refusing anything that is not a live block.
+    pub fn validate<S: Source>(&self, m: &Mem<S>, p: u32, addr: usize) -> Result<u32, HeapError> {
+        let l = &self.layout;
+        let end = self.end(m);
+        if p < self.first + l.header || p >= end || (m.base_ptr() as usize + p as usize) % l.align as usize != 0 {
+            return Err(HeapError::Foreign { addr });
+        }
+        let b = p - l.header;
+        let h = m.read(b);
+        let size = h & super::block::SIZE_MASK;
+        if size < l.min_block || size % l.align != 0 || size > end - b {
+            return Err(HeapError::Interior { addr });
+        }
+        if l.tagged() {
+            let t = m.read(b + 4);
+            if t == super::block::tag(b, size, true) && m.is_used(b) {
+                Ok(b)
+            } else if t == super::block::tag(b, size, false) && !m.is_used(b) {
+                Err(HeapError::DoubleFree { addr })
+            } else {
+                Err(HeapError::Interior { addr })
+            }
+        } else if !m.is_used(b) {
+            Err(HeapError::DoubleFree { addr })
+        } else if b + size < end && !m.prev_is_used(b + size) {
+            Err(HeapError::Interior { addr })
+        } else {
+            Ok(b)
+        }
+    }
+
+    pub fn malloc<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, request: usize, align: u32) -> Result<u32, HeapError> {
+        let l = self.layout;
+        let asize = l.block_size(request).ok_or(HeapError::SizeOverflow)?;
+        let mut probes = 0;
+        let (b, size, lead, indexed) = match self.index.find(m, &l, asize, align, &mut probes) {
+            Some((b, size, lead)) => (b, size, lead, true),
+            None => {
+                let (b, size, lead) = self.grow_for(m, o, asize, align)?;
+                (b, size, lead, false)
+            }
+        };
+        let r = self.carve(m, o, b, size, lead, asize, indexed);
+        o.event(Event::Alloc { block: r, size: m.size_of(r), request: request as u32, probes });
+        Ok(r + l.header)
+    }
+
+    /// Grows the heap so that a free block at the top can take the request; that block is
+    /// returned outside the index. On failure nothing has changed.
+    fn grow_for<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, asize: u32, align: u32) -> Result<(u32, u32, u32), HeapError> {
+        let l = self.layout;
+        let end = self.end(m);
+        let last = if self.coalesce { self.last_free(m) } else { None };
+        let b = match last {
+            Some(b) => b,
+            None => end.max(self.first),
+        };
+        let oom = HeapError::OutOfMemory { requested: asize as usize };
+        let lead = l.fit(m.base_ptr() as usize, b, u32::MAX, asize, align).ok_or(oom)?;
+        let new_end = b.checked_add(lead).and_then(|x| x.checked_add(asize)).ok_or(oom)?;
+        let (old_brk, pages) = m.grow(new_end - m.brk())?;
+        o.event(Event::Grow { old_brk, new_brk: m.brk(), pages });
+        let size = new_end - b;
+        match last {
+            Some(b) => {
+                let old = m.size_of(b);
+                self.index.remove(m, &l, b, old);
+                m.set_block(&l, b, size, false);
+            }
+            None => {
+                let prev_used = b == self.first || self.top_prev_used;
+                m.set_header(&l, b, size, false, prev_used);
+            }
+        }
+        self.top_prev_used = false;
+        Ok((b, size, lead))
+    }
+
+    /// Takes `asize` bytes (after `lead`) from the free block `b`; the lead and any remainder
+    /// large enough to be a block stay free. Returns the used block.
+    fn carve<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, size: u32, lead: u32, asize: u32, indexed: bool) -> u32 {
+        let l = self.layout;
+        let (mut r, mut rsize, mut r_indexed) = (b, size, indexed);
+        if lead > 0 {
+            // The lead gap stays a free block in b's place; the rest is cut off.
+            m.set_block(&l, b, lead, false);
+            if indexed {
+                self.index.replace(m, &l, b, size, b, lead);
+            } else {
+                self.index.insert(m, &l, b, lead);
+            }
+            r = b + lead;
+            rsize = size - lead;
+            r_indexed = false;
+            m.set_header(&l, r, rsize, false, false);
+            o.event(Event::Split { block: b, size: lead, rest: r, rest_size: rsize });
+        }
+        let rem = rsize - asize;
+        if rem >= l.min_block {
+            let rest = r + asize;
+            m.set_block(&l, r, asize, true);
+            m.set_header(&l, rest, rem, false, true);
+            if r_indexed {
+                self.index.replace(m, &l, r, rsize, rest, rem);
+            } else {
+                self.index.insert(m, &l, rest, rem);
+            }
+            o.event(Event::Split { block: r, size: asize, rest, rest_size: rem });
+        } else {
+            if r_indexed {
+                self.index.remove(m, &l, r, rsize);
+            }
+            m.set_block(&l, r, rsize, true);
+            self.set_prev_used(m, r + rsize, true);
+        }
+        r
+    }
+
+    pub fn free<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32) {
+        let size = m.size_of(b);
+        o.event(Event::Free { block: b, size });
+        self.release(m, o, b, size);
+    }
+
+    /// Makes `[b, b + size)` a free block, merging it with free neighbours when coalescing.
+    fn release<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, size: u32) {
+        let l = self.layout;
+        let (mut start, mut total) = (b, size);
+        let end = self.end(m);
+        if self.coalesce {
+            if let Some(prev) = m.prev_free(self.first, b) {
+                let psize = m.size_of(prev);
+                self.index.remove(m, &l, prev, psize);
+                start = prev;
+                total += psize;
+                o.event(Event::Coalesce { block: prev, absorbed: b, size: total });
+            }
+            let next = b + size;
+            if next < end && !m.is_used(next) {
+                let nsize = m.size_of(next);
+                self.index.remove(m, &l, next, nsize);
+                total += nsize;
+                o.event(Event::Coalesce { block: start, absorbed: next, size: total });
+            }
+        }
+        m.set_block(&l, start, total, false);
+        self.set_prev_used(m, start + total, false);
+        self.index.insert(m, &l, start, total);
+    }
+
+    pub fn realloc<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, request: usize) -> Result<u32, HeapError> {
+        let l = self.layout;
+        let asize = l.block_size(request).ok_or(HeapError::SizeOverflow)?;
+        let size = m.size_of(b);
+        let end = self.end(m);
+        let next = b + size;
+        let next_free = next < end && !m.is_used(next);
+        let nsize = if next_free { m.size_of(next) } else { 0 };
+        let in_place = if asize <= size {
+            self.shrink(m, o, b, size, asize);
+            true
+        } else if self.coalesce && next_free && size + nsize >= asize {
+            self.index.remove(m, &l, next, nsize);
+            m.set_block(&l, b, size + nsize, true);
+            self.set_prev_used(m, next + nsize, true);
+            o.event(Event::Coalesce { block: b, absorbed: next, size: size + nsize });
+            self.shrink(m, o, b, size + nsize, asize);
+            true
+        } else if next == end && self.try_grow(m, o, asize - size) {
+            m.set_block(&l, b, asize, true);
+            self.top_prev_used = true;
+            true
+        } else if self.coalesce && next_free && next + nsize == end && self.try_grow(m, o, asize - size - nsize) {
+            self.index.remove(m, &l, next, nsize);
+            o.event(Event::Coalesce { block: b, absorbed: next, size: asize });
+            m.set_block(&l, b, asize, true);
+            self.top_prev_used = true;
+            true
+        } else {
+            false
+        };
+        if in_place {
+            o.event(Event::Realloc { old: b, new: b, size: m.size_of(b), in_place: true });
+            return Ok(b + l.header);
+        }
+        let p = self.malloc(m, o, request, l.align)?;
+        let keep = (size - l.header).min(request as u32);
+        m.copy(b + l.header, p, keep);
+        self.free(m, o, b);
+        o.event(Event::Realloc { old: b, new: p - l.header, size: m.size_of(p - l.header), in_place: false });
+        Ok(p)
+    }
+
+    /// Moves the break up by `bytes`, reporting the growth; false (and no change) if it cannot.
+    fn try_grow<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, bytes: u32) -> bool {
+        match m.grow(bytes) {
+            Ok((old_brk, pages)) => {
+                o.event(Event::Grow { old_brk, new_brk: m.brk(), pages });
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Cuts the used block `b` of `size` bytes down to `asize`, freeing the tail if it is
+    /// large enough to be a block.
+    fn shrink<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, size: u32, asize: u32) {
+        let l = self.layout;
+        let rem = size - asize;
+        if rem < l.min_block {
+            return;
+        }
+        m.set_block(&l, b, asize, true);
+        let rest = b + asize;
+        m.set_header(&l, rest, rem, false, true);
+        o.event(Event::Split { block: b, size: asize, rest, rest_size: rem });
+        self.release(m, o, rest, rem);
+    }
+
+    pub fn usable_size(&self, m: &Mem<impl Source>, b: u32) -> u32 {
+        m.size_of(b) - self.layout.header
+    }
+
+    /// Walks the blocks from the first to the break, stopping at a broken header.
+    pub fn walk<S: Source>(&self, m: &Mem<S>, f: &mut dyn FnMut(BlockInfo)) {
+        let l = &self.layout;
+        let end = self.end(m);
+        let mut b = self.first;
+        while b < end {
+            let size = m.size_of(b);
+            if size < l.min_block || size > end - b {
+                return;
+            }
+            f(BlockInfo { block: b, size, header: l.header, used: m.is_used(b) });
+            b += size;
+        }
+    }
+
+    /// Verifies every invariant of the block format and of the index.
+    pub fn check<S: Source>(&self, m: &Mem<S>) -> Result<(), (u32, &'static str)> {
+        let l = &self.layout;
+        let end = self.end(m);
+        let base = m.base_ptr() as usize;
+        let mut b = self.first;
+        let (mut prev_used, mut prev_free_block) = (true, false);
+        let mut free = 0u32;
+        while b < end {
+            let h = m.read(b);
+            let size = h & super::block::SIZE_MASK;
+            let used = h & super::block::USED != 0;
+            if size < l.min_block || size % l.align != 0 || size > end - b {
+                return Err((b, "block size is impossible: blocks do not tile the heap"));
+            }
+            if (base + (b + l.header) as usize) % l.align as usize != 0 {
+                return Err((b, "payload is not aligned"));
+            }
+            if (h & super::block::PREV_USED != 0) != prev_used {
+                return Err((b, "the previous-block-used bit does not match the previous block"));
+            }
+            if l.tagged() && m.read(b + 4) != super::block::tag(b, size, used) {
+                return Err((b, "the header's check tag does not match its size and state"));
+            }
+            if !used {
+                if m.read(b + size - 4) != size {
+                    return Err((b, "a free block's footer does not match its header"));
+                }
+                if self.coalesce && prev_free_block {
+                    return Err((b, "two adjacent free blocks while coalescing is on"));
+                }
+                free += 1;
+            }
+            prev_used = used;
+            prev_free_block = !used;
+            b += size;
+        }
+        if b > self.first && prev_used != self.top_prev_used {
+            return Err((b, "the last block's state is recorded wrongly"));
+        }
+        let listed = self.index.check(m, l, free).map_err(|w| (NIL, w))?;
+        if listed != free {
+            return Err((NIL, "the free lists do not hold exactly the free blocks"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,165 @@
+//! TLSF (two-level segregated fit, Masmano et al. 2004): the production policy.
+//!
+//! Sizes map to a first level (the power of two, `fl`) and a second level (which of 16 equal
+//! slices of that power, `sl`). One bit per non-empty list, at both levels, turns "find a
+//! list whose every block fits" into two count-trailing-zeros: constant time, no scans.
+//!
+//! The search rounds the request up to the next slice boundary so any block of the found list
+//! fits ("good fit"). The block itself is not rounded: the unused tail is split off and given
+//! back. If rounding finds nothing, the head of the request's own slice is tried too (it may
+//! fit), before the heap grows.
+
+use super::block::{Layout, NIL};
+use super::bt::FreeIndex;
+use super::classes::{check_list, push, unlink};
+use crate::heap::Mem;
+use crate::source::Source;
+
+const SL_LOG: u32 = 4;
+const SL: usize = 1 << SL_LOG;
+const FL: usize = 32;
+
+#[derive(Clone, Debug)]
+pub struct Tlsf {
+    fl_map: u32,
+    sl_map: [u16; FL],
+    heads: [[u32; SL]; FL],
+}
+
+impl Default for Tlsf {
+    fn default() -> Self {
+        Tlsf::new()
+    }
+}
+
+/// The list of a block size: `(fl, sl)`.
+#[inline]
+fn mapping(size: u32) -> (usize, usize) {
+    let fl = 31 - size.leading_zeros();
+    if fl < SL_LOG {
+        return (0, size as usize);
+    }
+    let sl = (size >> (fl - SL_LOG)) as usize ^ SL;
+    (fl as usize, sl)
+}
+
+impl Tlsf {
+    pub const fn new() -> Self {
+        Tlsf { fl_map: 0, sl_map: [0; FL], heads: [[0; SL]; FL] }
+    }
+
+    #[inline]
+    fn nonempty(&self, fl: usize, sl: usize) -> bool {
+        self.sl_map[fl] & (1 << sl) != 0
+    }
+
+    /// The first non-empty list at or above `(fl, sl)`.
+    #[inline]
+    fn search(&self, fl: usize, sl: usize) -> Option<(usize, usize)> {
+        let here = self.sl_map[fl] as u32 & (u32::MAX << sl);
+        if here != 0 {
+            return Some((fl, here.trailing_zeros() as usize));
+        }
+        let above = if fl + 1 < FL { self.fl_map & (u32::MAX << (fl + 1)) } else { 0 };
+        if above == 0 {
+            return None;
+        }
+        let fl = above.trailing_zeros() as usize;
+        Some((fl, (self.sl_map[fl] as u32).trailing_zeros() as usize))
+    }
+}
+
+impl FreeIndex for Tlsf {
+    #[inline]
+    fn insert<S: Source>(&mut self, m: &mut Mem<S>, l: &Layout, b: u32, size: u32) {
+        let (fl, sl) = mapping(size);
+        let was = self.nonempty(fl, sl);
+        push(m, l, &mut self.heads[fl][sl], was, b);
+        self.sl_map[fl] |= 1 << sl;
+        self.fl_map |= 1 << fl;
+    }
+
+    #[inline]
+    fn remove<S: Source>(&mut self, m: &mut Mem<S>, l: &Layout, b: u32, size: u32) {
+        let (fl, sl) = mapping(size);
+        if unlink(m, l, &mut self.heads[fl][sl], b) {
+            self.sl_map[fl] &= !(1 << sl);
+            if self.sl_map[fl] == 0 {
+                self.fl_map &= !(1 << fl);
+            }
+        }
+    }
+
+    #[inline]
+    fn find<S: Source>(&mut self, m: &Mem<S>, l: &Layout, asize: u32, align: u32, probes: &mut u32) -> Option<(u32, u32, u32)> {
+        let base = m.base_ptr() as usize;
+        // Aligned requests look for room for the worst lead gap as well.
+        let want = if align > l.align { asize.checked_add(align + l.min_block)? } else { asize };
+        let fl = 31 - want.leading_zeros();
+        let rounded = if fl >= SL_LOG { want.checked_add((1 << (fl - SL_LOG)) - 1)? } else { want };
+        let (rfl, rsl) = mapping(rounded);
+        let mut candidates = [self.search(rfl, rsl), None];
+        let (ofl, osl) = mapping(want);
+        if self.nonempty(ofl, osl) {
+            candidates[1] = Some((ofl, osl));
+        }
+        for (fl, sl) in candidates.into_iter().flatten() {
+            let b = self.heads[fl][sl];
+            *probes += 1;
+            let size = m.size_of(b);
+            if let Some(lead) = l.fit(base, b, size, asize, align) {
+                return Some((b, size, lead));
+            }
+        }
+        None
+    }
+
+    fn for_each<S: Source>(&self, m: &Mem<S>, l: &Layout, f: &mut dyn FnMut(usize, u32)) {
+        for fl in 0..FL {
+            for sl in 0..SL {
+                if self.nonempty(fl, sl) {
+                    let mut e = self.heads[fl][sl];
+                    while e != NIL {
+                        f(fl * SL + sl, e);
+                        e = m.next_link(l, e);
+                    }
+                }
+            }
+        }
+    }
+
+    fn check<S: Source>(&self, m: &Mem<S>, l: &Layout, free: u32) -> Result<u32, &'static str> {
+        let (mut budget, mut n) = (free, 0);
+        for fl in 0..FL {
+            if (self.fl_map & (1 << fl) != 0) != (self.sl_map[fl] != 0) {
+                return Err("the first-level bitmap disagrees with the second level");
+            }
+            for sl in 0..SL {
+                if self.nonempty(fl, sl) {
+                    let k = check_list(m, l, self.heads[fl][sl], &mut budget, |s| mapping(s) == (fl, sl))?;
+                    if k == 0 {
+                        return Err("a size class is marked non-empty but its list is empty");
+                    }
+                    n += k;
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mapping;
+
+    #[test]
+    fn mapping_splits_each_power_of_two_in_sixteen() {
+        assert_eq!(mapping(16), (4, 0));
+        assert_eq!(mapping(31), (4, 15));
+        assert_eq!(mapping(32), (5, 0));
+        assert_eq!(mapping(34), (5, 1));
+        assert_eq!(mapping(1024), (10, 0));
+        assert_eq!(mapping(1024 + 64), (10, 1));
+        assert_eq!(mapping((1 << 30) - 1), (29, 15));
+    }
+}

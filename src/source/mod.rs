@@ -1,0 +1,47 @@
+//! Memory sources: where the heap's bytes come from. The `sbrk` analog.
+//!
+//! A source owns one contiguous region that starts at [`Source::start`] and ends at the
+//! break. [`Source::sbrk`] moves the break up by a number of bytes and returns the old one,
+//! exactly as `sbrk(2)` does; it fails cleanly when no more memory can be had. Sources also
+//! say how far memory has been *committed* beyond the break (on wasm32, up to `memory.size`),
+//! which is what the playground draws as "grown but unused".
+
+mod fixed;
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+#[cfg(feature = "alloc")]
+mod arena;
+
+pub use fixed::FixedRegion;
+#[cfg(target_arch = "wasm32")]
+pub use wasm::WasmMemory;
+#[cfg(feature = "alloc")]
+pub use arena::Arena;
+
+/// The size of a WebAssembly page, the unit in which `memory.grow` works.
+pub const PAGE: usize = 64 * 1024;
+
+/// A growable contiguous region of memory.
+///
+/// # Safety
+/// Implementors promise that `[start(), brk())` is readable and writable memory that nothing
+/// else uses while the source lives, that it stays in place, and that a successful
+/// `sbrk(n)` makes the `n` bytes after the old break part of it.
+pub unsafe trait Source {
+    /// Where the heap starts: the break before the first growth. Must be 64 KiB aligned, so
+    /// that layouts (and so addresses) are the same on every target.
+    fn start(&mut self) -> *mut u8;
+    /// The current break.
+    fn brk(&self) -> *mut u8;
+    /// Moves the break up by `bytes` and returns the old break, or `None` when the memory
+    /// cannot grow (then nothing changed).
+    fn sbrk(&mut self, bytes: usize) -> Option<*mut u8>;
+    /// End of the memory committed so far (`memory.size` on wasm32): the break is at or below.
+    fn committed_end(&self) -> *mut u8 {
+        self.brk()
+    }
+    /// The address reports use for the heap's start (defaults to the real one).
+    fn report_base(&mut self) -> usize {
+        self.start() as usize
+    }
+}
