@@ -128,6 +128,14 @@ impl<S: Source, P: Policy, O: Observer> Heap<S, P, O> {
         &mut self.obs
     }
 
+    /// Out-of-memory errors name the size the caller asked for, not the block size.
+    fn fail_for<T>(&mut self, e: HeapError, size: usize) -> Result<T, HeapError> {
+        match e {
+            HeapError::OutOfMemory { .. } => self.fail(HeapError::OutOfMemory { requested: size }),
+            e => self.fail(e),
+        }
+    }
+
     fn fail<T>(&mut self, e: HeapError) -> Result<T, HeapError> {
         self.obs.event(Event::Error(e));
         Err(e)
@@ -147,7 +155,7 @@ impl<S: Source, P: Policy, O: Observer> Heap<S, P, O> {
         }
         match self.policy.malloc(&mut self.mem, &mut self.obs, size, align as u32) {
             Ok(p) => Ok(self.addr(p)),
-            Err(e) => self.fail(e),
+            Err(e) => self.fail_for(e, size),
         }
     }
 
@@ -195,7 +203,7 @@ impl<S: Source, P: Policy, O: Observer> Heap<S, P, O> {
         };
         match self.policy.realloc(&mut self.mem, &mut self.obs, b, size) {
             Ok(p) => Ok(self.addr(p)),
-            Err(e) => self.fail(e),
+            Err(e) => self.fail_for(e, size),
         }
     }
 

@@ -153,9 +153,15 @@ impl<F: FreeIndex> Bt<F> {
         let oom = HeapError::OutOfMemory { requested: asize as usize };
         let lead = l.fit(m.base_ptr() as usize, b, u32::MAX, asize, align).ok_or(oom)?;
         let new_end = b.checked_add(lead).and_then(|x| x.checked_add(asize)).ok_or(oom)?;
-        let (old_brk, pages) = m.grow(new_end - m.brk())?;
-        o.event(Event::Grow { old_brk, new_brk: m.brk(), pages });
-        let size = new_end - b;
+        // The top block may already be large enough (an index that searches conservatively,
+        // as TLSF does for aligned requests, can miss it): then it is used as it is.
+        let size = if new_end > end {
+            let (old_brk, pages) = m.grow(new_end - m.brk())?;
+            o.event(Event::Grow { old_brk, new_brk: m.brk(), pages });
+            new_end - b
+        } else {
+            end - b
+        };
         match last {
             Some(b) => {
                 let old = m.size_of(b);
@@ -226,6 +232,9 @@ impl<F: FreeIndex> Bt<F> {
             if let Some(prev) = m.prev_free(self.first, b) {
                 let psize = m.size_of(prev);
                 self.index.remove(m, &l, prev, psize);
+                // b's own header stays behind inside the merged block: mark it free, so a
+                // second free of b is seen as the double free it is.
+                m.set_header(&l, b, size, false, false);
                 start = prev;
                 total += psize;
                 o.event(Event::Coalesce { block: prev, absorbed: b, size: total });
