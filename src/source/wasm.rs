@@ -21,6 +21,20 @@ impl WasmMemory {
         WasmMemory { start: 0, brk: 0, end: 0 }
     }
 
+    /// A source over the pages this one has grown, with its break back at its start.
+    ///
+    /// Memory never shrinks, but a break can fall: a heap made over the returned source
+    /// starts where the heap over `self` started and reuses the pages it grew, so that every
+    /// heap one after the other in an instance gets the same addresses (the playground makes
+    /// a new heap to change policy or to start again). `self` is left as it is.
+    ///
+    /// # Safety
+    /// The heap over `self` (and any other user of those pages) must be gone before the
+    /// returned source is used: both would own the same memory.
+    pub unsafe fn restart(&self) -> WasmMemory {
+        WasmMemory { start: self.start, brk: self.start, end: self.end }
+    }
+
     fn init(&mut self) {
         if self.end == 0 {
             let end = wasm32::memory_size(0) * PAGE;
