@@ -50,9 +50,11 @@ BINDGEN_VERSION=$(lock_version)
 if [[ -n "$BINDGEN_VERSION" ]]; then
   log "wasm-bindgen version from Cargo.lock: $BINDGEN_VERSION"
 else
-  # No lock file could be made (e.g. no crate sources yet): use the exact pin.
-  BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen *= *{[^}]*version *= *"=\([0-9][0-9.]*\)".*/\1/p' Cargo.toml | head -n1)
-  [[ -n "$BINDGEN_VERSION" ]] || die "cannot tell the wasm-bindgen version (no Cargo.lock, no '=' pin in Cargo.toml)"
+  # No lock file could be made (e.g. no crate sources yet): use the exact '=' pin
+  # in any manifest (`wasm-bindgen = "=X"` or `wasm-bindgen = { version = "=X", ... }`).
+  BINDGEN_VERSION=$(cat Cargo.toml */Cargo.toml 2>/dev/null \
+    | sed -n 's/^wasm-bindgen *= *\({[^}]*version *= *\)\{0,1\}"=\([0-9][0-9.]*\)".*/\2/p' | head -n1)
+  [[ -n "$BINDGEN_VERSION" ]] || die "cannot tell the wasm-bindgen version (no Cargo.lock, no '=' pin in a Cargo.toml)"
   log "wasm-bindgen version from the '=' pin in Cargo.toml: $BINDGEN_VERSION"
 fi
 
