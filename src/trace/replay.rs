@@ -1,0 +1,633 @@
+//! Replaying ops on a heap, with the integrity checks of malloc-lab's driver.
+//!
+//! Every block the heap hands out is checked when it is handed out:
+//! - its payload is aligned (to the heap's alignment knob, or the memalign alignment);
+//! - it lies inside the heap, `[start, brk)`;
+//! - it overlaps no other live block (live blocks are kept in an ordered map);
+//! - the heap says it can hold at least what was asked for (`usable_size`);
+//! - a calloc'd payload reads as zeros.
+//!
+//! Then it is filled with a pattern of its own, which is verified before the block is
+//! freed or reallocated, after a realloc (the first `min(old, new)` bytes must have been
+//! kept) and, for blocks still live, when a replay ends. An overlap the checks above miss,
+//! or a heap that writes its bookkeeping into a live payload, shows up as a changed byte.
+//!
+//! Utilization is malloc-lab's: the peak of the live payload bytes (the sizes asked for)
+//! over the peak heap size (`brk - start`).
+
+use super::op::{op_text, Op, OpKind, Trace, MAX_IDS, NULL_ID};
+use super::script::{statement, strip_comment, Call, Ptr};
+use crate::heap::Heap;
+use crate::policy::Policy;
+use crate::source::Source;
+use crate::{HeapError, Observer};
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+
+/// Knobs of a replay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Run [`Heap::check`] after every this many ops (0: only at the end).
+    pub check_every: u32,
+    /// The alignment every payload must have; `None`: the heap's alignment knob.
+    pub align: Option<usize>,
+    /// Stop after this many integrity errors (the report keeps them all).
+    pub max_errors: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { check_every: 0, align: None, max_errors: 100 }
+    }
+}
+
+/// What a replay found.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Report {
+    /// Ops run (all of the trace's, unless the replay stopped at `max_errors`).
+    pub ops: u64,
+    /// The peak of the sum of the sizes asked for by live blocks.
+    pub peak_live_bytes: u64,
+    /// `brk - start` at the end.
+    pub heap_bytes: u64,
+    /// The largest `brk - start` seen.
+    pub peak_heap_bytes: u64,
+    /// `peak_live_bytes / peak_heap_bytes` (0 for an empty heap).
+    pub utilization: f64,
+    /// Every integrity error, each naming the op (0-based index) and its line.
+    pub integrity_errors: Vec<String>,
+    /// Calls the heap refused (out of memory, size overflow, bad alignment).
+    pub alloc_failures: u64,
+    /// The first of them, naming the op and its line.
+    pub first_alloc_failure: Option<String>,
+    /// The first of them, as the heap reported it.
+    pub first_alloc_error: Option<HeapError>,
+}
+
+impl Report {
+    /// No integrity error and no allocation failure.
+    pub fn ok(&self) -> bool {
+        self.integrity_errors.is_empty() && self.alloc_failures == 0
+    }
+}
+
+/// Replays `trace` on `heap` with default [`Options`].
+pub fn replay<S: Source, P: Policy, O: Observer>(heap: &mut Heap<S, P, O>, trace: &Trace) -> Report {
+    replay_with(heap, trace, &Options::default())
+}
+
+/// Replays `trace` on `heap`.
+pub fn replay_with<S: Source, P: Policy, O: Observer>(heap: &mut Heap<S, P, O>, trace: &Trace, opts: &Options) -> Report {
+    let mut s = Session::for_trace(trace);
+    s.align = opts.align;
+    s.null_on_failure = true;
+    s.observe(heap);
+    let mut r = Report::default();
+    let max_errors = opts.max_errors.max(1);
+    let at = |i: usize, op: &Op| format!("op {i} (line {})", op.line);
+    for (i, op) in trace.ops.iter().enumerate() {
+        r.ops += 1;
+        match s.exec(heap, op) {
+            Ok(_) => {}
+            Err(e) => {
+                let msg = format!("{}: {}: {}", at(i, op), trace.op_text(op), e.message);
+                match e.kind {
+                    StepErrorKind::Engine(he) => {
+                        r.alloc_failures += 1;
+                        if r.first_alloc_failure.is_none() {
+                            r.first_alloc_failure = Some(msg);
+                            r.first_alloc_error = Some(he);
+                        }
+                    }
+                    _ => r.integrity_errors.push(msg),
+                }
+            }
+        }
+        if opts.check_every != 0 && (i + 1) % opts.check_every as usize == 0 {
+            if let Err(e) = heap.check() {
+                r.integrity_errors.push(format!("{}: heap check failed after the op: {e}", at(i, op)));
+            }
+        }
+        if r.integrity_errors.len() >= max_errors {
+            r.integrity_errors.push(format!("stopped after {} integrity errors", r.integrity_errors.len()));
+            break;
+        }
+    }
+    // The blocks still live must still hold their patterns.
+    for msg in s.verify_live(heap) {
+        r.integrity_errors.push(format!("at the end: {msg}"));
+    }
+    if let Err(e) = heap.check() {
+        r.integrity_errors.push(format!("at the end: heap check failed: {e}"));
+    }
+    s.observe(heap);
+    r.peak_live_bytes = s.peak_live_bytes;
+    r.peak_heap_bytes = s.peak_heap_bytes;
+    r.heap_bytes = (heap.brk() - heap.start()) as u64;
+    r.utilization = if r.peak_heap_bytes == 0 { 0.0 } else { r.peak_live_bytes as f64 / r.peak_heap_bytes as f64 };
+    r
+}
+
+/// One op done: what it was, in C (`p = malloc(24) = 0x10008`), and the address it returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub text: String,
+    pub addr: Option<usize>,
+}
+
+/// What kind of failure a step met.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepErrorKind {
+    /// The statement or op itself is wrong (syntax, unknown variable, id out of range).
+    Usage,
+    /// The heap refused the call, as it should have (out of memory, double free, ...).
+    Engine(HeapError),
+    /// The heap misbehaved: a check failed.
+    Integrity,
+}
+
+/// Why a step failed. The heap and the session stay usable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepError {
+    pub kind: StepErrorKind,
+    pub message: String,
+}
+
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A live block as the replayer knows it.
+#[derive(Clone, Copy, Debug)]
+struct Block {
+    /// Bytes asked for.
+    size: u32,
+    /// Pattern seed; the pattern is only there when `filled`.
+    seed: u64,
+    filled: bool,
+    /// The id that got it.
+    id: u32,
+}
+
+/// Variables (ids) bound to addresses, over a heap the caller owns: the playground console
+/// and the engine of [`replay`]. A freed variable keeps its (now dangling) address, as in
+/// C, so `free(p)` twice reaches the heap, which reports the double free.
+#[derive(Clone, Debug, Default)]
+pub struct Session {
+    names: Vec<String>,
+    index: BTreeMap<String, u32>,
+    /// `slots[id]`: the address the id holds (0: NULL).
+    slots: Vec<usize>,
+    /// Live blocks by payload address.
+    blocks: BTreeMap<usize, Block>,
+    live_bytes: u64,
+    peak_live_bytes: u64,
+    peak_heap_bytes: u64,
+    seq: u64,
+    align: Option<usize>,
+    /// A failed allocation stores NULL in its target (C semantics; replays), rather than
+    /// leaving the target as it was (the console).
+    null_on_failure: bool,
+}
+
+fn usage(message: String) -> StepError {
+    StepError { kind: StepErrorKind::Usage, message }
+}
+fn integrity(message: String) -> StepError {
+    StepError { kind: StepErrorKind::Integrity, message }
+}
+fn engine(e: HeapError) -> StepError {
+    StepError { kind: StepErrorKind::Engine(e), message: e.to_string() }
+}
+
+impl Session {
+    /// An empty session: no variables.
+    pub fn new() -> Session {
+        Session::default()
+    }
+
+    /// A session whose ids are those of `trace` (for [`Session::step`] over its ops).
+    pub fn for_trace(trace: &Trace) -> Session {
+        Session { names: trace.names.clone(), slots: alloc::vec![0; trace.names.len()], ..Session::default() }
+    }
+
+    /// Forgets every variable and block (for a fresh heap).
+    pub fn reset(&mut self) {
+        *self = Session { align: self.align, null_on_failure: self.null_on_failure, ..Session::default() };
+    }
+
+    /// Sets the alignment payloads are checked against (`None`: the heap's alignment knob).
+    pub fn set_align(&mut self, align: Option<usize>) {
+        self.align = align;
+    }
+
+    /// The name of an id.
+    pub fn name(&self, id: u32) -> String {
+        if id == NULL_ID {
+            return String::from("NULL");
+        }
+        match self.names.get(id as usize) {
+            Some(n) => n.clone(),
+            None => format!("#{id}"),
+        }
+    }
+
+    /// The address a variable holds (0 for NULL), if the variable exists.
+    pub fn lookup(&self, name: &str) -> Option<usize> {
+        let id = *self.index.get(name)?;
+        self.slots.get(id as usize).copied()
+    }
+
+    /// Every variable: its name, the address it holds, and whether that is a live block.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, usize, bool)> + '_ {
+        self.names.iter().zip(&self.slots).enumerate().map(move |(id, (n, &a))| {
+            let live = self.blocks.get(&a).is_some_and(|b| b.id == id as u32);
+            (n.as_str(), a, live)
+        })
+    }
+
+    /// The sum of the sizes asked for by the live blocks.
+    pub fn live_bytes(&self) -> u64 {
+        self.live_bytes
+    }
+    /// The peak of [`Session::live_bytes`].
+    pub fn peak_live_bytes(&self) -> u64 {
+        self.peak_live_bytes
+    }
+    /// The largest heap (`brk - start`) seen after a step.
+    pub fn peak_heap_bytes(&self) -> u64 {
+        self.peak_heap_bytes
+    }
+
+    /// Runs one statement of script syntax (`p = malloc(24)`, `free(p)`, ...; a trailing `;`
+    /// and a comment are fine). Variables are created by assignment. On any error (syntax,
+    /// unknown variable, a call the heap refuses) nothing changes but what the heap reports.
+    pub fn run<S: Source, P: Policy, O: Observer>(&mut self, heap: &mut Heap<S, P, O>, text: &str) -> Result<Step, String> {
+        let mut stmts = Vec::new();
+        for line in text.split('\n') {
+            for piece in strip_comment(line).split(';') {
+                if !piece.trim().is_empty() {
+                    stmts.push(piece);
+                }
+            }
+        }
+        let piece = match stmts.as_slice() {
+            [] => return Err(String::from("nothing to run: type a statement such as p = malloc(24)")),
+            [one] => *one,
+            _ => return Err(String::from("one statement at a time, please")),
+        };
+        let Some(st) = statement(piece)? else {
+            return Err(String::from("nothing to run: type a statement such as p = malloc(24)"));
+        };
+        let var = |v: Ptr<'_>| -> Result<u32, String> {
+            match v {
+                Ptr::Null => Ok(NULL_ID),
+                Ptr::Var(name) => match self.index.get(name) {
+                    Some(&id) => Ok(id),
+                    None => Err(format!("{}: {name} was never allocated", st.call.text())),
+                },
+            }
+        };
+        let (id, kind) = match st.call {
+            Call::Malloc { size } => (None, OpKind::Malloc { size }),
+            Call::Calloc { n, size } => (None, OpKind::Calloc { n, size }),
+            Call::Memalign { align, size } => (None, OpKind::Memalign { align, size }),
+            Call::Realloc { ptr, size } => (Some(var(ptr)?), OpKind::Realloc { size }),
+            Call::Free { ptr } => (Some(var(ptr)?), OpKind::Free),
+        };
+        let to = match st.target {
+            None => id.unwrap_or(NULL_ID),
+            Some(t) => match self.index.get(t) {
+                Some(&i) => i,
+                None if self.names.len() >= MAX_IDS as usize => {
+                    return Err(format!("more than {MAX_IDS} variables: heaptale accepts no more"));
+                }
+                // A new variable is made only if the call succeeds (below).
+                None => self.names.len() as u32,
+            },
+        };
+        let op = Op { line: 0, kind, id: id.unwrap_or(to), to };
+        let new_name = st.target.filter(|t| !self.index.contains_key(*t));
+        if let Some(t) = new_name {
+            self.names.push(t.to_string());
+            self.slots.push(0);
+        }
+        match self.step(heap, &op) {
+            Ok(s) => {
+                if let Some(t) = new_name {
+                    self.index.insert(t.to_string(), to);
+                }
+                Ok(s)
+            }
+            Err(e) => {
+                if new_name.is_some() {
+                    self.names.pop();
+                    self.slots.pop();
+                }
+                Err(e.message)
+            }
+        }
+    }
+
+    /// Runs one op; the text of the step names ids by this session's names.
+    pub fn step<S: Source, P: Policy, O: Observer>(&mut self, heap: &mut Heap<S, P, O>, op: &Op) -> Result<Step, StepError> {
+        let text = op_text(op, |id| self.name(id));
+        match self.exec(heap, op) {
+            Ok(addr) => {
+                let text = match addr {
+                    Some(a) => format!("{text} = {a:#x}"),
+                    None => text,
+                };
+                Ok(Step { text, addr })
+            }
+            Err(e) => Err(StepError { kind: e.kind, message: format!("{text}: {}", e.message) }),
+        }
+    }
+
+    /// Records the heap's size for the peak.
+    fn observe<S: Source, P: Policy, O: Observer>(&mut self, heap: &Heap<S, P, O>) {
+        let h = (heap.brk() - heap.start()) as u64;
+        self.peak_heap_bytes = self.peak_heap_bytes.max(h);
+    }
+
+    fn slot(&mut self, id: u32) -> Result<usize, StepError> {
+        if id == NULL_ID {
+            return Ok(0);
+        }
+        if id >= MAX_IDS {
+            return Err(usage(format!("id {id} is beyond the limit of {MAX_IDS} ids")));
+        }
+        if self.slots.len() <= id as usize {
+            self.slots.resize(id as usize + 1, 0);
+        }
+        Ok(self.slots[id as usize])
+    }
+
+    fn set_slot(&mut self, id: u32, addr: usize) {
+        if let Some(s) = self.slots.get_mut(id as usize) {
+            *s = addr;
+        }
+    }
+
+    /// The op without its text: the address it returned, if any.
+    fn exec<S: Source, P: Policy, O: Observer>(&mut self, heap: &mut Heap<S, P, O>, op: &Op) -> Result<Option<usize>, StepError> {
+        let src = self.slot(op.id)?;
+        if op.to != NULL_ID {
+            self.slot(op.to)?;
+        }
+        let r = match op.kind {
+            OpKind::Free => self.free(heap, src).map(|()| None),
+            OpKind::Realloc { size } => {
+                if op.to == NULL_ID {
+                    return Err(usage(String::from("realloc needs a variable to store its result in")));
+                }
+                self.realloc(heap, src, op.to, size).map(Some)
+            }
+            kind => {
+                if op.to == NULL_ID {
+                    return Err(usage(format!("{} needs a variable to store its result in", kind.name())));
+                }
+                self.alloc(heap, kind, op.to).map(Some)
+            }
+        };
+        match &r {
+            Ok(Some(a)) => self.set_slot(op.to, *a),
+            Err(StepError { kind: StepErrorKind::Engine(_), .. }) if self.null_on_failure && op.kind != OpKind::Free => {
+                self.set_slot(op.to, 0)
+            }
+            _ => {}
+        }
+        self.observe(heap);
+        self.peak_live_bytes = self.peak_live_bytes.max(self.live_bytes);
+        r
+    }
+
+    fn alloc<S: Source, P: Policy, O: Observer>(&mut self, heap: &mut Heap<S, P, O>, kind: OpKind, id: u32) -> Result<usize, StepError> {
+        let (res, align) = match kind {
+            OpKind::Malloc { size } => (heap.malloc(size as usize), 1),
+            OpKind::Calloc { n, size } => (heap.calloc(n as usize, size as usize), 1),
+            OpKind::Memalign { align, size } => (heap.memalign(align as usize, size as usize), align as usize),
+            _ => return Err(usage(format!("{} is not an allocation", kind.name()))),
+        };
+        let addr = res.map_err(engine)?;
+        // calloc's product fits: the heap gave out that many bytes.
+        let size = u32::try_from(kind.bytes()).unwrap_or(u32::MAX);
+        let mut errors = Vec::new();
+        self.check_new(heap, addr, size, align, &mut errors);
+        if matches!(kind, OpKind::Calloc { .. }) {
+            if let Ok(p) = heap.payload(addr) {
+                let n = (size as usize).min(p.len());
+                if let Some(i) = p[..n].iter().position(|&b| b != 0) {
+                    errors.push(format!("calloc'd byte {i} of {size} at {addr:#x} is {:#04x}, not zero", p[i]));
+                }
+            }
+        }
+        self.seq += 1;
+        let seed = mix(self.seq);
+        let filled = errors.is_empty();
+        if filled {
+            if let Ok(p) = heap.payload_mut(addr) {
+                let n = (size as usize).min(p.len());
+                fill(&mut p[..n], 0, seed);
+            }
+        }
+        self.blocks.insert(addr, Block { size, seed, filled, id });
+        self.live_bytes += size as u64;
+        done(addr, errors)
+    }
+
+    fn free<S: Source, P: Policy, O: Observer>(&mut self, heap: &mut Heap<S, P, O>, addr: usize) -> Result<(), StepError> {
+        if addr == 0 {
+            return heap.free(0).map_err(engine);
+        }
+        let Some(b) = self.blocks.get(&addr).copied() else {
+            // A dangling pointer: the heap must refuse it.
+            return match heap.free(addr) {
+                Err(e) => Err(engine(e)),
+                Ok(()) => Err(integrity(format!("the heap accepted {addr:#x}, which is not a live block"))),
+            };
+        };
+        let mut errors = Vec::new();
+        if let Some(m) = self.verify(heap, addr, &b, b.size) {
+            errors.push(m);
+        }
+        match heap.free(addr) {
+            Ok(()) => {
+                self.blocks.remove(&addr);
+                self.live_bytes -= b.size as u64;
+            }
+            Err(e) => errors.push(format!("the heap refused the live block at {addr:#x}: {e}")),
+        }
+        done((), errors)
+    }
+
+    fn realloc<S: Source, P: Policy, O: Observer>(&mut self, heap: &mut Heap<S, P, O>, old: usize, id: u32, size: u32) -> Result<usize, StepError> {
+        let Some(b) = (if old == 0 { None } else { self.blocks.get(&old).copied() }) else {
+            if old != 0 {
+                // A dangling pointer: the heap must refuse it.
+                return match heap.realloc(old, size as usize) {
+                    Err(e) => Err(engine(e)),
+                    Ok(a) => Err(integrity(format!("the heap accepted {old:#x}, which is not a live block (and returned {a:#x})"))),
+                };
+            }
+            // realloc(NULL, n) is malloc(n).
+            return self.alloc(heap, OpKind::Malloc { size }, id);
+        };
+        let pre = self.verify(heap, old, &b, b.size);
+        let new = match heap.realloc(old, size as usize) {
+            Ok(a) => a,
+            Err(e) => {
+                // The old block must be untouched.
+                if let Some(m) = pre {
+                    return Err(integrity(m));
+                }
+                if let Some(m) = self.verify(heap, old, &b, b.size) {
+                    return Err(integrity(format!("the failed realloc ({e}) changed the block: {m}")));
+                }
+                return Err(engine(e));
+            }
+        };
+        let mut errors: Vec<String> = pre.into_iter().collect();
+        self.blocks.remove(&old);
+        self.live_bytes -= b.size as u64;
+        self.check_new(heap, new, size, 1, &mut errors);
+        let keep = b.size.min(size);
+        let mut filled = b.filled && errors.is_empty();
+        if filled {
+            if let Some(m) = self.verify(heap, new, &b, keep) {
+                errors.push(format!("realloc did not keep the data: {m}"));
+                filled = false;
+            }
+        }
+        if filled {
+            if let Ok(p) = heap.payload_mut(new) {
+                let n = (size as usize).min(p.len());
+                fill(&mut p[..n], keep as usize, b.seed);
+            }
+        }
+        self.blocks.insert(new, Block { size, seed: b.seed, filled, id });
+        self.live_bytes += size as u64;
+        done(new, errors)
+    }
+
+    /// Checks a block the heap just handed out against the heap and the live blocks.
+    fn check_new<S: Source, P: Policy, O: Observer>(&self, heap: &Heap<S, P, O>, addr: usize, size: u32, align: usize, errors: &mut Vec<String>) {
+        let align = align.max(self.align.unwrap_or(heap.layout().align as usize)).max(1);
+        let end = addr.saturating_add(size as usize);
+        if addr % align != 0 {
+            errors.push(format!("payload {addr:#x} is not aligned to {align} bytes"));
+        }
+        let (start, brk) = (heap.start(), heap.brk());
+        if addr < start || end > brk {
+            errors.push(format!("payload [{addr:#x}, {end:#x}) lies outside the heap [{start:#x}, {brk:#x})"));
+        }
+        // An empty payload still occupies its address.
+        let span = |a: usize, s: u32| a.saturating_add((s as usize).max(1));
+        let before = self.blocks.range(..=addr).next_back();
+        let after = self.blocks.range(addr..).next();
+        for (&a, b) in before.into_iter().chain(after) {
+            if a < span(addr, size) && addr < span(a, b.size) {
+                errors.push(format!(
+                    "payload [{addr:#x}, {end:#x}) overlaps the live block of {} at [{a:#x}, {:#x})",
+                    self.name(b.id),
+                    a + b.size as usize
+                ));
+                break;
+            }
+        }
+        match heap.usable_size(addr) {
+            Ok(u) if u >= size as usize => {}
+            Ok(u) => errors.push(format!("the heap says the block at {addr:#x} holds {u} bytes, less than the {size} asked for")),
+            Err(e) => errors.push(format!("the heap does not know the block it returned at {addr:#x}: {e}")),
+        }
+    }
+
+    /// Verifies the first `n` bytes of the pattern of `b` at `addr`.
+    fn verify<S: Source, P: Policy, O: Observer>(&self, heap: &Heap<S, P, O>, addr: usize, b: &Block, n: u32) -> Option<String> {
+        if !b.filled {
+            return None;
+        }
+        let p = match heap.payload(addr) {
+            Ok(p) => p,
+            Err(e) => return Some(format!("the heap does not know the live block of {} at {addr:#x}: {e}", self.name(b.id))),
+        };
+        let n = n as usize;
+        if p.len() < n {
+            return Some(format!("the live block of {} at {addr:#x} shrank to {} bytes", self.name(b.id), p.len()));
+        }
+        let i = check(&p[..n], b.seed)?;
+        let bad = p[i..n].iter().enumerate().filter(|&(k, &v)| v != pattern_byte(b.seed, i + k)).count();
+        Some(format!(
+            "the block of {} at {addr:#x} changed: {bad} of its first {n} bytes differ, from byte {i} ({:#04x}, expected {:#04x})",
+            self.name(b.id),
+            p[i],
+            pattern_byte(b.seed, i)
+        ))
+    }
+
+    /// Verifies every live block; one message per changed block.
+    fn verify_live<S: Source, P: Policy, O: Observer>(&self, heap: &Heap<S, P, O>) -> Vec<String> {
+        self.blocks.iter().filter_map(|(&a, b)| self.verify(heap, a, b, b.size)).collect()
+    }
+}
+
+fn done<T>(v: T, mut errors: Vec<String>) -> Result<T, StepError> {
+    match errors.len() {
+        0 => Ok(v),
+        1 => Err(integrity(errors.pop().unwrap_or_default())),
+        _ => Err(integrity(errors.join("; "))),
+    }
+}
+
+// ---------------------------------------------------------------- patterns
+
+/// SplitMix64's finalizer.
+#[inline]
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Word `j` of a block's pattern: bytes `8j .. 8j + 8`.
+#[inline]
+fn pattern_word(seed: u64, j: usize) -> [u8; 8] {
+    mix(seed ^ (j as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)).to_le_bytes()
+}
+
+fn pattern_byte(seed: u64, i: usize) -> u8 {
+    pattern_word(seed, i / 8)[i % 8]
+}
+
+/// Writes the pattern over `buf[from..]` (`buf` starts at the payload).
+fn fill(buf: &mut [u8], from: usize, seed: u64) {
+    let mut i = from;
+    while i < buf.len() && i % 8 != 0 {
+        buf[i] = pattern_byte(seed, i);
+        i += 1;
+    }
+    if i >= buf.len() {
+        return;
+    }
+    for (k, chunk) in buf[i..].chunks_mut(8).enumerate() {
+        let w = pattern_word(seed, i / 8 + k);
+        chunk.copy_from_slice(&w[..chunk.len()]);
+    }
+}
+
+/// The first byte of `buf` that differs from the pattern.
+fn check(buf: &[u8], seed: u64) -> Option<usize> {
+    for (j, chunk) in buf.chunks(8).enumerate() {
+        let w = pattern_word(seed, j);
+        if chunk != &w[..chunk.len()] {
+            return chunk.iter().zip(w).position(|(a, b)| *a != b).map(|k| j * 8 + k);
+        }
+    }
+    None
+}
