@@ -1,1 +1,324 @@
-fn main() {}
+//! `heaptale`: the engine's command line.
+//!
+//! ```text
+//! heaptale policies
+//! heaptale replay [--policy NAME] [--order ORDER] [--coalesce on|off] [--header BYTES]
+//!                 [--align BYTES] [--heap-size BYTES] [--base ADDR] [--check-every N]
+//!                 [--json] FILE...
+//! ```
+//! Exit status: 0 when every trace replayed cleanly; 1 when a replay met an integrity error
+//! or an allocation failure; 2 for bad input (unreadable file, malformed trace, bad knob).
+
+use clap::{Parser, Subcommand, ValueEnum};
+use heaptale::source::Arena;
+use heaptale::trace::{self, Options, Report, Trace};
+use heaptale::{Config, Heap, HeapError, Order, PolicyKind};
+use std::io::{self, Read, Write};
+use std::process::ExitCode;
+
+/// The largest input file read (a 10-million-op trace is about 150 MB).
+const MAX_INPUT: u64 = 1 << 30;
+
+#[derive(Parser)]
+#[command(name = "heaptale", version, about = "Replay allocation traces on heaptale's allocator and measure them")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// List the placement policies, one per line with what it does.
+    Policies,
+    /// Replay traces (malloc-lab .rep files or heaptale scripts) with integrity checks.
+    ///
+    /// Prints, per trace, the ops, the peak live payload bytes, the heap bytes, the
+    /// utilization (peak live payload / peak heap) and the integrity errors. Exit status:
+    /// 0 clean, 1 integrity error or allocation failure, 2 bad input.
+    Replay(ReplayArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// Placement policy (see `heaptale policies`).
+    #[arg(long, default_value = "first", value_parser = parse_policy)]
+    policy: PolicyKind,
+    /// Free-list order: addr, size-asc, size-desc, front, back (list policies only).
+    #[arg(long, default_value = "addr", value_parser = parse_order)]
+    order: Order,
+    /// Coalesce free neighbours (list policies only; the others always do).
+    #[arg(long, value_enum, default_value = "on")]
+    coalesce: OnOff,
+    /// Header bytes before every payload.
+    #[arg(long, value_name = "BYTES", default_value = "8", value_parser = parse_u32)]
+    header: u32,
+    /// Payload alignment in bytes (a power of two).
+    #[arg(long, value_name = "BYTES", default_value = "8", value_parser = parse_u32)]
+    align: u32,
+    /// A fixed heap of this many bytes that never grows (OSTEP's -S).
+    #[arg(long, value_name = "BYTES", value_parser = parse_u32)]
+    heap_size: Option<u32>,
+    /// The address reports give the heap's start (OSTEP's -b); decimal or 0x hex.
+    #[arg(long, value_name = "ADDR", value_parser = parse_usize)]
+    base: Option<usize>,
+    /// Run the heap checker after every N ops (0: only at the end).
+    #[arg(long, value_name = "N", default_value = "0", value_parser = parse_u32)]
+    check_every: u32,
+    /// One JSON object per trace and line: trace, policy, ops, peak_live_bytes, heap_bytes,
+    /// utilization, integrity_errors (a count).
+    #[arg(long)]
+    json: bool,
+    /// Trace files (`-` reads standard input). xz-compressed files must be decompressed first.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<String>,
+}
+
+fn parse_policy(s: &str) -> Result<PolicyKind, String> {
+    s.parse().map_err(|e: &str| e.to_string())
+}
+fn parse_order(s: &str) -> Result<Order, String> {
+    s.parse().map_err(|e: &str| e.to_string())
+}
+fn parse_u64(s: &str) -> Result<u64, String> {
+    let t = s.trim().replace('_', "");
+    let r = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => t.parse(),
+    };
+    r.map_err(|_| format!("expected a number (decimal or 0x hex), found {s:?}"))
+}
+fn parse_u32(s: &str) -> Result<u32, String> {
+    let v = parse_u64(s)?;
+    u32::try_from(v).map_err(|_| format!("{v} is too large (at most {})", u32::MAX))
+}
+fn parse_usize(s: &str) -> Result<usize, String> {
+    let v = parse_u64(s)?;
+    usize::try_from(v).map_err(|_| format!("{v} is too large for an address"))
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // Help and version go to stdout with status 0; usage errors to stderr with 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let out = io::stdout();
+    let mut out = out.lock();
+    let status = match cli.cmd {
+        Cmd::Policies => policies(&mut out),
+        Cmd::Replay(args) => replay(&args, &mut out),
+    };
+    // A closed pipe (`heaptale ... | head`) is not an error worth a message.
+    match out.flush() {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            eprintln!("heaptale: cannot write the output: {e}");
+            ExitCode::from(2)
+        }
+        _ => status,
+    }
+}
+
+fn policies(out: &mut impl Write) -> ExitCode {
+    let width = PolicyKind::ALL.iter().map(|p| p.name().len()).max().unwrap_or(0);
+    for p in PolicyKind::ALL {
+        if writeln!(out, "{:width$}  {}", p.name(), p.description()).is_err() {
+            break;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// The worst outcome over all traces.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Outcome {
+    Clean = 0,
+    Failed = 1,
+    BadInput = 2,
+}
+
+fn replay(args: &ReplayArgs, out: &mut impl Write) -> ExitCode {
+    let config = Config {
+        policy: args.policy,
+        order: args.order,
+        coalesce: matches!(args.coalesce, OnOff::On),
+        header: args.header,
+        align: args.align,
+        heap_size: args.heap_size,
+        base: args.base,
+    };
+    let opts = Options { check_every: args.check_every, ..Options::default() };
+    let mut worst = Outcome::Clean;
+    let mut stdin_used = false;
+    for file in &args.files {
+        let outcome = match load(file, &mut stdin_used) {
+            Err(msg) => {
+                eprintln!("heaptale: {file}: {msg}");
+                Outcome::BadInput
+            }
+            Ok(trace) => match run(&config, &opts, &trace) {
+                Err(msg) => {
+                    eprintln!("heaptale: {msg}");
+                    Outcome::BadInput
+                }
+                Ok(report) => {
+                    if print_report(out, file, &config, &report, args.json).is_err() {
+                        // Standard output is gone (a closed pipe): nobody reads further.
+                        return ExitCode::from(worst.max(complain(file, &report)) as u8);
+                    }
+                    complain(file, &report)
+                }
+            },
+        };
+        worst = worst.max(outcome);
+    }
+    ExitCode::from(worst as u8)
+}
+
+/// Reads and parses one file.
+fn load(file: &str, stdin_used: &mut bool) -> Result<Trace, String> {
+    let mut bytes = Vec::new();
+    if file == "-" {
+        if std::mem::replace(stdin_used, true) {
+            return Err("standard input can be read only once".into());
+        }
+        io::stdin().lock().take(MAX_INPUT + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    } else {
+        let f = std::fs::File::open(file).map_err(|e| io_message(&e))?;
+        if f.metadata().is_ok_and(|m| m.is_dir()) {
+            return Err("is a directory, not a trace".into());
+        }
+        f.take(MAX_INPUT + 1).read_to_end(&mut bytes).map_err(|e| io_message(&e))?;
+    }
+    if bytes.len() as u64 > MAX_INPUT {
+        return Err(format!("larger than {} MiB: heaptale does not read traces that big", MAX_INPUT >> 20));
+    }
+    if bytes.starts_with(&[0xFD, b'7', b'z', b'X', b'Z', 0]) {
+        return Err("xz-compressed: decompress it first (xz -dk FILE) and replay the result".into());
+    }
+    if bytes.starts_with(&[0x1F, 0x8B]) {
+        return Err("gzip-compressed: decompress it first (gunzip -k FILE) and replay the result".into());
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        format!("not a text file (invalid UTF-8 at byte {}): expected a .rep trace or a script", e.valid_up_to())
+    })?;
+    if let Some(i) = text.bytes().position(|b| b == 0) {
+        return Err(format!("not a text file (a NUL byte at byte {i}): expected a .rep trace or a script"));
+    }
+    trace::parse(text).map_err(|e| e.to_string())
+}
+
+fn io_message(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such file".into(),
+        io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// The arena a replay runs over: the fixed heap's size, or enough for the heap to grow to
+/// the engine's maximum. The arena's memory is zeroed when it is made, so it is sized from
+/// the trace (generously: most policies need a small multiple of the peak) and the replay
+/// is run again over a larger one if it ran out of room.
+fn run(config: &Config, opts: &Options, trace: &Trace) -> Result<Report, String> {
+    const MAX: u64 = heaptale::heap::MAX_HEAP as u64;
+    let mut cap = match config.heap_size {
+        Some(n) => n as u64,
+        None => (peak_estimate(trace).saturating_mul(4).saturating_add(16 << 20)).min(MAX),
+    };
+    loop {
+        let arena = match config.base {
+            Some(b) => Arena::with_base(cap as usize, b),
+            None => Arena::new(cap as usize),
+        }
+        .ok_or_else(|| format!("cannot get {} MiB of memory for the heap", cap >> 20))?;
+        let mut heap = Heap::new(arena, config).map_err(|e| e.to_string())?;
+        let report = trace::replay_with(&mut heap, trace, opts);
+        let ran_out = matches!(report.first_alloc_error, Some(HeapError::OutOfMemory { .. }));
+        if config.heap_size.is_some() || !ran_out || cap >= MAX {
+            return Ok(report);
+        }
+        cap = cap.saturating_mul(4).min(MAX);
+    }
+}
+
+/// The trace's peak live payload bytes, were every call to succeed.
+fn peak_estimate(trace: &Trace) -> u64 {
+    use heaptale::trace::{OpKind, NULL_ID};
+    // Ids are below MAX_IDS, so this table stays small.
+    let slots = trace.ops.iter().flat_map(|o| [o.id, o.to]).filter(|&i| i != NULL_ID).max().map_or(0, |m| m as usize + 1);
+    let mut sizes = vec![0u64; slots];
+    let (mut live, mut peak) = (0u64, 0u64);
+    for op in &trace.ops {
+        if let Some(s) = sizes.get_mut(op.id as usize) {
+            live -= std::mem::take(s).min(live);
+        }
+        if op.kind != OpKind::Free {
+            let new = op.kind.bytes();
+            if let Some(s) = sizes.get_mut(op.to as usize) {
+                // A block `to` held until now stays live (leaked) and counted.
+                *s = new;
+            }
+            live += new;
+        }
+        peak = peak.max(live);
+    }
+    peak
+}
+
+fn print_report(out: &mut impl Write, file: &str, c: &Config, r: &Report, json: bool) -> io::Result<()> {
+    if json {
+        let v = serde_json::json!({
+            "trace": file,
+            "policy": c.policy.name(),
+            "ops": r.ops,
+            "peak_live_bytes": r.peak_live_bytes,
+            "heap_bytes": r.heap_bytes,
+            "utilization": r.utilization,
+            "integrity_errors": r.integrity_errors.len(),
+        });
+        writeln!(out, "{v}")
+    } else {
+        let knobs = if c.policy.has_order() {
+            format!("order {}, coalesce {}, ", c.order, if c.coalesce { "on" } else { "off" })
+        } else {
+            String::new()
+        };
+        writeln!(out, "{file}")?;
+        writeln!(out, "  policy            {} ({knobs}header {}, align {})", c.policy, c.header, c.align)?;
+        writeln!(out, "  ops               {}", r.ops)?;
+        writeln!(out, "  peak live bytes   {}", r.peak_live_bytes)?;
+        writeln!(out, "  heap bytes        {} (peak {})", r.heap_bytes, r.peak_heap_bytes)?;
+        writeln!(out, "  utilization       {:.1}%", r.utilization * 100.0)?;
+        writeln!(out, "  integrity errors  {}", r.integrity_errors.len())?;
+        writeln!(out, "  alloc failures    {}", r.alloc_failures)
+    }
+}
+
+/// Tells stderr what went wrong in a replay.
+fn complain(file: &str, r: &Report) -> Outcome {
+    const SHOWN: usize = 20;
+    for e in r.integrity_errors.iter().take(SHOWN) {
+        eprintln!("heaptale: {file}: {e}");
+    }
+    if r.integrity_errors.len() > SHOWN {
+        eprintln!("heaptale: {file}: ... and {} more integrity errors", r.integrity_errors.len() - SHOWN);
+    }
+    if let Some(first) = &r.first_alloc_failure {
+        let n = r.alloc_failures;
+        eprintln!("heaptale: {file}: {n} allocation failure{}; the first: {first}", if n == 1 { "" } else { "s" });
+    }
+    if r.ok() {
+        Outcome::Clean
+    } else {
+        Outcome::Failed
+    }
+}
