@@ -1,0 +1,104 @@
+//! What one WebAssembly instance holds: at most one live user heap, and the linear memory
+//! pages that heaps grow.
+//!
+//! `memory.grow` belongs to the instance's one linear memory, so only one heap at a time can
+//! own it. Making a new `Heap` replaces the live one (its JS object then throws on use);
+//! `heap.free()` with no argument releases it. Either way the new heap starts at the same
+//! address as the first one did: the old heap's pages are zeroed and reused (memory never
+//! shrinks, but the break falls back to the start, see `WasmMemory::restart`). So one script
+//! under one policy gives the same addresses every time in an instance.
+
+use core::cell::RefCell;
+use std::collections::BTreeMap;
+
+use heaptale::event::Recorder;
+use heaptale::policy::AnyPolicy;
+use heaptale::source::WasmMemory;
+use wasm_bindgen::JsError;
+
+/// The user's heap: real linear memory, any policy, every event recorded.
+pub type EngineHeap = heaptale::Heap<WasmMemory, AnyPolicy, Recorder>;
+
+/// A live heap and the bookkeeping the JS layer keeps beside it.
+pub struct Live {
+    pub id: u32,
+    pub heap: EngineHeap,
+    /// Block offset → bytes requested, for every used block.
+    pub requested: BTreeMap<u32, u32>,
+    /// Recorded events already applied to `requested`.
+    pub seen: usize,
+    /// Events dropped unread since the last `events()` (the buffer is bounded).
+    pub dropped: u64,
+}
+
+pub struct Instance {
+    pub live: Option<Live>,
+    /// The pages of the last heap, break at their start, ready for the next heap.
+    spare: Option<WasmMemory>,
+    next_id: u32,
+}
+
+struct Global(RefCell<Instance>);
+
+// SAFETY: wasm32 without the `atomics` target feature has exactly one thread, so the
+// instance state is never touched from two threads; nested (re-entrant) use is caught by the
+// RefCell and reported as an error.
+unsafe impl Sync for Global {}
+
+static INSTANCE: Global = Global(RefCell::new(Instance { live: None, spare: None, next_id: 1 }));
+
+/// Runs `f` on the instance state; a re-entrant call (say, from a JS getter that calls back
+/// into the heap while it works) gets an error instead of a second `&mut`.
+pub fn with<T>(f: impl FnOnce(&mut Instance) -> Result<T, JsError>) -> Result<T, JsError> {
+    match INSTANCE.0.try_borrow_mut() {
+        Ok(mut inst) => f(&mut inst),
+        Err(_) => Err(JsError::new(
+            "heaptale: the heap was called while it was busy with another call (a re-entrant call)",
+        )),
+    }
+}
+
+/// Runs `f` on the live heap if `id` names it.
+pub fn with_live<T>(id: u32, f: impl FnOnce(&mut Live) -> Result<T, JsError>) -> Result<T, JsError> {
+    with(|inst| match inst.live.as_mut() {
+        Some(live) if live.id == id => f(live),
+        _ => Err(JsError::new(
+            "this Heap is no longer live: it was released with free() or replaced by a newer Heap \
+             (one heap per WebAssembly instance owns memory.grow; use another instance to compare heaps)",
+        )),
+    })
+}
+
+impl Instance {
+    /// The pages for a new heap: those of the last heap, or the end of memory the first time.
+    pub fn take_memory(&mut self) -> WasmMemory {
+        self.spare.take().unwrap_or_default()
+    }
+
+    /// Gives back pages taken with `take_memory` that no heap was made over.
+    pub fn put_back(&mut self, mem: WasmMemory) {
+        self.spare = Some(mem);
+    }
+
+    /// A fresh id for a new heap.
+    pub fn next_id(&mut self) -> u32 {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        id
+    }
+
+    /// Drops the live heap, if any: its bytes are zeroed (so the next heap sees memory as
+    /// fresh pages are) and its pages kept for the next heap.
+    pub fn release(&mut self) {
+        let Some(live) = self.live.take() else { return };
+        let mem = live.heap.mem();
+        // SAFETY: the heap over `mem.source()` is dropped just below, before `next` is used.
+        let next = unsafe { mem.source().restart() };
+        let (base, brk) = (mem.base_ptr(), mem.brk() as usize);
+        drop(live);
+        // SAFETY: `[base, base + brk)` are pages the dropped heap's source grew with
+        // memory.grow; nothing else uses them now that the heap is gone.
+        unsafe { core::ptr::write_bytes(base, 0, brk) };
+        self.spare = Some(next);
+    }
+}

@@ -1,0 +1,536 @@
+//! The wasm tests of the JS API, run both under node (`node.rs`) and in headless Chromium
+//! (`browser.rs`). They call the exported class the way the generated glue does, with JS
+//! values, and read real linear memory.
+//!
+//! All tests of a file share one instance, one after the other: each makes its own `Heap`,
+//! which replaces the last one at the same start address.
+
+#![allow(dead_code)]
+
+use heaptale::HeapError;
+use heaptale_wasm::JsHeap;
+use js_sys::{Array, Reflect, Uint8Array, WebAssembly, JSON};
+use wasm_bindgen::{JsCast, JsError, JsValue};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+#[path = "../common/layout.rs"]
+mod layout;
+
+const PAGE: f64 = 65536.0;
+
+// ---- helpers -------------------------------------------------------------------------------
+
+fn opts(json: &str) -> JsValue {
+    JSON::parse(json).expect("test JSON")
+}
+
+fn heap(json: &str) -> JsHeap {
+    match JsHeap::new(opts(json)) {
+        Ok(h) => h,
+        Err(e) => panic!("new Heap({json}) failed: {}", message(e)),
+    }
+}
+
+fn message(e: JsError) -> String {
+    let v = JsValue::from(e);
+    let err: js_sys::Error = v.dyn_into().expect("a JS Error object");
+    err.message().into()
+}
+
+/// The message of the Error a call threw; fails the test if it did not throw.
+fn err<T: std::fmt::Debug>(r: Result<T, JsError>) -> String {
+    match r {
+        Ok(v) => panic!("expected an Error, got Ok({v:?})"),
+        Err(e) => message(e),
+    }
+}
+
+fn get(o: &JsValue, k: &str) -> JsValue {
+    Reflect::get(o, &JsValue::from_str(k)).expect("property")
+}
+fn get_f(o: &JsValue, k: &str) -> f64 {
+    get(o, k).as_f64().unwrap_or_else(|| panic!("{k} is not a number"))
+}
+
+/// The blocks as (offset, size, used, requested).
+fn blocks(h: &JsHeap) -> Vec<(u32, u32, bool, u32)> {
+    let start = h.heap_start().unwrap();
+    h.blocks()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                (get_f(&b, "addr") - start) as u32,
+                get_f(&b, "size") as u32,
+                get(&b, "used").as_bool().unwrap(),
+                get_f(&b, "requested") as u32,
+            )
+        })
+        .collect()
+}
+
+fn free_list(h: &JsHeap) -> Vec<(u32, u32)> {
+    let start = h.heap_start().unwrap();
+    h.free_list()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let e: Array = e.dyn_into().unwrap();
+            ((e.get(0).as_f64().unwrap() - start) as u32, e.get(1).as_f64().unwrap() as u32)
+        })
+        .collect()
+}
+
+fn kinds(events: &Array) -> Vec<String> {
+    events.iter().map(|e| get(&e, "kind").as_string().unwrap()).collect()
+}
+
+/// After an error: the same heap still works and is intact.
+fn still_usable(h: &JsHeap) {
+    let p = h.malloc(32.0).expect("malloc after an error");
+    h.check().expect("check after an error");
+    h.free_block(p.into()).expect("free after an error");
+    h.check().expect("check after an error");
+}
+
+fn run_layout_script(h: &JsHeap) -> Vec<Option<u32>> {
+    let start = h.heap_start().unwrap() as usize;
+    layout::run(start, |op, var| {
+        let r = match op {
+            layout::Op::Malloc(_, n) => h.malloc(n as f64),
+            layout::Op::Free(v) => h.free_block((var(v) as f64).into()).map(|()| 0.0),
+            layout::Op::Realloc(_, v, n) => h.realloc(var(v) as f64, n as f64),
+            layout::Op::Memalign(_, a, n) => h.memalign(a as f64, n as f64),
+            layout::Op::Calloc(_, n, s) => h.calloc(n as f64, s as f64),
+        };
+        match r {
+            Ok(a) => a as usize,
+            Err(e) => panic!("{op:?}: {}", message(e)),
+        }
+    })
+}
+
+// ---- the module's own memory ---------------------------------------------------------------
+
+#[wasm_bindgen_test]
+fn the_module_allocates_without_growing_memory() {
+    let h = heap("{}");
+    let before = h.memory_bytes();
+    // Plenty of bookkeeping: Vecs, strings, JS objects.
+    let mut v: Vec<Vec<u8>> = Vec::new();
+    for i in 0..200 {
+        v.push(vec![i as u8; 20_000]);
+    }
+    let s: String = (0..100_000).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    assert_eq!(s.len(), 100_000);
+    for _ in 0..20 {
+        let _ = heaptale_wasm::policies();
+    }
+    drop(v);
+    assert_eq!(h.memory_bytes(), before, "module bookkeeping grew linear memory");
+    // The arena lies below the heap.
+    let mm = heaptale_wasm::module_memory();
+    assert!(get_f(&mm, "arena_end") <= h.heap_start().unwrap());
+    assert!(get_f(&mm, "arena_used") > 0.0);
+}
+
+#[wasm_bindgen_test]
+fn an_exhausted_arena_gives_null_not_a_trap() {
+    let h = heap("{}");
+    let before = h.memory_bytes();
+    // Larger than the whole arena: the allocator says no. (`black_box`: an allocation whose
+    // pointer is only compared with null may be optimised away, and assumed to succeed.)
+    let layout = std::alloc::Layout::from_size_align(64 << 20, 8).unwrap();
+    // SAFETY: a valid layout with a non-zero size; the result is checked before use.
+    let p = std::hint::black_box(unsafe { std::alloc::alloc(layout) });
+    assert!(p.is_null());
+    // Over-aligned beyond a page: also refused.
+    let layout = std::alloc::Layout::from_size_align(16, 1 << 17).unwrap();
+    // SAFETY: as above.
+    let p = std::hint::black_box(unsafe { std::alloc::alloc(layout) });
+    assert!(p.is_null());
+    // A Vec that cannot have its memory says so through try_reserve.
+    let mut v: Vec<u8> = Vec::new();
+    assert!(v.try_reserve_exact(48 << 20).is_err());
+    // A 64 KiB-aligned block works and is aligned.
+    let layout = std::alloc::Layout::from_size_align(100, 1 << 16).unwrap();
+    // SAFETY: as above; freed with the same layout.
+    unsafe {
+        let p = std::alloc::alloc(layout);
+        assert!(!p.is_null());
+        assert_eq!(p as usize % (1 << 16), 0);
+        std::alloc::dealloc(p, layout);
+    }
+    assert_eq!(h.memory_bytes(), before);
+    still_usable(&h);
+}
+
+// ---- real memory.grow ----------------------------------------------------------------------
+
+#[wasm_bindgen_test]
+fn malloc_grows_real_linear_memory_page_by_page() {
+    let h = heap("{\"policy\": \"first\"}");
+    let start = h.heap_start().unwrap();
+    assert_eq!(start % PAGE, 0.0, "the heap starts on a page boundary");
+    assert_eq!(h.brk().unwrap(), start, "a new heap is empty");
+    assert!(h.memory_bytes() >= start);
+    h.events().unwrap();
+
+    // 24,000-byte requests (24,008-byte blocks): the break moves by exactly the block size
+    // and lands inside pages; memory.grow adds whole pages only when the break passes the
+    // end of memory, by exactly as many pages as needed.
+    let mut grown_pages = 0.0;
+    let mut grows = 0;
+    let mut inside_page = 0;
+    let mut total = 0.0;
+    let target = h.memory_bytes() - start + 200.0 * 1024.0;
+    while total < target {
+        let (mem0, brk0) = (h.memory_bytes(), h.brk().unwrap());
+        let p = h.malloc(24_000.0).unwrap();
+        let (mem1, brk1) = (h.memory_bytes(), h.brk().unwrap());
+        assert_eq!(p, brk0 + 8.0, "each block goes on top, payload after the 8-byte header");
+        assert_eq!(brk1 - brk0, 24_008.0, "the break moves by the block size");
+        let want_mem = mem0.max((brk1 / PAGE).ceil() * PAGE);
+        assert_eq!(mem1, want_mem, "memory grows by whole pages, only as far as needed");
+        if brk1 % PAGE != 0.0 {
+            inside_page += 1;
+        }
+        // The events tell the same story.
+        let ev = h.events().unwrap();
+        let grow = ev.iter().find(|e| get(e, "kind").as_string().as_deref() == Some("grow")).expect("a grow event");
+        assert_eq!(get_f(&grow, "old_brk"), brk0);
+        assert_eq!(get_f(&grow, "new_brk"), brk1);
+        assert_eq!(get_f(&grow, "pages"), (mem1 - mem0) / PAGE);
+        if mem1 > mem0 {
+            grows += 1;
+            grown_pages += (mem1 - mem0) / PAGE;
+        }
+        total += 24_008.0;
+    }
+    assert!(grows >= 3, "memory.grow ran {grows} times");
+    assert!(grown_pages >= 3.0);
+    assert!(inside_page > 0);
+    assert_eq!(h.brk().unwrap() - start, total);
+    let s = h.stats().unwrap();
+    assert_eq!(get_f(&s, "heap_bytes"), total);
+    assert_eq!(get_f(&s, "free_blocks"), 0.0);
+    h.check().unwrap();
+}
+
+// ---- exact addresses -----------------------------------------------------------------------
+
+#[wasm_bindgen_test]
+fn a_script_under_first_gives_the_native_engines_offsets() {
+    let h = heap("{\"policy\": \"first\", \"order\": \"addr\", \"coalesce\": true, \"header\": 8, \"align\": 8}");
+    assert_eq!(run_layout_script(&h), layout::expected());
+    assert_eq!(blocks(&h), layout::BLOCKS.to_vec());
+    assert_eq!(free_list(&h), layout::FREE_LIST.to_vec());
+    assert_eq!(h.brk().unwrap() - h.heap_start().unwrap(), layout::BRK as f64);
+    h.check().unwrap();
+    let s = h.stats().unwrap();
+    assert_eq!(get_f(&s, "live_bytes"), 125.0); // 15 + 10 + 100
+    assert_eq!(get_f(&s, "heap_bytes"), 192.0);
+    assert_eq!(get_f(&s, "used_bytes"), 160.0);
+    assert_eq!(get_f(&s, "free_bytes"), 32.0);
+    assert_eq!(get_f(&s, "largest_free"), 32.0);
+    assert_eq!(get_f(&s, "utilization"), 125.0 / 192.0);
+    assert_eq!(get_f(&s, "external_fragmentation"), 0.0);
+}
+
+#[wasm_bindgen_test]
+fn the_same_layout_as_the_engine_over_a_fixed_region_in_wasm() {
+    // The engine over a 64 KiB-aligned region inside the module's own memory: same offsets.
+    let layout = std::alloc::Layout::from_size_align(1 << 16, 1 << 16).unwrap();
+    // SAFETY: valid layout; the region is used only by this heap and freed after it.
+    let base = unsafe { std::alloc::alloc_zeroed(layout) };
+    assert!(!base.is_null());
+    {
+        // SAFETY: `base` is ours, 64 KiB aligned, and outlives the heap (dropped below).
+        let region = unsafe { heaptale::source::FixedRegion::new(base, 1 << 16, base as usize) };
+        let mut e = heaptale::Heap::new(region, &heaptale::Config::default()).unwrap();
+        let start = e.start();
+        let seen = layout::run(start, |op, var| match op {
+            layout::Op::Malloc(_, n) => e.malloc(n).unwrap(),
+            layout::Op::Free(v) => e.free(var(v)).map(|()| 0).unwrap(),
+            layout::Op::Realloc(_, v, n) => e.realloc(var(v), n).unwrap(),
+            layout::Op::Memalign(_, a, n) => e.memalign(a, n).unwrap(),
+            layout::Op::Calloc(_, n, s) => e.calloc(n, s).unwrap(),
+        });
+        assert_eq!(seen, layout::expected());
+    }
+    // SAFETY: allocated above with this layout; the heap over it is gone.
+    unsafe { std::alloc::dealloc(base, layout) };
+}
+
+#[wasm_bindgen_test]
+fn a_new_heap_starts_at_the_same_address_and_repeats_the_same_addresses() {
+    let h1 = heap("{}");
+    let start = h1.heap_start().unwrap();
+    let first = run_layout_script(&h1);
+    // Make the first heap big, so that the next one reuses grown pages, and dirty it.
+    let big = h1.malloc(300_000.0).unwrap();
+    let mem: WebAssembly::Memory = heaptale_wasm::wasm_memory().dyn_into().unwrap();
+    Uint8Array::new(&mem.buffer()).fill(0xEE, start as u32, big as u32 + 300_000);
+    let mem = h1.memory_bytes();
+
+    let h2 = heap("{}");
+    assert_eq!(h2.heap_start().unwrap(), start, "a new heap reuses the old heap's start");
+    assert_eq!(h2.brk().unwrap(), start, "the break fell back to the start");
+    assert_eq!(h2.memory_bytes(), mem, "memory never shrinks");
+    assert_eq!(run_layout_script(&h2), first, "same script, same policy: same addresses");
+    assert_eq!(h2.memory_bytes(), mem, "reused pages: no growth");
+    // The old heap's bytes are gone: a block where the big one was reads as zeros.
+    let p = h2.malloc(1000.0).unwrap();
+    assert_eq!(p, start + 192.0 + 8.0);
+    // (All but the last word, where the engine wrote the footer of the free block it cut.)
+    assert_eq!(h2.bytes(p, 996.0).unwrap().to_vec(), vec![0u8; 996], "reused pages are zeroed");
+
+    // The replaced heap refuses to work, with a clear message; the new one is unaffected.
+    let m = err(h1.malloc(8.0));
+    assert!(m.contains("no longer live"), "{m}");
+    let m = err(h1.blocks());
+    assert!(m.contains("no longer live"), "{m}");
+    h1.free_block(JsValue::UNDEFINED).unwrap(); // releasing a replaced heap does nothing
+    still_usable(&h2);
+
+    // free() with no argument releases the heap; the next starts at the same place again.
+    h2.free_block(JsValue::UNDEFINED).unwrap();
+    assert!(err(h2.malloc(8.0)).contains("no longer live"));
+    let h3 = heap("{\"policy\": \"best\"}");
+    assert_eq!(h3.heap_start().unwrap(), start);
+    still_usable(&h3);
+}
+
+// ---- the API's views -----------------------------------------------------------------------
+
+#[wasm_bindgen_test]
+fn policies_lists_every_policy_with_a_description() {
+    let p = heaptale_wasm::policies();
+    let names: Vec<String> = p.iter().map(|o| get(&o, "name").as_string().unwrap()).collect();
+    let want: Vec<String> = heaptale::PolicyKind::ALL.iter().map(|k| k.name().to_string()).collect();
+    assert_eq!(names, want);
+    for o in p.iter() {
+        assert!(!get(&o, "description").as_string().unwrap().is_empty());
+    }
+}
+
+#[wasm_bindgen_test]
+fn every_policy_but_buddy_serves_the_layout_script() {
+    for k in heaptale::PolicyKind::ALL {
+        let h = heap(&format!("{{\"policy\": \"{}\"}}", k.name()));
+        let p = match h.malloc(100.0) {
+            Ok(p) => p,
+            Err(e) if k == heaptale::PolicyKind::Buddy => {
+                // The buddy policy is still being written; it must fail cleanly.
+                let _ = message(e);
+                continue;
+            }
+            Err(e) => panic!("{}: {}", k.name(), message(e)),
+        };
+        let q = h.realloc(p, 300.0).unwrap();
+        h.free_block(q.into()).unwrap();
+        h.check().unwrap_or_else(|e| panic!("{}: {}", k.name(), message(e)));
+    }
+}
+
+#[wasm_bindgen_test]
+fn events_are_plain_objects_with_addresses_and_are_drained() {
+    let h = heap("{}");
+    let start = h.heap_start().unwrap();
+    let a = h.malloc(24.0).unwrap();
+    let b = h.malloc(24.0).unwrap();
+    h.free_block(a.into()).unwrap();
+    let _ = h.free_block(a.into()); // double free: an error event
+    h.free_block(b.into()).unwrap();
+    let ev = h.events().unwrap();
+    assert_eq!(kinds(&ev), ["grow", "alloc", "grow", "alloc", "free", "error", "free", "coalesce"]);
+    let alloc = ev.get(1);
+    assert_eq!(get_f(&alloc, "block"), start);
+    assert_eq!(get_f(&alloc, "size"), 32.0);
+    assert_eq!(get_f(&alloc, "request"), 24.0);
+    let e = ev.get(5);
+    assert_eq!(get(&e, "message").as_string().unwrap(), HeapError::DoubleFree { addr: a as usize }.to_string());
+    let c = ev.get(7);
+    assert_eq!(get_f(&c, "block"), start);
+    assert_eq!(get_f(&c, "absorbed"), start + 32.0);
+    assert_eq!(get_f(&c, "size"), 64.0);
+    assert_eq!(h.events().unwrap().length(), 0, "events() drains");
+}
+
+#[wasm_bindgen_test]
+fn bytes_are_the_real_heap_bytes() {
+    let h = heap("{}");
+    let p = h.malloc(16.0).unwrap();
+    // Write through a view of linear memory, read back through bytes().
+    let mem: WebAssembly::Memory = heaptale_wasm::wasm_memory().dyn_into().unwrap();
+    let view = Uint8Array::new(&mem.buffer());
+    for i in 0..16u32 {
+        view.set_index(p as u32 + i, 0xA0 + i as u8);
+    }
+    let got = h.bytes(p, 16.0).unwrap().to_vec();
+    assert_eq!(got, (0..16).map(|i| 0xA0 + i as u8).collect::<Vec<_>>());
+    // The header word: size 24, used, previous used (the first block).
+    let hdr = h.bytes(p - 8.0, 4.0).unwrap().to_vec();
+    assert_eq!(u32::from_le_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]), 24 | 1 << 31 | 1 << 30);
+    // Clipped to the heap.
+    assert_eq!(h.bytes(h.brk().unwrap() - 4.0, 100.0).unwrap().length(), 4);
+    assert_eq!(h.bytes(0.0, 100.0).unwrap().length(), 0);
+    // calloc zeroes a reused block.
+    h.free_block(p.into()).unwrap();
+    let q = h.calloc(4.0, 4.0).unwrap();
+    assert_eq!(q, p);
+    assert_eq!(h.bytes(q, 16.0).unwrap().to_vec(), vec![0u8; 16]);
+    let packed = h.blocks_packed().unwrap().to_vec();
+    assert_eq!(packed, vec![h.heap_start().unwrap() as u32, 24, 16, 8 | 1 << 31]);
+}
+
+#[wasm_bindgen_test]
+fn realloc_keeps_requested_sizes_and_data() {
+    let h = heap("{}");
+    let a = h.malloc(10.0).unwrap();
+    let _b = h.malloc(10.0).unwrap();
+    let a2 = h.realloc(a, 4.0).unwrap(); // in place
+    assert_eq!(a2, a);
+    assert_eq!(blocks(&h)[0].3, 4);
+    let a3 = h.realloc(a2, 100.0).unwrap(); // moves to the top
+    assert_ne!(a3, a2);
+    let bl = blocks(&h);
+    assert_eq!(bl.iter().filter(|b| b.2).map(|b| b.3).collect::<Vec<_>>(), vec![10, 100]);
+    assert!(h.usable_size(a3).unwrap() >= 100.0);
+    assert_eq!(h.realloc(0.0, 8.0).map(|p| p > 0.0).unwrap(), true, "realloc(0, n) is malloc");
+    h.free_block(0.0.into()).unwrap(); // free(0) does nothing
+    h.check().unwrap();
+}
+
+// ---- every error path ----------------------------------------------------------------------
+
+#[wasm_bindgen_test]
+fn a_double_free_throws_and_the_heap_goes_on() {
+    let h = heap("{}");
+    let a = h.malloc(40.0).unwrap();
+    let _keep = h.malloc(8.0).unwrap();
+    h.free_block(a.into()).unwrap();
+    assert_eq!(err(h.free_block(a.into())), HeapError::DoubleFree { addr: a as usize }.to_string());
+    assert_eq!(err(h.realloc(a, 8.0)), HeapError::DoubleFree { addr: a as usize }.to_string());
+    assert_eq!(err(h.usable_size(a)), HeapError::DoubleFree { addr: a as usize }.to_string());
+    still_usable(&h);
+}
+
+#[wasm_bindgen_test]
+fn foreign_and_interior_pointers_throw() {
+    let h = heap("{}");
+    let start = h.heap_start().unwrap();
+    let a = h.malloc(64.0).unwrap();
+    let _keep = h.malloc(8.0).unwrap();
+    for bad in [8.0, 12345.0, start - 8.0, start + 1.0, h.brk().unwrap() + 64.0, 4294967288.0] {
+        assert_eq!(err(h.free_block(bad.into())), HeapError::Foreign { addr: bad as usize }.to_string(), "free({bad})");
+        h.check().unwrap();
+    }
+    let inside = a + 16.0;
+    assert_eq!(err(h.free_block(inside.into())), HeapError::Interior { addr: inside as usize }.to_string());
+    assert_eq!(err(h.realloc(inside, 8.0)), HeapError::Interior { addr: inside as usize }.to_string());
+    still_usable(&h);
+    // The block survived every bad call.
+    h.free_block(a.into()).unwrap();
+    h.check().unwrap();
+}
+
+#[wasm_bindgen_test]
+fn bad_alignments_and_overflowing_sizes_throw() {
+    let h = heap("{}");
+    for al in [0.0, 3.0, 24.0, 131072.0] {
+        assert_eq!(err(h.memalign(al, 8.0)), HeapError::BadAlignment { align: al as usize }.to_string());
+    }
+    assert_eq!(err(h.calloc(65536.0, 65537.0)), HeapError::SizeOverflow.to_string());
+    assert_eq!(err(h.calloc(2147483648.0, 2.0)), HeapError::SizeOverflow.to_string());
+    assert_eq!(err(h.malloc(4294967295.0)), HeapError::SizeOverflow.to_string());
+    let p = h.memalign(4096.0, 10.0).unwrap();
+    assert_eq!(p % 4096.0, 0.0);
+    still_usable(&h);
+}
+
+#[wasm_bindgen_test]
+fn bad_numbers_throw_errors_not_traps() {
+    let h = heap("{}");
+    let cases: [(f64, &str); 6] = [
+        (f64::NAN, "must be a number"),
+        (-1.0, "must not be negative"),
+        (1.5, "must be a whole number"),
+        (f64::INFINITY, "must be a whole number"),
+        (4294967296.0, "too large"),
+        (1e300, "too large"),
+    ];
+    for (v, want) in cases {
+        let m = err(h.malloc(v));
+        assert!(m.starts_with("malloc: size") && m.contains(want), "malloc({v}): {m}");
+        assert!(err(h.realloc(v, 8.0)).contains(want));
+        assert!(err(h.realloc(0.0, v)).contains(want));
+        assert!(err(h.calloc(v, 1.0)).contains(want));
+        assert!(err(h.memalign(8.0, v)).contains(want));
+        assert!(err(h.usable_size(v)).contains(want));
+        assert!(err(h.bytes(v, 1.0)).contains(want));
+        assert!(err(h.free_block(v.into())).contains(want));
+    }
+    for v in [JsValue::NULL, JsValue::from_str("0x10008"), JsValue::TRUE, Array::new().into()] {
+        assert!(err(h.free_block(v)).starts_with("free: the address must be a number"));
+    }
+    still_usable(&h);
+}
+
+#[wasm_bindgen_test]
+fn a_full_fixed_heap_throws_out_of_memory() {
+    let h = heap("{\"heapSize\": 4096}");
+    let start = h.heap_start().unwrap();
+    assert_eq!(h.brk().unwrap(), start + 4096.0);
+    assert_eq!(blocks(&h), vec![(0, 4096, false, 0)]);
+    assert_eq!(err(h.malloc(5000.0)), HeapError::OutOfMemory { requested: 5000 }.to_string());
+    let mut n = 0;
+    while h.malloc(1000.0).is_ok() {
+        n += 1;
+    }
+    assert_eq!(n, 4);
+    assert!(err(h.malloc(1000.0)).starts_with("out of memory"));
+    assert_eq!(h.brk().unwrap(), start + 4096.0, "a fixed heap never grows");
+    h.check().unwrap();
+    let small = h.malloc(16.0).unwrap();
+    h.free_block(small.into()).unwrap();
+    h.check().unwrap();
+}
+
+#[wasm_bindgen_test]
+fn malformed_options_throw_and_keep_the_live_heap() {
+    let h = heap("{}");
+    let p = h.malloc(24.0).unwrap();
+    let cases: [(JsValue, &str); 16] = [
+        (opts("{\"policy\": \"nope\"}"), "unknown policy"),
+        (opts("{\"policy\": 7}"), "option 'policy' must be"),
+        (opts("{\"order\": \"sideways\"}"), "unknown order"),
+        (opts("{\"coalesce\": \"maybe\"}"), "option 'coalesce' must be"),
+        (opts("{\"header\": 2}"), "the header must be at least 4 bytes"),
+        (opts("{\"header\": 1000}"), "the header must be at most 256 bytes"),
+        (opts("{\"align\": 3}"), "the alignment must be a power of two"),
+        (opts("{\"align\": -8}"), "must not be negative"),
+        (opts("{\"header\": \"8\"}"), "option 'header' must be a number"),
+        (opts("{\"heapSize\": 0}"), "the heap size must be between 1 byte and 1 GiB"),
+        (opts("{\"heapSize\": 2147483648}"), "the heap size must be between 1 byte and 1 GiB"),
+        (opts("{\"heapSize\": 1.5}"), "must be a whole number"),
+        (opts("{\"polcy\": \"first\"}"), "unknown option 'polcy'"),
+        (JsValue::from_f64(42.0), "the options must be an object"),
+        (JsValue::from_str("first"), "the options must be an object"),
+        (Array::new().into(), "the options must be an object"),
+    ];
+    for (o, want) in cases {
+        let m = err(JsHeap::new(o));
+        assert!(m.starts_with("new Heap: ") && m.contains(want), "{want}: {m}");
+    }
+    // The heap made before is still the live one, intact.
+    assert_eq!(h.usable_size(p).unwrap(), 24.0);
+    still_usable(&h);
+    // Undefined and null options (and undefined values) mean the defaults.
+    for o in [JsValue::UNDEFINED, JsValue::NULL, opts("{\"heapSize\": null}")] {
+        let h = JsHeap::new(o).unwrap();
+        still_usable(&h);
+    }
+    let h = heap("{\"coalesce\": \"off\", \"order\": \"size-desc\", \"policy\": \"worst\"}");
+    still_usable(&h);
+}
