@@ -3,8 +3,9 @@
 // bundler; the wasm-pack output is served at /pkg/ next to /www/.
 //
 // One heap per WebAssembly instance (memory.grow belongs to one linear
-// memory): switching policy or emptying the heap instantiates the module anew
-// and replays the statements run so far.
+// memory): a new Heap replaces the live one and starts at the same address, so
+// switching policy or emptying the heap makes a new Heap and replays the
+// statements run so far.
 
 const PKG_URL = new URL('../pkg/heaptale.js', import.meta.url).href;
 const WASM_URL = new URL('../pkg/heaptale_bg.wasm', import.meta.url).href;
@@ -41,9 +42,7 @@ const hex = (n) => '0x' + Number(n).toString(16);
 const reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)');
 
 const state = {
-  wasmModule: null,    // compiled once, instantiated per heap
-  instances: 0,
-  engine: null,        // the pkg module of the current instance
+  engine: null,        // the pkg module (one WebAssembly instance)
   heap: null,
   policy: null,
   history: [],         // statements run on the current heap, in order
@@ -53,40 +52,21 @@ const state = {
 
 // ---------------------------------------------------------------- engine
 
-async function compileWasm() {
-  if (WebAssembly.compileStreaming) {
-    try {
-      return await WebAssembly.compileStreaming(fetch(WASM_URL));
-    } catch { /* wrong MIME type or no streaming: fall back */ }
-  }
-  const resp = await fetch(WASM_URL);
-  if (!resp.ok) throw new Error(`${WASM_URL}: HTTP ${resp.status}`);
-  return WebAssembly.compile(await resp.arrayBuffer());
+async function loadEngine() {
+  const engine = await import(PKG_URL);
+  await engine.default({ module_or_path: WASM_URL });
+  return engine;
 }
 
-// A fresh instance of the module: a fresh linear memory for a fresh heap.
-async function freshEngine() {
-  if (!state.wasmModule) state.wasmModule = await compileWasm();
-  const n = state.instances++;
-  const mod = await import(n === 0 ? PKG_URL : `${PKG_URL}?instance=${n}`);
-  await mod.default({ module_or_path: state.wasmModule });
-  return mod;
-}
-
-async function newHeap(policy) {
-  const engine = await freshEngine();
-  const opts = policy ? { policy } : {};
-  const heap = new engine.Heap(opts);
-  if (state.heap && typeof state.heap.free === 'function') {
-    try { state.heap.free(); } catch { /* old instance: nothing to keep */ }
-  }
-  state.engine = engine;
+// A new heap in this instance; the engine releases the old one (its pages are
+// reused from the same start address).
+function newHeap(policy) {
+  const heap = new state.engine.Heap(policy ? { policy } : {});
   state.heap = heap;
   state.policy = policy;
   state.history = [];
   state.lastAddr = null;
   $('steps').replaceChildren();
-  return engine;
 }
 
 // ---------------------------------------------------------------- steps
@@ -179,6 +159,7 @@ function snapshot() {
     requested: Number(b.requested ?? 0),
     used: Boolean(b.used),
     header: Number(b.header ?? 0),
+    payload: b.payload == null ? null : Number(b.payload),
   }));
   const heapStart = Number(h.heapStart());
   const brk = Number(h.brk());
@@ -187,7 +168,10 @@ function snapshot() {
   // tiling (the first block starts at heap start either way).
   const payloadAddressed = blocks.length > 0 && blocks[0].addr !== heapStart &&
     blocks[0].addr - blocks[0].header === heapStart;
-  for (const b of blocks) b.start = payloadAddressed ? b.addr - b.header : b.addr;
+  for (const b of blocks) {
+    b.start = payloadAddressed ? b.addr - b.header : b.addr;
+    if (b.payload === null) b.payload = b.start + b.header;
+  }
   const freeList = Array.from(h.freeList(), (e) => [Number(e[0]), Number(e[1])]);
   const stats = h.stats();
   return { blocks, heapStart, brk, memoryBytes, freeList, stats };
@@ -347,7 +331,7 @@ function draw(snap) {
   }
   // last step's block, outlined
   if (state.lastAddr !== null) {
-    const b = blocks.find((x) => x.addr === state.lastAddr || (x.start <= state.lastAddr && state.lastAddr < x.start + x.size));
+    const b = blocks.find((x) => isLast(x));
     if (b) {
       ctx.strokeStyle = COLORS.last; ctx.lineWidth = 3;
       segments(b.start - heapStart, b.size, rowBytes, (r, o, len) => {
@@ -360,6 +344,12 @@ function draw(snap) {
   canvas.setAttribute('aria-label',
     `Heap map: ${blocks.length} blocks (${used} used, ${blocks.length - used} free) from ${hex(heapStart)} ` +
     `to the break at ${hex(brk)}; memory grown to ${hex(memoryBytes)}. The block list below has the same content.`);
+}
+
+// Is this the block that the last step returned (by payload or block address)?
+function isLast(b) {
+  const a = state.lastAddr;
+  return a !== null && b.used && (b.payload === a || b.addr === a);
 }
 
 // Splits [off, off+len) into pieces that each lie in one row.
@@ -381,7 +371,7 @@ function renderLists(snap) {
   const items = snap.blocks.map((b) => {
     const li = document.createElement('li');
     li.className = b.used ? 'block used' : 'block free';
-    if (state.lastAddr !== null && (b.addr === state.lastAddr)) li.classList.add('last');
+    if (isLast(b)) li.classList.add('last');
     li.textContent = `${b.used ? 'used' : 'free'}, ${hex(b.addr)}, ${b.size} bytes`;
     if (b.used && b.requested) li.title = `${b.requested} bytes requested, ${b.header}-byte header`;
     return li;
@@ -444,11 +434,16 @@ function runAndShow(stmt) {
   return step;
 }
 
-async function resetHeap({ replay = [], script = [], note = '' } = {}) {
+function resetHeap({ replay = [], script = [], note = '' } = {}) {
   state.busy = true;
   setEnabled(false);
   try {
-    await newHeap(state.policy ?? $('policy').value ?? null);
+    try {
+      newHeap(state.policy ?? ($('policy').value || null));
+    } catch (e) {
+      setStatusText(`Error: new Heap: ${e && e.message ? e.message : e}`, true);
+      return;
+    }
     let last = null;
     for (const stmt of [...replay, ...script]) last = runStatement(stmt);
     render();
@@ -485,7 +480,7 @@ function showPolicyDescription() {
 async function main() {
   let engine;
   try {
-    engine = await freshEngine();
+    engine = await loadEngine();
   } catch (e) {
     setStatusText(`Error: could not load the WebAssembly module (${e && e.message ? e.message : e}). Build it with "make build".`, true);
     document.documentElement.dataset.state = 'error';
@@ -497,14 +492,8 @@ async function main() {
     fillPolicies([]);
   }
   state.policy = $('policy').value || null;
-  // The first instance is already there: use it for the first heap.
   state.engine = engine;
-  state.heap = new engine.Heap(state.policy ? { policy: state.policy } : {});
-  let last = null;
-  for (const stmt of DEFAULT_SCRIPT) last = runStatement(stmt);
-  render();
-  if (last) setStatus(last);
-  setEnabled(true);
+  resetHeap({ script: DEFAULT_SCRIPT });
 
   $('run-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -517,12 +506,12 @@ async function main() {
     else input.select();
   });
 
-  $('policy').addEventListener('change', async () => {
+  $('policy').addEventListener('change', () => {
     showPolicyDescription();
     const policy = $('policy').value;
     const replay = state.history.slice();
     state.policy = policy;
-    await resetHeap({ replay, note: `Policy ${policy}: replayed ${replay.length} statements.` });
+    resetHeap({ replay, note: `Policy ${policy}: replayed ${replay.length} statements.` });
   });
 
   $('reset').addEventListener('click', () => resetHeap({ note: 'Emptied the heap (a fresh WebAssembly instance).' }));
