@@ -191,7 +191,8 @@ pub struct Session {
     seq: u64,
     align: Option<usize>,
     /// A failed allocation stores NULL in its target (C semantics; replays), rather than
-    /// leaving the target as it was (the console).
+    /// leaving the target as it was (the console). A failed `p = realloc(p, n)` keeps p in
+    /// both.
     null_on_failure: bool,
 }
 
@@ -397,7 +398,11 @@ impl Session {
         };
         match &r {
             Ok(Some(a)) => self.set_slot(op.to, *a),
-            Err(StepError { kind: StepErrorKind::Engine(_), .. }) if self.null_on_failure && op.kind != OpKind::Free => {
+            // `q = realloc(p, n)` failing leaves p as it was and q NULL; `p = realloc(p, n)`
+            // failing keeps p (so that a later free(p) frees it).
+            Err(StepError { kind: StepErrorKind::Engine(_), .. })
+                if self.null_on_failure && op.kind != OpKind::Free && !(matches!(op.kind, OpKind::Realloc { .. }) && op.id == op.to) =>
+            {
                 self.set_slot(op.to, 0)
             }
             _ => {}
