@@ -179,7 +179,8 @@ test('keyboard and narrow screens: visible focus, no sideways scroll at 360 px',
   assert.notEqual(outline, 'none', 'focus is visible');
   await page.keyboard.type('k = malloc(12)');
   await page.keyboard.press('Enter');
-  await page.waitForFunction(() => /malloc.*0x/.test(document.querySelector('[role="status"]').textContent));
+  await page.waitForFunction(() => /malloc.*0x/.test(document.querySelector('[role="status"]').textContent),
+    null, { timeout: 5000 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `page scrolls sideways by ${overflow}px at 360px`);
   await page.screenshot({ path: path.join(RESULTS, 'page-360.png'), fullPage: true });
