@@ -10,8 +10,9 @@
 const PKG_URL = new URL('../pkg/heaptale.js', import.meta.url).href;
 const WASM_URL = new URL('../pkg/heaptale_bg.wasm', import.meta.url).href;
 
-// Shows a split (d reuses part of b's hole) and a coalesce (freeing d merges
-// it with a and with the rest of b's hole). c keeps the top of the heap busy.
+// Shows a split (d reuses part of b's hole), a coalesce (freeing d merges it
+// with a and with the rest of b's hole) and another split (e carves the merged
+// hole). c keeps the top of the heap busy.
 export const DEFAULT_SCRIPT = [
   'a = malloc(24)',
   'b = malloc(40)',
@@ -20,6 +21,7 @@ export const DEFAULT_SCRIPT = [
   'd = malloc(16)',
   'free(a)',
   'free(d)',
+  'e = malloc(8)',
 ];
 
 const COLORS = {              // Okabe–Ito
@@ -174,7 +176,9 @@ function snapshot() {
   }
   const freeList = Array.from(h.freeList(), (e) => [Number(e[0]), Number(e[1])]);
   const stats = h.stats();
-  return { blocks, heapStart, brk, memoryBytes, freeList, stats };
+  let module = null;
+  try { if (state.engine.moduleMemory) module = state.engine.moduleMemory(); } catch { /* optional */ }
+  return { blocks, heapStart, brk, memoryBytes, freeList, stats, module };
 }
 
 // ---------------------------------------------------------------- drawing
@@ -406,6 +410,10 @@ function renderLists(snap) {
     ['largest free', num(s.largest_free)],
     ['utilization', util],
   ];
+  if (snap.module) {
+    const m = snap.module;
+    rows.push(['module arena', `${hex(m.arena_start)}–${hex(m.arena_end)}, ${num(m.arena_used)} bytes used (the module's own allocations, below the heap)`]);
+  }
   $('stats').replaceChildren(...rows.flatMap(([k, v]) => {
     const dt = document.createElement('dt'); dt.textContent = k;
     const dd = document.createElement('dd'); dd.textContent = v;

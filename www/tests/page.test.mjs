@@ -95,7 +95,7 @@ test('the default script runs on load and the heap is listed', async () => {
   assert.ok(countUsed(texts) >= 1, `a used block: ${texts}`);
   assert.ok(texts.some((t) => t.startsWith('free,')), `a free block: ${texts}`);
   const status = (await page.getByRole('status').textContent()).trim();
-  assert.match(status, /free/, `status names the last call: ${status}`);
+  assert.match(status, /malloc.*0x[0-9a-f]+/, `status names the last call and its address: ${status}`);
   // the policy select is populated from policies()
   const options = await page.getByRole('combobox', { name: /policy/i }).locator('option').count();
   assert.ok(options >= 1, 'policies() filled the select');
