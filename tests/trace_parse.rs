@@ -292,10 +292,18 @@ fn script_syntax_errors() {
         ("p = malloc((1)", "line 1: malloc: expected ',' or ')', found the end of the statement"),
         ("p = malloc((1 2)", "line 1: expected ')', found 2"),
         ("p = malloc(1,2,3,4,5,6,7,8,9)", "line 1: too many arguments to malloc"),
+        ("p = malloc(((((((((((((((((((1)))))))))))))))))))", "line 1: parentheses nested more than 16 deep"),
     ];
     for (text, want) in cases {
         assert_eq!(script_err(text), want, "for {text:?}");
     }
+}
+
+#[test]
+fn script_hostile_nesting_is_refused_not_a_stack_overflow() {
+    let text = format!("p = malloc({}1{})", "(".repeat(1_000_000), ")".repeat(1_000_000));
+    assert_eq!(script_err(&text), "line 1: parentheses nested more than 16 deep");
+    assert_eq!(parse_script("p = malloc((((2 * (3 + 1)))))\nfree(p)").unwrap().ops[0].kind, OpKind::Malloc { size: 8 });
 }
 
 #[test]

@@ -155,6 +155,16 @@ fn replay(args: &ReplayArgs, out: &mut impl Write) -> ExitCode {
         heap_size: args.heap_size,
         base: args.base,
     };
+    // Knobs the engine refuses are reported once, before any file is read.
+    let probe = Config { heap_size: None, ..config };
+    let mut bad = Arena::new(heaptale::source::PAGE).and_then(|a| Heap::new(a, &probe).err());
+    if config.heap_size.is_some_and(|n| n == 0 || n > heaptale::heap::MAX_HEAP) {
+        bad = Some(HeapError::BadConfig("the heap size must be between 1 byte and 1 GiB"));
+    }
+    if let Some(e) = bad {
+        eprintln!("heaptale: {e}");
+        return ExitCode::from(Outcome::BadInput as u8);
+    }
     let opts = Options { check_every: args.check_every, ..Options::default() };
     let mut worst = Outcome::Clean;
     let mut stdin_used = false;

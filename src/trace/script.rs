@@ -134,7 +134,11 @@ const FUNCS: [&str; 6] = ["malloc", "calloc", "realloc", "free", "memalign", "al
 struct P<'t, 'a> {
     toks: &'t [Tok<'a>],
     i: usize,
+    /// Parentheses open in a size, bounded so that hostile input cannot exhaust the stack.
+    depth: u32,
 }
+
+const MAX_DEPTH: u32 = 16;
 
 impl<'a> P<'_, 'a> {
     fn peek(&self) -> Option<Tok<'a>> {
@@ -174,10 +178,15 @@ impl<'a> P<'_, 'a> {
                     }
                     Some(Tok::Punct('(')) => {
                         self.i += 1;
+                        self.depth += 1;
+                        if self.depth > MAX_DEPTH {
+                            return Err(format!("parentheses nested more than {MAX_DEPTH} deep"));
+                        }
                         let v = self.size_expr()?.ok_or_else(|| format!("expected a number, found {}", self.found()))?;
                         if !self.eat(')') {
                             return Err(format!("expected ')', found {}", self.found()));
                         }
+                        self.depth -= 1;
                         v
                     }
                     _ => return Ok(None),
@@ -201,7 +210,7 @@ pub(crate) fn statement<'a>(text: &'a str) -> Result<Option<Stmt<'a>>, String> {
     if toks.is_empty() {
         return Ok(None);
     }
-    let mut p = P { toks: &toks, i: 0 };
+    let mut p = P { toks: &toks, i: 0, depth: 0 };
 
     // An optional `[type words and stars] NAME =` in front.
     let mut target = None;
