@@ -335,7 +335,7 @@ fn help_and_version() {
 fn closed_stdout_is_not_a_panic() {
     let script = write("tiny.txt", b"p = malloc(1)\nfree(p)\n");
     let mut args = vec!["replay".to_string(), "--json".to_string()];
-    args.extend(std::iter::repeat(script).take(3000));
+    args.extend(std::iter::repeat_n(script, 3000));
     let mut child = Command::new(BIN).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();

@@ -1,5 +1,6 @@
 //! The trace parsers: both `.rep` headers, scripts, every error path with its exact message,
 //! and (property tests) no panic on any input.
+#![cfg(feature = "alloc")]
 
 use heaptale::trace::{parse, parse_rep, parse_script, Format, Op, OpKind, Trace, NULL_ID};
 use proptest::prelude::*;

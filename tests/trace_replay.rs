@@ -1,6 +1,7 @@
 //! Replaying traces: every real trace under every policy with zero integrity errors, the
 //! list knobs, the integrity checks themselves (against deliberately broken policies), and
 //! random scripts on small heaps.
+#![cfg(feature = "alloc")]
 
 use heaptale::heap::{BlockInfo, Mem};
 use heaptale::policy::{AnyPolicy, Layout, Policy};

@@ -1,4 +1,5 @@
 //! The playground console: one statement at a time against a heap.
+#![cfg(feature = "alloc")]
 
 use heaptale::source::Arena;
 use heaptale::trace::{parse, OpKind, Session, Step, StepErrorKind, NULL_ID};
