@@ -22,7 +22,7 @@ use heaptale::source::FixedRegion;
 use heaptale::{Heap, NoObserver};
 
 /// Bytes of the arena.
-pub const ARENA_BYTES: usize = 32 << 20;
+pub const ARENA_BYTES: usize = 64 << 20;
 
 /// Payload alignment of every block; larger alignments go through `memalign`.
 const ALIGN: u32 = 8;

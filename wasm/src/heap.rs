@@ -5,12 +5,11 @@
 //! message is the engine's (`run` and `replay` return theirs in `.error`); the heap is then
 //! unchanged and the instance stays usable. Nothing on these paths can panic.
 
-use std::collections::BTreeMap;
-
-use heaptale::event::{Event, Recorder};
+use heaptale::event::Event;
 use heaptale::policy::AnyPolicy;
-use heaptale::{Heap, HeapError};
+use heaptale::HeapError;
 use js_sys::{Array, Object, Reflect, Uint32Array, Uint8Array};
+use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use crate::args::{self, whole};
@@ -18,7 +17,7 @@ use crate::instance::{self, EngineHeap, Live};
 
 /// Undrained events kept at most; past it the oldest are dropped (and counted), so that a
 /// page that never reads events cannot fill the module's memory.
-const MAX_PENDING_EVENTS: usize = 1 << 18;
+const MAX_PENDING_EVENTS: usize = 1 << 17;
 
 fn engine_error(e: HeapError) -> JsError {
     JsError::new(&e.to_string())
@@ -43,21 +42,9 @@ impl JsHeap {
         let policy = AnyPolicy::new(&config).map_err(|e| JsError::new(&format!("new Heap: {e}")))?;
         instance::with(|inst| {
             inst.release();
-            let mem = inst.take_memory();
-            // SAFETY: `backup` is used only if the heap below was not made, and so was
-            // dropped (with `mem`) before.
-            let backup = unsafe { mem.restart() };
-            match Heap::with_policy(mem, policy, Recorder::default(), config.heap_size) {
-                Ok(heap) => {
-                    let id = inst.next_id();
-                    inst.live = Some(Live { id, heap, requested: BTreeMap::new(), seen: 0, dropped: 0 });
-                    Ok(JsHeap { id })
-                }
-                Err(e) => {
-                    inst.put_back(backup);
-                    Err(JsError::new(&format!("new Heap: {e}")))
-                }
-            }
+            let id = inst.next_id();
+            inst.make(id, config, policy).map_err(|e| JsError::new(&format!("new Heap: {e}")))?;
+            Ok(JsHeap { id })
         })
     }
 
@@ -121,68 +108,51 @@ impl JsHeap {
     /// (its header), `payload` what malloc returned for it, `requested` the bytes asked for
     /// (0 for free blocks).
     pub fn blocks(&self) -> Result<Array, JsError> {
-        instance::with_live(self.id, |l| {
-            let keys = Keys::new(&["addr", "payload", "size", "requested", "used", "header"]);
-            let out = Array::new();
-            let h = &l.heap;
-            h.walk(|b| {
-                let requested = if b.used { l.requested.get(&b.block).copied().unwrap_or(0) } else { 0 };
-                let addr = h.addr(b.block);
-                out.push(&keys.object(&[
-                    num(addr),
-                    num(addr.wrapping_add(b.header as usize)),
-                    JsValue::from(b.size),
-                    JsValue::from(requested),
-                    JsValue::from_bool(b.used),
-                    JsValue::from(b.header),
-                ]));
-            });
-            Ok(out)
-        })
+        let words = self.packed()?;
+        let out = Array::new();
+        for b in words.chunks_exact(4) {
+            if let [addr, size, requested, flags] = *b {
+                let header = flags & !USED_BIT;
+                js::push_block(
+                    &out,
+                    addr as f64,
+                    addr as f64 + header as f64,
+                    size,
+                    requested,
+                    flags & USED_BIT != 0,
+                    header,
+                );
+            }
+        }
+        Ok(out)
     }
 
     /// The blocks packed for speed: a `Uint32Array` of 4 words per block,
     /// `[addr, size, requested, header | used << 31]`.
     #[wasm_bindgen(js_name = blocksPacked)]
     pub fn blocks_packed(&self) -> Result<Uint32Array, JsError> {
-        instance::with_live(self.id, |l| {
-            let h = &l.heap;
-            let mut n = 0usize;
-            h.walk(|_| n += 1);
-            let mut words: Vec<u32> = Vec::new();
-            words.try_reserve_exact(n.saturating_mul(4)).map_err(|_| JsError::new("blocksPacked: out of module memory"))?;
-            h.walk(|b| {
-                let requested = if b.used { l.requested.get(&b.block).copied().unwrap_or(0) } else { 0 };
-                words.extend_from_slice(&[h.addr(b.block) as u32, b.size, requested, b.header | (b.used as u32) << 31]);
-            });
-            Ok(Uint32Array::from(words.as_slice()))
-        })
+        Ok(Uint32Array::from(self.packed()?.as_slice()))
     }
 
     /// The free blocks in list order, every list after the other: `[[addr, size], ...]`.
     #[wasm_bindgen(js_name = freeList)]
     pub fn free_list(&self) -> Result<Array, JsError> {
-        instance::with_live(self.id, |l| {
-            let out = Array::new();
-            for_each_free(&l.heap, |_, addr, size| {
-                out.push(&Array::of2(&num(addr), &JsValue::from(size)));
-            });
-            Ok(out)
-        })
+        let out = Array::new();
+        for (_, addr, size) in self.free_entries()? {
+            js::push_pair(&out, addr as f64, size);
+        }
+        Ok(out)
     }
 
     /// The free blocks list by list: `[{list, addr, size}, ...]` (`list` numbers the lists:
     /// size classes for the segregated policies, always 0 for the single-list ones).
     #[wasm_bindgen(js_name = freeLists)]
     pub fn free_lists(&self) -> Result<Array, JsError> {
-        instance::with_live(self.id, |l| {
-            let keys = Keys::new(&["list", "addr", "size"]);
-            let out = Array::new();
-            for_each_free(&l.heap, |list, addr, size| {
-                out.push(&keys.object(&[num(list), num(addr), JsValue::from(size)]));
-            });
-            Ok(out)
-        })
+        let out = Array::new();
+        for (list, addr, size) in self.free_entries()? {
+            js::push_free(&out, list as f64, addr as f64, size);
+        }
+        Ok(out)
     }
 
     /// Figures from a walk: `{live_bytes, heap_bytes, used_bytes, used_blocks, free_bytes,
@@ -242,25 +212,36 @@ impl JsHeap {
 
     /// The events recorded since the last call, oldest first, then forgets them. Plain
     /// objects with a `kind` (`alloc`, `free`, `split`, `coalesce`, `grow`, `realloc`,
-    /// `error`, and `dropped` when more than 262,144 events went unread) and the engine's
+    /// `error`, and `dropped` when more than 131,072 events went unread) and the engine's
     /// fields, offsets turned into addresses.
     pub fn events(&self) -> Result<Array, JsError> {
-        instance::with_live(self.id, |l| {
-            let out = Array::new();
-            if l.dropped > 0 {
-                let o = Object::new();
-                set(&o, "kind", &"dropped".into());
-                set(&o, "count", &JsValue::from_f64(l.dropped as f64));
-                out.push(&o);
-                l.dropped = 0;
-            }
+        // Taken out under the borrow, turned into JS objects after it.
+        let (events, base, dropped) = instance::with_live(self.id, |l| {
             let events = core::mem::take(&mut l.heap.observer_mut().events);
             l.seen = 0;
-            for e in &events {
-                out.push(&event_object(&l.heap, e));
+            let dropped = core::mem::take(&mut l.dropped);
+            Ok((events, l.heap.start(), dropped))
+        })?;
+        let out = Array::new();
+        if dropped > 0 {
+            let o = Object::new();
+            set(&o, "kind", &"dropped".into());
+            set(&o, "count", &JsValue::from_f64(dropped as f64));
+            out.push(&o);
+        }
+        let a = |off: u32| base as f64 + off as f64;
+        for e in &events {
+            match *e {
+                Event::Alloc { block, size, request, probes } => js::push_alloc(&out, a(block), size, request, probes),
+                Event::Free { block, size } => js::push_free_event(&out, a(block), size),
+                Event::Split { block, size, rest, rest_size } => js::push_split(&out, a(block), size, a(rest), rest_size),
+                Event::Coalesce { block, absorbed, size } => js::push_coalesce(&out, a(block), a(absorbed), size),
+                Event::Grow { old_brk, new_brk, pages } => js::push_grow(&out, a(old_brk), a(new_brk), pages),
+                Event::Realloc { old, new, size, in_place } => js::push_realloc(&out, a(old), a(new), size, in_place),
+                Event::Error(err) => js::push_error(&out, &err.to_string()),
             }
-            Ok(out)
-        })
+        }
+        Ok(out)
     }
 
     /// A copy of the heap's real bytes `[addr, addr + len)`, clipped to the heap.
@@ -283,7 +264,21 @@ impl Drop for JsHeap {
     }
 }
 
+/// The message of an error made with `JsError::new`.
+pub(crate) fn js_error_message(e: JsError) -> String {
+    let v = JsValue::from(e);
+    match v.dyn_ref::<js_sys::Error>() {
+        Some(err) => err.message().into(),
+        None => args::describe(&v),
+    }
+}
+
 impl JsHeap {
+    /// The id of the heap this object stands for.
+    pub(crate) fn id(&self) -> u32 {
+        self.id
+    }
+
     /// Runs one heap call and keeps the bookkeeping (requested sizes, event bound) up to date.
     /// `realloc_request`: the size asked of a realloc, which in-place events do not carry.
     fn op(&self, realloc_request: Option<usize>, f: impl FnOnce(&mut EngineHeap) -> Result<usize, HeapError>) -> Result<f64, JsError> {
@@ -326,52 +321,97 @@ impl Live {
     }
 }
 
-/// Calls `f(list, addr, size)` for every free block in list order.
-fn for_each_free(h: &EngineHeap, mut f: impl FnMut(usize, usize, u32)) {
-    // Sizes come from the walk (every policy's own block format), looked up by offset.
-    let mut sizes: Vec<(u32, u32)> = Vec::new();
-    h.walk(|b| {
-        if !b.used {
-            sizes.push((b.block, b.size));
-        }
-    });
-    h.free_lists(|list, b| {
-        let size = sizes.binary_search_by_key(&b, |&(o, _)| o).map_or(0, |i| sizes.get(i).map_or(0, |s| s.1));
-        f(list, h.addr(b), size);
-    });
+/// The `U` bit in `blocksPacked`'s fourth word.
+const USED_BIT: u32 = 1 << 31;
+
+impl JsHeap {
+    /// The blocks as `blocksPacked` words, gathered under the borrow.
+    fn packed(&self) -> Result<Vec<u32>, JsError> {
+        instance::with_live(self.id, |l| {
+            let h = &l.heap;
+            let mut n = 0usize;
+            h.walk(|_| n += 1);
+            let mut words: Vec<u32> = Vec::new();
+            words.try_reserve_exact(n.saturating_mul(4)).map_err(|_| JsError::new("blocks: out of module memory"))?;
+            h.walk(|b| {
+                let requested = if b.used { l.requested.get(&b.block).copied().unwrap_or(0) } else { 0 };
+                let flags = b.header | if b.used { USED_BIT } else { 0 };
+                words.extend_from_slice(&[h.addr(b.block) as u32, b.size, requested, flags]);
+            });
+            Ok(words)
+        })
+    }
+
+    /// The free blocks in list order as `(list, addr, size)`, gathered under the borrow.
+    fn free_entries(&self) -> Result<Vec<(usize, usize, u32)>, JsError> {
+        instance::with_live(self.id, |l| {
+            let h = &l.heap;
+            // Sizes come from the walk (each policy's own block format), found by offset.
+            let mut sizes: Vec<(u32, u32)> = Vec::new();
+            let mut listed = 0usize;
+            h.walk(|b| {
+                if !b.used {
+                    listed += 1;
+                }
+            });
+            let oom = |_| JsError::new("freeList: out of module memory");
+            sizes.try_reserve_exact(listed).map_err(oom)?;
+            h.walk(|b| {
+                if !b.used {
+                    sizes.push((b.block, b.size));
+                }
+            });
+            let mut out = Vec::new();
+            out.try_reserve_exact(listed).map_err(oom)?;
+            h.free_lists(|list, b| {
+                let size = sizes.binary_search_by_key(&b, |&(o, _)| o).ok().and_then(|i| sizes.get(i)).map_or(0, |s| s.1);
+                out.push((list, h.addr(b), size));
+            });
+            Ok(out)
+        })
+    }
 }
 
-/// One event as a plain object.
-fn event_object(h: &EngineHeap, e: &Event) -> Object {
-    let o = Object::new();
-    let a = |off: u32| num(h.addr(off));
-    let (kind, fields): (&str, Vec<(&str, JsValue)>) = match *e {
-        Event::Alloc { block, size, request, probes } => (
-            "alloc",
-            vec![("block", a(block)), ("size", size.into()), ("request", request.into()), ("probes", probes.into())],
-        ),
-        Event::Free { block, size } => ("free", vec![("block", a(block)), ("size", size.into())]),
-        Event::Split { block, size, rest, rest_size } => (
-            "split",
-            vec![("block", a(block)), ("size", size.into()), ("rest", a(rest)), ("rest_size", rest_size.into())],
-        ),
-        Event::Coalesce { block, absorbed, size } => {
-            ("coalesce", vec![("block", a(block)), ("absorbed", a(absorbed)), ("size", size.into())])
-        }
-        Event::Grow { old_brk, new_brk, pages } => {
-            ("grow", vec![("old_brk", a(old_brk)), ("new_brk", a(new_brk)), ("pages", pages.into())])
-        }
-        Event::Realloc { old, new, size, in_place } => (
-            "realloc",
-            vec![("old", a(old)), ("new", a(new)), ("size", size.into()), ("in_place", in_place.into())],
-        ),
-        Event::Error(err) => ("error", vec![("message", err.to_string().into())]),
-    };
-    set(&o, "kind", &kind.into());
-    for (k, v) in &fields {
-        set(&o, k, v);
+/// Builders of plain JS objects, one call per object (much faster than a property at a
+/// time through `Reflect`). Plain object literals and a fresh array: nothing here can throw.
+mod js {
+    use js_sys::Array;
+    use wasm_bindgen::prelude::*;
+
+    #[wasm_bindgen(inline_js = "
+export function pushBlock(a, addr, payload, size, requested, used, header) { a.push({ addr, payload, size, requested, used, header }); }
+export function pushPair(a, x, y) { a.push([x, y]); }
+export function pushFree(a, list, addr, size) { a.push({ list, addr, size }); }
+export function pushAlloc(a, block, size, request, probes) { a.push({ kind: 'alloc', block, size, request, probes }); }
+export function pushFreeEvent(a, block, size) { a.push({ kind: 'free', block, size }); }
+export function pushSplit(a, block, size, rest, rest_size) { a.push({ kind: 'split', block, size, rest, rest_size }); }
+export function pushCoalesce(a, block, absorbed, size) { a.push({ kind: 'coalesce', block, absorbed, size }); }
+export function pushGrow(a, old_brk, new_brk, pages) { a.push({ kind: 'grow', old_brk, new_brk, pages }); }
+export function pushRealloc(a, old, neu, size, in_place) { a.push({ kind: 'realloc', old, new: neu, size, in_place }); }
+export function pushError(a, message) { a.push({ kind: 'error', message }); }
+")]
+    extern "C" {
+        #[wasm_bindgen(js_name = pushBlock)]
+        pub fn push_block(a: &Array, addr: f64, payload: f64, size: u32, requested: u32, used: bool, header: u32);
+        #[wasm_bindgen(js_name = pushPair)]
+        pub fn push_pair(a: &Array, x: f64, y: u32);
+        #[wasm_bindgen(js_name = pushFree)]
+        pub fn push_free(a: &Array, list: f64, addr: f64, size: u32);
+        #[wasm_bindgen(js_name = pushAlloc)]
+        pub fn push_alloc(a: &Array, block: f64, size: u32, request: u32, probes: u32);
+        #[wasm_bindgen(js_name = pushFreeEvent)]
+        pub fn push_free_event(a: &Array, block: f64, size: u32);
+        #[wasm_bindgen(js_name = pushSplit)]
+        pub fn push_split(a: &Array, block: f64, size: u32, rest: f64, rest_size: u32);
+        #[wasm_bindgen(js_name = pushCoalesce)]
+        pub fn push_coalesce(a: &Array, block: f64, absorbed: f64, size: u32);
+        #[wasm_bindgen(js_name = pushGrow)]
+        pub fn push_grow(a: &Array, old_brk: f64, new_brk: f64, pages: u32);
+        #[wasm_bindgen(js_name = pushRealloc)]
+        pub fn push_realloc(a: &Array, old: f64, new: f64, size: u32, in_place: bool);
+        #[wasm_bindgen(js_name = pushError)]
+        pub fn push_error(a: &Array, message: &str);
     }
-    o
 }
 
 /// Property names made once per call, for building many objects.
@@ -390,12 +430,8 @@ impl Keys {
     }
 }
 
-fn set(o: &Object, k: &str, v: &JsValue) {
+pub(crate) fn set(o: &Object, k: &str, v: &JsValue) {
     let _ = Reflect::set(o, &JsValue::from_str(k), v);
-}
-
-fn num(x: usize) -> JsValue {
-    JsValue::from_f64(x as f64)
 }
 
 fn num_f(x: usize) -> f64 {

@@ -12,8 +12,10 @@ use core::cell::RefCell;
 use std::collections::BTreeMap;
 
 use heaptale::event::Recorder;
-use heaptale::policy::AnyPolicy;
+use heaptale::policy::{AnyPolicy, Config};
 use heaptale::source::WasmMemory;
+use heaptale::trace::Session;
+use heaptale::{Heap, HeapError};
 use wasm_bindgen::JsError;
 
 /// The user's heap: real linear memory, any policy, every event recorded.
@@ -22,7 +24,11 @@ pub type EngineHeap = heaptale::Heap<WasmMemory, AnyPolicy, Recorder>;
 /// A live heap and the bookkeeping the JS layer keeps beside it.
 pub struct Live {
     pub id: u32,
+    /// The options the heap was made with (to make it again, for a replay).
+    pub config: Config,
     pub heap: EngineHeap,
+    /// The console's variables (`h.run`).
+    pub session: Session,
     /// Block offset → bytes requested, for every used block.
     pub requested: BTreeMap<u32, u32>,
     /// Recorded events already applied to `requested`.
@@ -58,26 +64,22 @@ pub fn with<T>(f: impl FnOnce(&mut Instance) -> Result<T, JsError>) -> Result<T,
     }
 }
 
+/// What a `Heap` object that is no longer the live heap says when it is used.
+pub const NOT_LIVE: &str = "this Heap is no longer live: it was released with free() or replaced by a newer Heap \
+     (one heap per WebAssembly instance owns memory.grow; use another instance to compare heaps)";
+
 /// Runs `f` on the live heap if `id` names it.
 pub fn with_live<T>(id: u32, f: impl FnOnce(&mut Live) -> Result<T, JsError>) -> Result<T, JsError> {
     with(|inst| match inst.live.as_mut() {
         Some(live) if live.id == id => f(live),
-        _ => Err(JsError::new(
-            "this Heap is no longer live: it was released with free() or replaced by a newer Heap \
-             (one heap per WebAssembly instance owns memory.grow; use another instance to compare heaps)",
-        )),
+        _ => Err(JsError::new(NOT_LIVE)),
     })
 }
 
 impl Instance {
     /// The pages for a new heap: those of the last heap, or the end of memory the first time.
-    pub fn take_memory(&mut self) -> WasmMemory {
+    fn take_memory(&mut self) -> WasmMemory {
         self.spare.take().unwrap_or_default()
-    }
-
-    /// Gives back pages taken with `take_memory` that no heap was made over.
-    pub fn put_back(&mut self, mem: WasmMemory) {
-        self.spare = Some(mem);
     }
 
     /// A fresh id for a new heap.
@@ -85,6 +87,42 @@ impl Instance {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);
         id
+    }
+
+    /// Makes a heap over the spare pages (or the end of memory) and makes it the live one.
+    /// Call [`Instance::release`] first. On failure the pages stay spare.
+    pub fn make(&mut self, id: u32, config: Config, policy: AnyPolicy) -> Result<(), HeapError> {
+        let mem = self.take_memory();
+        // SAFETY: `backup` is used only if no heap was made over `mem` (it was dropped).
+        let backup = unsafe { mem.restart() };
+        match Heap::with_policy(mem, policy, Recorder::default(), config.heap_size) {
+            Ok(heap) => {
+                self.live = Some(Live {
+                    id,
+                    config,
+                    heap,
+                    session: Session::new(),
+                    requested: BTreeMap::new(),
+                    seen: 0,
+                    dropped: 0,
+                });
+                Ok(())
+            }
+            Err(e) => {
+                self.spare = Some(backup);
+                Err(e)
+            }
+        }
+    }
+
+    /// Empties the live heap: the same options, id and start address, no blocks, no
+    /// variables, no events.
+    pub fn renew(&mut self) -> Result<(), HeapError> {
+        let Some(live) = self.live.as_ref() else { return Ok(()) };
+        let (id, config) = (live.id, live.config);
+        let policy = AnyPolicy::new(&config)?;
+        self.release();
+        self.make(id, config, policy)
     }
 
     /// Drops the live heap, if any: its bytes are zeroed (so the next heap sees memory as

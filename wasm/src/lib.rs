@@ -1,12 +1,17 @@
 //! heaptale's face in JavaScript: the wasm-bindgen layer that the playground and node use.
 //!
 //! ```js
-//! import init, { Heap, policies, memory } from './pkg/heaptale.js';
+//! import init, { Heap, policies, wasmMemory, moduleMemory } from './pkg/heaptale.js';
 //! await init();
-//! const h = new Heap({ policy: 'first' });
-//! const p = h.malloc(24);
-//! h.blocks(); h.freeList(); h.stats(); h.events(); h.bytes(p, 24);
+//! policies();                              // [{name, description, has_order}, ...]
+//! const h = new Heap({ policy: 'first', order: 'addr', coalesce: true, header: 8, align: 8 });
+//! const p = h.malloc(24);                  // also free, realloc, calloc, memalign, usableSize
+//! h.blocks(); h.blocksPacked(); h.freeList(); h.freeLists(); h.stats(); h.check();
+//! h.heapStart(); h.brk(); h.memoryBytes(); h.events(); h.bytes(p, 24);
+//! h.run('q = malloc(40)');                 // {text, addr, error}
+//! h.replay(repText);                       // {ops, peak_live_bytes, ..., error}
 //! h.free(p);
+//! h.free();                                // releases the heap itself
 //! ```
 //!
 //! - One user heap per WebAssembly instance ([`instance`]): it owns `memory.grow`, and its
@@ -27,11 +32,13 @@ mod args;
 pub mod heap;
 #[cfg(target_arch = "wasm32")]
 pub mod instance;
+#[cfg(target_arch = "wasm32")]
+mod traces;
 
 #[cfg(target_arch = "wasm32")]
 pub use heap::JsHeap;
 
-/// The module's allocator: heaptale over a 32 MiB static arena (see [`arena`]).
+/// The module's allocator: heaptale over a 64 MiB static arena (see [`arena`]).
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 static ALLOC: arena::ArenaAlloc = arena::ArenaAlloc::new();

@@ -1,0 +1,253 @@
+//! `h.run(statement)` and `h.replay(text)`: the console and trace replay, through
+//! `heaptale::trace`. Both return their errors in `.error` and never throw.
+//!
+//! The module's own memory is a fixed arena, and Rust aborts (a trap) when an allocation
+//! fails, so input is sized up before it is copied or parsed: strings come over in bounded
+//! chunks with `try_reserve`, and a trace whose bookkeeping could not fit is refused with a
+//! message instead of being parsed.
+
+use heaptale::trace::{self, OpKind, Session, StepErrorKind};
+use js_sys::{Array, JsString, Object};
+use wasm_bindgen::prelude::*;
+
+use crate::args::describe;
+use crate::heap::{set, JsHeap};
+use crate::instance;
+
+/// The longest statement `run` takes (UTF-16 units).
+const MAX_STATEMENT: u32 = 4096;
+/// The longest trace text `replay` takes (UTF-16 units).
+const MAX_TRACE_CHARS: u32 = 8 << 20;
+/// The most module memory a trace's parsed form and replay bookkeeping may need (estimate).
+const TRACE_BUDGET: u64 = 40 << 20;
+/// Estimated module bytes per op (the parsed op) ...
+const BYTES_PER_OP: u64 = 24;
+/// ... per id (its name, twice while the replay starts, its slot, its live block in the
+/// replayer's and this layer's maps) ...
+const BYTES_PER_ID: u64 = 100;
+/// ... and per character of text (the copy, and the parser's working state).
+const BYTES_PER_CHAR: u64 = 2;
+/// A replay stops after this many integrity errors (as the CLI's does).
+const MAX_ERRORS: usize = 100;
+
+#[wasm_bindgen(js_class = Heap)]
+impl JsHeap {
+    /// Runs one C-like statement (`p = malloc(24)`, `free(p)`, `q = realloc(p, 100)`, ...)
+    /// with the console's variables: `{text, addr, error}`. `text` is the statement as C with
+    /// its result (`p = malloc(24) = 0x...`), `addr` the address it returned (or null),
+    /// `error` null or why it failed. Never throws.
+    pub fn run(&self, statement: JsValue) -> Object {
+        let text = match js_string(&statement, MAX_STATEMENT, "run", "statement") {
+            Ok(t) => t,
+            Err(e) => return run_result("", None, Some(&e)),
+        };
+        let realloc_size = realloc_size(&text);
+        let r = instance::with_live(self.id(), |l| {
+            let step = l.session.run(&mut l.heap, &text);
+            l.sync(realloc_size);
+            Ok(step)
+        });
+        match r {
+            Ok(Ok(step)) => run_result(&step.text, step.addr, None),
+            Ok(Err(msg)) => run_result(text.trim(), None, Some(&msg)),
+            Err(e) => run_result(text.trim(), None, Some(&crate::heap::js_error_message(e))),
+        }
+    }
+
+    /// Empties the heap (same options, same start address) and replays a whole trace on it
+    /// (a CS:APP `.rep` file or a script, told apart by content), checking every block as
+    /// malloc-lab's driver does. Returns `{ops, peak_live_bytes, peak_heap_bytes, heap_bytes,
+    /// utilization, integrity_errors, alloc_failures, first_alloc_failure, format, error}`;
+    /// `error` is null, or why the trace could not be replayed (then nothing changed). Never
+    /// throws. The console's variables are forgotten.
+    pub fn replay(&self, text: JsValue) -> Object {
+        match self.replay_inner(&text) {
+            Ok(o) => o,
+            Err(msg) => {
+                let o = report_object(&Summary::default(), "", 0);
+                set(&o, "error", &msg.into());
+                o
+            }
+        }
+    }
+}
+
+impl JsHeap {
+    fn replay_inner(&self, text: &JsValue) -> Result<Object, String> {
+        let src = js_string(text, MAX_TRACE_CHARS, "replay", "trace")?;
+        let estimate = estimate(&src);
+        if estimate > TRACE_BUDGET {
+            return Err(format!(
+                "replay: this trace is too large for the playground (its bookkeeping would need about {} MB of the module's memory, at most {} MB): replay it with the heaptale command line tool",
+                estimate >> 20,
+                TRACE_BUDGET >> 20
+            ));
+        }
+        let mut parsed = trace::parse(&src).map_err(|e| e.to_string())?;
+        drop(src);
+        let format = parsed.format.name();
+        let ops = core::mem::take(&mut parsed.ops);
+        let mut session = Session::for_trace(&parsed);
+        drop(parsed);
+
+        let id = self.id();
+        instance::with(|inst| {
+            if inst.live.as_ref().is_none_or(|l| l.id != id) {
+                return Err(JsError::new(crate::instance::NOT_LIVE));
+            }
+            inst.renew().map_err(|e| JsError::new(&format!("replay: {e}")))?;
+            let Some(l) = inst.live.as_mut() else {
+                return Err(JsError::new(crate::instance::NOT_LIVE));
+            };
+            let mut r = Summary::default();
+            for (i, op) in ops.iter().enumerate() {
+                r.ops += 1;
+                if let Err(e) = session.step(&mut l.heap, op) {
+                    let msg = format!("op {i} (line {}): {}", op.line, e.message);
+                    match e.kind {
+                        StepErrorKind::Engine(_) => {
+                            r.alloc_failures += 1;
+                            r.first_alloc_failure.get_or_insert(msg);
+                        }
+                        _ => r.integrity_errors.push(msg),
+                    }
+                }
+                let realloc = match op.kind {
+                    OpKind::Realloc { size } => Some(size as usize),
+                    _ => None,
+                };
+                l.sync(realloc);
+                if r.integrity_errors.len() >= MAX_ERRORS {
+                    r.integrity_errors.push(format!("stopped after {} integrity errors", r.integrity_errors.len()));
+                    break;
+                }
+            }
+            if let Err(e) = l.heap.check() {
+                r.integrity_errors.push(format!("at the end: heap check failed: {e}"));
+            }
+            r.peak_live_bytes = session.peak_live_bytes();
+            r.peak_heap_bytes = session.peak_heap_bytes();
+            let heap_bytes = (l.heap.brk() - l.heap.start()) as u64;
+            l.session = Session::new();
+            Ok(report_object(&r, format, heap_bytes))
+        })
+        .map_err(crate::heap::js_error_message)
+    }
+}
+
+#[derive(Default)]
+struct Summary {
+    ops: u64,
+    peak_live_bytes: u64,
+    peak_heap_bytes: u64,
+    integrity_errors: Vec<String>,
+    alloc_failures: u64,
+    first_alloc_failure: Option<String>,
+}
+
+fn report_object(r: &Summary, format: &str, heap_bytes: u64) -> Object {
+    let o = Object::new();
+    let utilization = if r.peak_heap_bytes == 0 { 0.0 } else { r.peak_live_bytes as f64 / r.peak_heap_bytes as f64 };
+    set(&o, "ops", &(r.ops as f64).into());
+    set(&o, "peak_live_bytes", &(r.peak_live_bytes as f64).into());
+    set(&o, "peak_heap_bytes", &(r.peak_heap_bytes as f64).into());
+    set(&o, "heap_bytes", &(heap_bytes as f64).into());
+    set(&o, "utilization", &utilization.into());
+    let errors = Array::new();
+    for e in &r.integrity_errors {
+        errors.push(&e.into());
+    }
+    set(&o, "integrity_errors", &errors);
+    set(&o, "alloc_failures", &(r.alloc_failures as f64).into());
+    set(&o, "first_alloc_failure", &r.first_alloc_failure.as_deref().map_or(JsValue::NULL, JsValue::from_str));
+    set(&o, "format", &format.into());
+    set(&o, "error", &JsValue::NULL);
+    o
+}
+
+/// The size a `realloc` statement asks for (the engine's in-place realloc events do not
+/// carry it), read by the engine's own script parser: the statement's variables are declared
+/// first, since the parser wants every variable allocated before use.
+fn realloc_size(text: &str) -> Option<usize> {
+    if !text.contains("realloc") {
+        return None;
+    }
+    const WORDS: [&str; 7] = ["malloc", "calloc", "realloc", "free", "memalign", "aligned_alloc", "NULL"];
+    let mut script = String::new();
+    for w in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+        if w.is_empty() || w.starts_with(|c: char| c.is_ascii_digit()) || WORDS.contains(&w) {
+            continue;
+        }
+        script.push_str(w);
+        script.push_str(" = malloc(1)\n");
+    }
+    script.push_str(text);
+    match trace::parse_script(&script).ok()?.ops.last()?.kind {
+        OpKind::Realloc { size } => Some(size as usize),
+        _ => None,
+    }
+}
+
+fn run_result(text: &str, addr: Option<usize>, error: Option<&str>) -> Object {
+    let o = Object::new();
+    set(&o, "text", &text.into());
+    set(&o, "addr", &addr.map_or(JsValue::NULL, |a| JsValue::from_f64(a as f64)));
+    set(&o, "error", &error.map_or(JsValue::NULL, JsValue::from_str));
+    o
+}
+
+/// A JS string as a Rust `String`, at most `max` UTF-16 units, copied in bounded chunks so
+/// that a huge string cannot make an allocation fail (which would trap).
+fn js_string(v: &JsValue, max: u32, call: &str, what: &str) -> Result<String, String> {
+    let Some(s) = v.dyn_ref::<JsString>() else {
+        return Err(format!("{call}: the {what} must be a string, got {}", describe(v)));
+    };
+    let n = s.length();
+    if n > max {
+        return Err(format!("{call}: the {what} is {n} characters long, more than the {max} the playground takes"));
+    }
+    let oom = || format!("{call}: no module memory left for a {what} of {n} characters");
+    let mut out = String::new();
+    out.try_reserve(n as usize).map_err(|_| oom())?;
+    const CHUNK: u32 = 1 << 16;
+    let mut at = 0;
+    while at < n {
+        let mut end = (at + CHUNK).min(n);
+        // Never split a surrogate pair.
+        if end < n && (0xD800 as f64..0xDC00 as f64).contains(&s.char_code_at(end - 1)) {
+            end += 1;
+        }
+        let part: String = s.slice(at, end).into();
+        out.try_reserve(part.len()).map_err(|_| oom())?;
+        out.push_str(&part);
+        at = end;
+    }
+    Ok(out)
+}
+
+/// Module bytes a trace's parsed form and replay would need, roughly (and generously).
+fn estimate(text: &str) -> u64 {
+    let lines = text.bytes().filter(|&b| b == b'\n').count() as u64 + 1;
+    let chars = text.len() as u64;
+    // The ids: a .rep header's count, or its largest id (the parser sizes tables by both),
+    // or, for a script, at most one variable a line.
+    let mut ids = lines;
+    let mut body = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = body.clone().next().unwrap_or("");
+    if first.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        let header: Vec<u64> = body.by_ref().take(4).map(|l| l.parse::<u64>().unwrap_or(0)).collect();
+        let declared_ids = header.get(1).copied().unwrap_or(0);
+        let declared_ops = header.get(2).copied().unwrap_or(0);
+        let max_id = body
+            .filter_map(|l| l.split_ascii_whitespace().nth(1))
+            .filter_map(|t| t.parse::<u64>().ok())
+            .max()
+            .map_or(0, |m| m.saturating_add(1));
+        ids = declared_ids.max(max_id);
+        // The parser reserves room for as many ops as the header declares.
+        return declared_ops.max(lines).saturating_mul(BYTES_PER_OP)
+            + ids.saturating_mul(BYTES_PER_ID)
+            + chars.saturating_mul(BYTES_PER_CHAR);
+    }
+    lines.saturating_mul(BYTES_PER_OP) + ids.saturating_mul(BYTES_PER_ID) + chars.saturating_mul(BYTES_PER_CHAR)
+}
