@@ -25,6 +25,7 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+pub mod allocator;
 pub mod error;
 pub mod event;
 pub mod heap;
@@ -35,6 +36,7 @@ pub mod source;
 pub mod trace;
 
 
+pub use allocator::Allocator;
 pub use error::HeapError;
 pub use event::{Event, NoObserver, Observer};
 pub use heap::{BlockInfo, Heap, Stats};

@@ -263,15 +263,21 @@ impl<S: Source, P: Policy, O: Observer> Heap<S, P, O> {
         s
     }
 
+    /// The policy's own checks, which allocate nothing (so an allocator can check itself):
+    /// the free lists are compared with the walk by count rather than as sets.
+    pub fn check_in_place(&self) -> Result<(), HeapError> {
+        self.policy.check(&self.mem).map_err(|e| self.corrupt(e))
+    }
+
+    fn corrupt(&self, (off, what): (u32, &'static str)) -> HeapError {
+        HeapError::Corrupt { addr: if off == u32::MAX { self.start() } else { self.addr(off) }, what }
+    }
+
     /// Verifies every invariant of the heap: blocks tile it from start to break, headers
     /// agree with footers and tags, free lists hold exactly the free blocks, in order, no two
     /// free blocks touch while coalescing, payloads are aligned.
     pub fn check(&self) -> Result<(), HeapError> {
-        let corrupt = |(off, what): (u32, &'static str)| HeapError::Corrupt {
-            addr: if off == u32::MAX { self.start() } else { self.addr(off) },
-            what,
-        };
-        self.policy.check(&self.mem).map_err(corrupt)?;
+        self.check_in_place()?;
         #[cfg(feature = "alloc")]
         {
             // The exact set comparison the policy's own count check stands in for.
@@ -285,7 +291,7 @@ impl<S: Source, P: Policy, O: Observer> Heap<S, P, O> {
             self.free_lists(|_, b| listed.push(b));
             listed.sort_unstable();
             if walked != listed {
-                return Err(corrupt((u32::MAX, "the free lists do not hold exactly the free blocks")));
+                return Err(self.corrupt((u32::MAX, "the free lists do not hold exactly the free blocks")));
             }
         }
         Ok(())

@@ -3,6 +3,9 @@
 
 use super::{Source, PAGE};
 
+/// `report_base` meaning "the real address".
+const REAL: usize = usize::MAX;
+
 /// A fixed-capacity region `[start, start + capacity)`; the break starts at `start`.
 #[derive(Debug)]
 pub struct FixedRegion {
@@ -19,6 +22,13 @@ impl FixedRegion {
     pub const unsafe fn new(start: *mut u8, capacity: usize, report_base: usize) -> Self {
         FixedRegion { start, capacity, brk: 0, report_base }
     }
+    /// A region whose reports give real addresses (what [`crate::Allocator`] needs).
+    ///
+    /// # Safety
+    /// As for [`FixedRegion::new`].
+    pub const unsafe fn real(start: *mut u8, capacity: usize) -> Self {
+        FixedRegion { start, capacity, brk: 0, report_base: REAL }
+    }
     /// Bytes still available above the break.
     pub fn remaining(&self) -> usize {
         self.capacity - self.brk
@@ -28,6 +38,10 @@ impl FixedRegion {
         self.capacity
     }
 }
+
+// SAFETY: the region is owned exclusively (the constructor's contract), so it may move to
+// another thread with its owner.
+unsafe impl Send for FixedRegion {}
 
 // SAFETY: the constructor's contract gives us exclusive use of `start..start + capacity`;
 // `sbrk` never moves the break past `capacity`.
@@ -52,6 +66,10 @@ unsafe impl Source for FixedRegion {
         self.start.wrapping_add(end.min(self.capacity))
     }
     fn report_base(&mut self) -> usize {
-        self.report_base
+        if self.report_base == REAL {
+            self.start as usize
+        } else {
+            self.report_base
+        }
     }
 }
