@@ -88,6 +88,7 @@ fn replay_a_real_trace() {
     assert!(out.contains("\n  utilization       "), "{out}");
     assert!(out.contains("\n  integrity errors  0\n"), "{out}");
     assert!(out.contains("\n  alloc failures    0\n"), "{out}");
+    assert!(out.contains("\n  time              ") && out.ends_with(" ops/s, checks included)\n"), "{out}");
 }
 
 #[test]
@@ -342,4 +343,42 @@ fn closed_stdout_is_not_a_panic() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
     assert!(out.status.code().is_some(), "killed by a signal");
+}
+
+#[test]
+fn steps_log_one_json_object_per_op() {
+    let script = write("steps.txt", b"p = malloc(24)\nq = malloc(100)\nfree(p)\nbig = malloc(5000000)\nfree(q)\nfree(NULL)\n");
+    let log = scratch("steps.jsonl").display().to_string();
+    let o = run(&["replay", "--heap-size", "65536", "--steps", &log, &script]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let steps: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(steps.len(), 6);
+    for (i, s) in steps.iter().enumerate() {
+        let mut keys: Vec<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["addr", "error", "free_list", "i", "id", "op", "size"]);
+        assert_eq!(s["i"], i);
+    }
+    assert_eq!(steps[0], serde_json::json!({"i": 0, "op": "malloc", "id": 0, "size": 24, "addr": 0x10008, "error": null, "free_list": [[0x10020, 65504]]}));
+    assert_eq!(steps[2]["op"], "free");
+    assert_eq!(steps[2]["addr"], serde_json::Value::Null);
+    assert_eq!(steps[2]["size"], serde_json::Value::Null);
+    assert_eq!(steps[2]["free_list"][0], serde_json::json!([0x10000, 32]));
+    assert_eq!(steps[3]["addr"], serde_json::Value::Null);
+    assert!(steps[3]["error"].as_str().unwrap().starts_with("out of memory"), "{}", steps[3]);
+    assert_eq!(steps[5]["id"], serde_json::Value::Null);
+    // Every free block is listed once at the end: the heap is one free block again.
+    assert_eq!(steps[5]["free_list"], serde_json::json!([[0x10000, 65536]]));
+}
+
+#[test]
+fn steps_take_one_trace() {
+    let log = scratch("steps2.jsonl").display().to_string();
+    let o = run(&["replay", "--steps", &log, &awk(), &awk()]);
+    assert_eq!(code(&o), 2);
+    assert_eq!(stderr(&o), "heaptale: --steps takes exactly one trace file\n");
+    let o = run(&["replay", "--steps", "/nonexistent-dir/x.jsonl", &awk()]);
+    assert_eq!(code(&o), 2);
+    assert_eq!(stderr(&o), "heaptale: --steps /nonexistent-dir/x.jsonl: no such file\n");
 }

@@ -4,17 +4,18 @@
 //! heaptale policies
 //! heaptale replay [--policy NAME] [--order ORDER] [--coalesce on|off] [--header BYTES]
 //!                 [--align BYTES] [--heap-size BYTES] [--base ADDR] [--check-every N]
-//!                 [--json] FILE...
+//!                 [--json] [--steps FILE] FILE...
 //! ```
 //! Exit status: 0 when every trace replayed cleanly; 1 when a replay met an integrity error
 //! or an allocation failure; 2 for bad input (unreadable file, malformed trace, bad knob).
 
 use clap::{Parser, Subcommand, ValueEnum};
 use heaptale::source::Arena;
-use heaptale::trace::{self, Options, Report, Trace};
+use heaptale::trace::{self, Op, OpKind, Options, Report, Trace, NULL_ID};
 use heaptale::{Config, Heap, HeapError, Order, PolicyKind};
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 /// The largest input file read (a 10-million-op trace is about 150 MB).
 const MAX_INPUT: u64 = 1 << 30;
@@ -74,6 +75,11 @@ struct ReplayArgs {
     /// utilization, integrity_errors (a count).
     #[arg(long)]
     json: bool,
+    /// Write one JSON object per op to FILE: {"i", "op", "id", "size", "addr", "error",
+    /// "free_list": [[addr, size], ...]} (every free list, in list order). One trace only;
+    /// meant for small traces (each line lists every free block).
+    #[arg(long, value_name = "FILE")]
+    steps: Option<String>,
     /// Trace files (`-` reads standard input). xz-compressed files must be decompressed first.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<String>,
@@ -166,6 +172,10 @@ fn replay(args: &ReplayArgs, out: &mut impl Write) -> ExitCode {
         return ExitCode::from(Outcome::BadInput as u8);
     }
     let opts = Options { check_every: args.check_every, ..Options::default() };
+    if args.steps.is_some() && args.files.len() != 1 {
+        eprintln!("heaptale: --steps takes exactly one trace file");
+        return ExitCode::from(Outcome::BadInput as u8);
+    }
     let mut worst = Outcome::Clean;
     let mut stdin_used = false;
     for file in &args.files {
@@ -174,13 +184,13 @@ fn replay(args: &ReplayArgs, out: &mut impl Write) -> ExitCode {
                 eprintln!("heaptale: {file}: {msg}");
                 Outcome::BadInput
             }
-            Ok(trace) => match run(&config, &opts, &trace) {
+            Ok(trace) => match run(&config, &opts, &trace, args.steps.as_deref()) {
                 Err(msg) => {
                     eprintln!("heaptale: {msg}");
                     Outcome::BadInput
                 }
-                Ok(report) => {
-                    if print_report(out, file, &config, &report, args.json).is_err() {
+                Ok((report, time)) => {
+                    if print_report(out, file, &config, &report, time, args.json).is_err() {
                         // Standard output is gone (a closed pipe): nobody reads further.
                         return ExitCode::from(worst.max(complain(file, &report)) as u8);
                     }
@@ -234,11 +244,13 @@ fn io_message(e: &io::Error) -> String {
     }
 }
 
-/// The arena a replay runs over: the fixed heap's size, or enough for the heap to grow to
-/// the engine's maximum. The arena's memory is zeroed when it is made, so it is sized from
-/// the trace (generously: most policies need a small multiple of the peak) and the replay
-/// is run again over a larger one if it ran out of room.
-fn run(config: &Config, opts: &Options, trace: &Trace) -> Result<Report, String> {
+/// Replays a trace over an arena of the fixed heap's size or, for a growing heap, one sized
+/// from the trace: the arena's memory is zeroed (so committed) when it is made, so it is not
+/// simply made as large as the engine allows (1 GiB). Four times the trace's peak live bytes
+/// plus 16 MiB is plenty for every policy; a replay that still runs out of memory is run
+/// again over an arena four times larger, up to 1 GiB. Returns the report and the time the
+/// (last) replay took, checks included.
+fn run(config: &Config, opts: &Options, trace: &Trace, steps: Option<&str>) -> Result<(Report, Duration), String> {
     const MAX: u64 = heaptale::heap::MAX_HEAP as u64;
     let mut cap = match config.heap_size {
         Some(n) => n as u64,
@@ -251,18 +263,66 @@ fn run(config: &Config, opts: &Options, trace: &Trace) -> Result<Report, String>
         }
         .ok_or_else(|| format!("cannot get {} MiB of memory for the heap", cap >> 20))?;
         let mut heap = Heap::new(arena, config).map_err(|e| e.to_string())?;
-        let report = trace::replay_with(&mut heap, trace, opts);
+        let t0 = Instant::now();
+        let report = match steps {
+            None => trace::replay_with(&mut heap, trace, opts),
+            Some(path) => {
+                let what = |e: io::Error| format!("--steps {path}: {}", io_message(&e));
+                let mut w = io::BufWriter::new(std::fs::File::create(path).map_err(what)?);
+                let mut failed = None;
+                let report = trace::replay_each(&mut heap, trace, opts, |i, op, outcome, heap| {
+                    if failed.is_none() {
+                        failed = write_step(&mut w, i, op, outcome, heap).err();
+                    }
+                });
+                if let Some(e) = failed.or_else(|| w.flush().err()) {
+                    return Err(what(e));
+                }
+                report
+            }
+        };
+        let time = t0.elapsed();
         let ran_out = matches!(report.first_alloc_error, Some(HeapError::OutOfMemory { .. }));
         if config.heap_size.is_some() || !ran_out || cap >= MAX {
-            return Ok(report);
+            return Ok((report, time));
         }
         cap = cap.saturating_mul(4).min(MAX);
     }
 }
 
+/// One line of `--steps`.
+fn write_step(w: &mut impl Write, i: usize, op: &Op, outcome: trace::Outcome<'_>, heap: &Heap<Arena>) -> io::Result<()> {
+    let size = match op.kind {
+        OpKind::Free => None,
+        k => Some(k.bytes()),
+    };
+    let id = (op.id != NULL_ID).then_some(op.id);
+    let (addr, error) = match outcome {
+        Ok(a) => (a, None),
+        Err(e) => (None, Some(e.message.as_str())),
+    };
+    let mut sizes = std::collections::HashMap::new();
+    heap.walk(|b| {
+        if !b.used {
+            sizes.insert(b.block, b.size);
+        }
+    });
+    let mut free_list = Vec::new();
+    heap.free_lists(|_, b| free_list.push([heap.addr(b) as u64, sizes.get(&b).copied().unwrap_or(0) as u64]));
+    let v = serde_json::json!({
+        "i": i,
+        "op": op.kind.name(),
+        "id": id,
+        "size": size,
+        "addr": addr,
+        "error": error,
+        "free_list": free_list,
+    });
+    writeln!(w, "{v}")
+}
+
 /// The trace's peak live payload bytes, were every call to succeed.
 fn peak_estimate(trace: &Trace) -> u64 {
-    use heaptale::trace::{OpKind, NULL_ID};
     // Ids are below MAX_IDS, so this table stays small.
     let slots = trace.ops.iter().flat_map(|o| [o.id, o.to]).filter(|&i| i != NULL_ID).max().map_or(0, |m| m as usize + 1);
     let mut sizes = vec![0u64; slots];
@@ -284,7 +344,7 @@ fn peak_estimate(trace: &Trace) -> u64 {
     peak
 }
 
-fn print_report(out: &mut impl Write, file: &str, c: &Config, r: &Report, json: bool) -> io::Result<()> {
+fn print_report(out: &mut impl Write, file: &str, c: &Config, r: &Report, time: Duration, json: bool) -> io::Result<()> {
     if json {
         let v = serde_json::json!({
             "trace": file,
@@ -309,7 +369,10 @@ fn print_report(out: &mut impl Write, file: &str, c: &Config, r: &Report, json: 
         writeln!(out, "  heap bytes        {} (peak {})", r.heap_bytes, r.peak_heap_bytes)?;
         writeln!(out, "  utilization       {:.1}%", r.utilization * 100.0)?;
         writeln!(out, "  integrity errors  {}", r.integrity_errors.len())?;
-        writeln!(out, "  alloc failures    {}", r.alloc_failures)
+        writeln!(out, "  alloc failures    {}", r.alloc_failures)?;
+        let secs = time.as_secs_f64();
+        let rate = if secs > 0.0 { r.ops as f64 / secs } else { 0.0 };
+        writeln!(out, "  time              {:.1} ms ({:.0} ops/s, checks included)", secs * 1e3, rate)
     }
 }
 

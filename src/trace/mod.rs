@@ -21,7 +21,7 @@ mod script;
 
 pub use op::{op_text, Format, Op, OpKind, Trace, MAX_IDS, MAX_OPS, MAX_SIZE, NULL_ID};
 pub use rep::parse_rep;
-pub use replay::{replay, replay_with, Options, Report, Session, Step, StepError, StepErrorKind};
+pub use replay::{replay, replay_each, replay_with, Options, Outcome, Report, Session, Step, StepError, StepErrorKind};
 pub use script::parse_script;
 
 use alloc::string::String;

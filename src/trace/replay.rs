@@ -81,6 +81,21 @@ pub fn replay<S: Source, P: Policy, O: Observer>(heap: &mut Heap<S, P, O>, trace
 
 /// Replays `trace` on `heap`.
 pub fn replay_with<S: Source, P: Policy, O: Observer>(heap: &mut Heap<S, P, O>, trace: &Trace, opts: &Options) -> Report {
+    replay_each(heap, trace, opts, |_, _, _, _| {})
+}
+
+/// What one op of a replay did: the address it returned (`None` for free), or why it failed.
+pub type Outcome<'a> = Result<Option<usize>, &'a StepError>;
+
+/// Replays `trace` on `heap`, calling `each(i, op, outcome, heap)` after op `i` (for step
+/// logs and animations).
+pub fn replay_each<S, P, O, F>(heap: &mut Heap<S, P, O>, trace: &Trace, opts: &Options, mut each: F) -> Report
+where
+    S: Source,
+    P: Policy,
+    O: Observer,
+    F: FnMut(usize, &Op, Outcome<'_>, &Heap<S, P, O>),
+{
     let mut s = Session::for_trace(trace);
     s.align = opts.align;
     s.null_on_failure = true;
@@ -90,7 +105,9 @@ pub fn replay_with<S: Source, P: Policy, O: Observer>(heap: &mut Heap<S, P, O>, 
     let at = |i: usize, op: &Op| format!("op {i} (line {})", op.line);
     for (i, op) in trace.ops.iter().enumerate() {
         r.ops += 1;
-        match s.exec(heap, op) {
+        let outcome = s.exec(heap, op);
+        each(i, op, outcome.as_ref().map(|a| *a), heap);
+        match outcome {
             Ok(_) => {}
             Err(e) => {
                 let msg = format!("{}: {}: {}", at(i, op), trace.op_text(op), e.message);
