@@ -3,6 +3,8 @@
 //! growth by doubling the root, fixed heaps cut into trees, every error path, memalign,
 //! realloc, and random operation sequences checked against a model.
 
+#![cfg(feature = "alloc")]
+
 use heaptale::event::Recorder;
 use heaptale::policy::AnyPolicy;
 use heaptale::source::Arena;

@@ -1,6 +1,8 @@
 //! Exact layouts: small scripts whose every address was worked out by hand from the block
 //! format (header 8, alignment 8, minimum block 24, reports from base 0x10000).
 
+#![cfg(feature = "alloc")]
+
 use heaptale::source::Arena;
 use heaptale::{Config, Heap, HeapError, Order, PolicyKind};
 

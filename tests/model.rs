@@ -3,6 +3,8 @@
 //! must pass, live payloads must not overlap, must be aligned and must keep their bytes, and a
 //! failed call must leave the heap exactly as it was.
 
+#![cfg(feature = "alloc")]
+
 use heaptale::source::Arena;
 use heaptale::{Config, Heap, HeapError, Order, PolicyKind};
 use proptest::prelude::*;
