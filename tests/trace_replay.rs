@@ -143,6 +143,24 @@ fn base_moves_addresses_not_results() {
 }
 
 #[test]
+fn any_base_reports_the_same_and_never_panics() {
+    // Alignment is checked on offsets from the heap's (64 KiB aligned) start, so a base that is
+    // not a multiple of the alignment (OSTEP's -b 1000, or 1001) is fine.
+    let t = load("awk-wordcount.rep");
+    let want = replay(&mut heap(&Config::default(), 16 << 20), t);
+    for base in [1000usize, 1001, 0x10004] {
+        let r = replay(&mut heap(&Config { base: Some(base), ..Config::default() }, 16 << 20), t);
+        assert_eq!(r, want, "base {base:#x}");
+    }
+    // Near the top of the address space reported addresses wrap: whatever the heap makes of
+    // that, the replay reports it and does not panic.
+    for base in [usize::MAX - 0xFFFF, usize::MAX - 7] {
+        let r = replay(&mut heap(&Config { base: Some(base), ..Config::default() }, 16 << 20), t);
+        assert_eq!(r.ops, t.ops.len().min(r.ops as usize) as u64);
+    }
+}
+
+#[test]
 fn fixed_heap_runs_out_cleanly() {
     let t = load("awk-wordcount.rep");
     let cfg = Config { heap_size: Some(1 << 20), ..Config::default() };

@@ -143,7 +143,7 @@ where
     s.observe(heap);
     r.peak_live_bytes = s.peak_live_bytes;
     r.peak_heap_bytes = s.peak_heap_bytes;
-    r.heap_bytes = (heap.brk() - heap.start()) as u64;
+    r.heap_bytes = heap_bytes(heap);
     r.utilization = if r.peak_heap_bytes == 0 { 0.0 } else { r.peak_live_bytes as f64 / r.peak_heap_bytes as f64 };
     r
 }
@@ -200,8 +200,11 @@ pub struct Session {
     index: BTreeMap<String, u32>,
     /// `slots[id]`: the address the id holds (0: NULL).
     slots: Vec<usize>,
-    /// Live blocks by payload address.
+    /// Live blocks by payload offset from the heap's start (addresses may wrap around the
+    /// top of the address space when reports start at a high `--base`; offsets do not).
     blocks: BTreeMap<usize, Block>,
+    /// The heap's start, as of the last step.
+    start: usize,
     live_bytes: u64,
     peak_live_bytes: u64,
     peak_heap_bytes: u64,
@@ -264,7 +267,7 @@ impl Session {
     /// Every variable: its name, the address it holds, and whether that is a live block.
     pub fn vars(&self) -> impl Iterator<Item = (&str, usize, bool)> + '_ {
         self.names.iter().zip(&self.slots).enumerate().map(move |(id, (n, &a))| {
-            let live = self.blocks.get(&a).is_some_and(|b| b.id == id as u32);
+            let live = self.blocks.get(&a.wrapping_sub(self.start)).is_some_and(|b| b.id == id as u32);
             (n.as_str(), a, live)
         })
     }
@@ -369,7 +372,8 @@ impl Session {
 
     /// Records the heap's size for the peak.
     fn observe<S: Source, P: Policy, O: Observer>(&mut self, heap: &Heap<S, P, O>) {
-        let h = (heap.brk() - heap.start()) as u64;
+        self.start = heap.start();
+        let h = heap_bytes(heap);
         self.peak_heap_bytes = self.peak_heap_bytes.max(h);
     }
 
@@ -394,6 +398,7 @@ impl Session {
 
     /// The op without its text: the address it returned, if any.
     fn exec<S: Source, P: Policy, O: Observer>(&mut self, heap: &mut Heap<S, P, O>, op: &Op) -> Result<Option<usize>, StepError> {
+        self.start = heap.start();
         let src = self.slot(op.id)?;
         if op.to != NULL_ID {
             self.slot(op.to)?;
@@ -458,8 +463,8 @@ impl Session {
                 fill(&mut p[..n], 0, seed);
             }
         }
-        self.blocks.insert(addr, Block { size, seed, filled, id });
-        self.live_bytes += size as u64;
+        self.blocks.insert(addr.wrapping_sub(self.start), Block { size, seed, filled, id });
+        self.live_bytes = self.live_bytes.saturating_add(size as u64);
         done(addr, errors)
     }
 
@@ -467,7 +472,8 @@ impl Session {
         if addr == 0 {
             return heap.free(0).map_err(engine);
         }
-        let Some(b) = self.blocks.get(&addr).copied() else {
+        let key = addr.wrapping_sub(self.start);
+        let Some(b) = self.blocks.get(&key).copied() else {
             // A dangling pointer: the heap must refuse it.
             return match heap.free(addr) {
                 Err(e) => Err(engine(e)),
@@ -480,8 +486,8 @@ impl Session {
         }
         match heap.free(addr) {
             Ok(()) => {
-                self.blocks.remove(&addr);
-                self.live_bytes -= b.size as u64;
+                self.blocks.remove(&key);
+                self.live_bytes = self.live_bytes.saturating_sub(b.size as u64);
             }
             Err(e) => errors.push(format!("the heap refused the live block at {addr:#x}: {e}")),
         }
@@ -489,7 +495,8 @@ impl Session {
     }
 
     fn realloc<S: Source, P: Policy, O: Observer>(&mut self, heap: &mut Heap<S, P, O>, old: usize, id: u32, size: u32) -> Result<usize, StepError> {
-        let Some(b) = (if old == 0 { None } else { self.blocks.get(&old).copied() }) else {
+        let key = old.wrapping_sub(self.start);
+        let Some(b) = (if old == 0 { None } else { self.blocks.get(&key).copied() }) else {
             if old != 0 {
                 // A dangling pointer: the heap must refuse it.
                 return match heap.realloc(old, size as usize) {
@@ -515,8 +522,8 @@ impl Session {
             }
         };
         let mut errors: Vec<String> = pre.into_iter().collect();
-        self.blocks.remove(&old);
-        self.live_bytes -= b.size as u64;
+        self.blocks.remove(&key);
+        self.live_bytes = self.live_bytes.saturating_sub(b.size as u64);
         self.check_new(heap, new, size, 1, &mut errors);
         let keep = b.size.min(size);
         let mut filled = b.filled && errors.is_empty();
@@ -532,32 +539,38 @@ impl Session {
                 fill(&mut p[..n], keep as usize, b.seed);
             }
         }
-        self.blocks.insert(new, Block { size, seed: b.seed, filled, id });
-        self.live_bytes += size as u64;
+        self.blocks.insert(new.wrapping_sub(self.start), Block { size, seed: b.seed, filled, id });
+        self.live_bytes = self.live_bytes.saturating_add(size as u64);
         done(new, errors)
     }
 
     /// Checks a block the heap just handed out against the heap and the live blocks.
     fn check_new<S: Source, P: Policy, O: Observer>(&self, heap: &Heap<S, P, O>, addr: usize, size: u32, align: usize, errors: &mut Vec<String>) {
         let align = align.max(self.align.unwrap_or(heap.layout().align as usize)).max(1);
-        let end = addr.saturating_add(size as usize);
-        if addr % align != 0 {
-            errors.push(format!("payload {addr:#x} is not aligned to {align} bytes"));
-        }
+        // Offsets from the heap's start: its real address is 64 KiB aligned (a Source's
+        // promise), so an offset's alignment is the payload's real alignment, whatever
+        // address reports give the start.
         let (start, brk) = (heap.start(), heap.brk());
-        if addr < start || end > brk {
+        let off = addr.wrapping_sub(start);
+        let len = brk.wrapping_sub(start);
+        let end = addr.wrapping_add(size as usize);
+        if off % align != 0 {
+            errors.push(format!("payload {addr:#x} is not aligned to {align} bytes (it is {off:#x} bytes into the heap)"));
+        }
+        if off > len || size as usize > len - off {
             errors.push(format!("payload [{addr:#x}, {end:#x}) lies outside the heap [{start:#x}, {brk:#x})"));
         }
         // An empty payload still occupies its address.
-        let span = |a: usize, s: u32| a.saturating_add((s as usize).max(1));
-        let before = self.blocks.range(..=addr).next_back();
-        let after = self.blocks.range(addr..).next();
-        for (&a, b) in before.into_iter().chain(after) {
-            if a < span(addr, size) && addr < span(a, b.size) {
+        let span = |o: usize, s: u32| o.saturating_add((s as usize).max(1));
+        let before = self.blocks.range(..=off).next_back();
+        let after = self.blocks.range(off..).next();
+        for (&o, b) in before.into_iter().chain(after) {
+            if o < span(off, size) && off < span(o, b.size) {
+                let a = start.wrapping_add(o);
                 errors.push(format!(
                     "payload [{addr:#x}, {end:#x}) overlaps the live block of {} at [{a:#x}, {:#x})",
                     self.name(b.id),
-                    a + b.size as usize
+                    a.wrapping_add(b.size as usize)
                 ));
                 break;
             }
@@ -594,8 +607,14 @@ impl Session {
 
     /// Verifies every live block; one message per changed block.
     fn verify_live<S: Source, P: Policy, O: Observer>(&self, heap: &Heap<S, P, O>) -> Vec<String> {
-        self.blocks.iter().filter_map(|(&a, b)| self.verify(heap, a, b, b.size)).collect()
+        let start = heap.start();
+        self.blocks.iter().filter_map(|(&o, b)| self.verify(heap, start.wrapping_add(o), b, b.size)).collect()
     }
+}
+
+/// `brk - start`.
+fn heap_bytes<S: Source, P: Policy, O: Observer>(heap: &Heap<S, P, O>) -> u64 {
+    heap.brk().wrapping_sub(heap.start()) as u64
 }
 
 fn done<T>(v: T, mut errors: Vec<String>) -> Result<T, StepError> {
