@@ -212,8 +212,11 @@ function makePatterns(ctx, dpr) {
   };
 }
 
-function rowBytesFor(span) {
-  let rb = 256;
+// Bytes per row of the detail view: about 1.5 px a byte or more (a power of
+// two), doubled while the heap would need more than 16 rows.
+function rowBytesFor(span, barW) {
+  let rb = 64;
+  while (rb * 2 * 1.5 <= barW) rb *= 2;
   while (span / rb > 16) rb *= 2;
   return rb;
 }
@@ -232,7 +235,7 @@ function draw(snap) {
   const detailTop = top + overviewH + 30;
   const rowH = 26;
   const span = Math.max(0, brk - heapStart);
-  const rowBytes = rowBytesFor(span);
+  const rowBytes = rowBytesFor(span, barW);
   $('row-bytes').textContent = String(rowBytes);
   const rows = Math.max(1, Math.ceil(span / rowBytes));
   const height = detailTop + rows * rowH + 8;
@@ -412,7 +415,7 @@ function renderLists(snap) {
   ];
   if (snap.module) {
     const m = snap.module;
-    rows.push(['module arena', `${hex(m.arena_start)}–${hex(m.arena_end)}, ${num(m.arena_used)} bytes used (the module's own allocations, below the heap)`]);
+    rows.push(['module arena', `${hex(m.arena_start)}–${hex(m.arena_end)} (${num(m.arena_used)} bytes used)`]);
   }
   $('stats').replaceChildren(...rows.flatMap(([k, v]) => {
     const dt = document.createElement('dt'); dt.textContent = k;
