@@ -149,3 +149,47 @@ fn reset_forgets_everything() {
     assert_eq!(s.vars().count(), 0);
     assert_eq!(s.run(&mut h, "free(p)"), Err("free(p): p was never allocated".into()));
 }
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn statement() -> impl Strategy<Value = String> {
+        let var = prop_oneof![Just("a"), Just("b"), Just("c"), Just("NULL"), Just("zz"), Just("0")];
+        let num = prop_oneof![0u64..70, 0u64..5000, Just(u32::MAX as u64), Just(1u64 << 40), Just(65536), Just(131072), Just(3)];
+        prop_oneof![
+            (var.clone(), num.clone()).prop_map(|(v, n)| format!("{v} = malloc({n})")),
+            (var.clone(), num.clone(), num.clone()).prop_map(|(v, n, s)| format!("{v} = calloc({n}, {s})")),
+            (var.clone(), num.clone(), num.clone()).prop_map(|(v, a, s)| format!("{v} = memalign({a}, {s})")),
+            (var.clone(), var.clone(), num).prop_map(|(v, w, s)| format!("{v} = realloc({w}, {s})")),
+            var.prop_map(|v| format!("free({v})")),
+            "[a-z0-9 =(),;*+#/]{0,24}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        /// Whatever is typed, the console answers and the heap stays consistent.
+        #[test]
+        fn any_statements_keep_the_heap_consistent(
+            stmts in proptest::collection::vec(statement(), 1..60),
+            policy in 0usize..7,
+            small in any::<bool>(),
+        ) {
+            let policy = PolicyKind::ALL[policy];
+            let cfg = Config { policy, heap_size: small.then_some(16 << 10), ..Config::default() };
+            let mut h = Heap::new(Arena::new(1 << 20).unwrap(), &cfg).unwrap();
+            let mut s = Session::new();
+            for st in &stmts {
+                match s.run(&mut h, st) {
+                    Ok(step) => prop_assert!(!step.text.is_empty()),
+                    // Integrity failures would name what changed; engine refusals are fine.
+                    Err(e) => prop_assert!(!e.contains("changed") && !e.contains("overlaps") && !e.contains("not aligned")
+                        && !e.contains("outside the heap") && !e.contains("does not know") && !e.contains("accepted"), "{policy}: {st}: {e}"),
+                }
+                h.check().map_err(|e| TestCaseError::fail(format!("{policy}: after {st}: {e}")))?;
+            }
+        }
+    }
+}
