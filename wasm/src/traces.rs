@@ -91,7 +91,8 @@ impl JsHeap {
         drop(parsed);
 
         let id = self.id();
-        instance::with(|inst| {
+        // The report is made into a JS object after the instance is let go.
+        let (r, heap_bytes) = instance::with(|inst| {
             if inst.live.as_ref().is_none_or(|l| l.id != id) {
                 return Err(JsError::new(crate::instance::NOT_LIVE));
             }
@@ -129,9 +130,10 @@ impl JsHeap {
             r.peak_heap_bytes = session.peak_heap_bytes();
             let heap_bytes = (l.heap.brk() - l.heap.start()) as u64;
             l.session = Session::new();
-            Ok(report_object(&r, format, heap_bytes))
+            Ok((r, heap_bytes))
         })
-        .map_err(crate::heap::js_error_message)
+        .map_err(crate::heap::js_error_message)?;
+        Ok(report_object(&r, format, heap_bytes))
     }
 }
 

@@ -208,6 +208,9 @@ fn malloc_grows_real_linear_memory_page_by_page() {
         total += 24_008.0;
     }
     assert!(grows >= 3, "memory.grow ran {grows} times");
+    // memoryBytes() is the real memory's size.
+    let mem: WebAssembly::Memory = heaptale_wasm::wasm_memory().dyn_into().unwrap();
+    assert_eq!(js_sys::ArrayBuffer::from(mem.buffer()).byte_length() as f64, h.memory_bytes());
     assert!(grown_pages >= 3.0);
     assert!(inside_page > 0);
     assert_eq!(h.brk().unwrap() - start, total);
