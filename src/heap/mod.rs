@@ -75,6 +75,9 @@ impl<S: Source, P: Policy, O: Observer> Heap<S, P, O> {
     /// again (OSTEP's `-S`).
     pub fn with_policy(src: S, mut policy: P, obs: O, heap_size: Option<u32>) -> Result<Self, HeapError> {
         let mut mem = Mem::new(src);
+        if mem.report_base().checked_add(mem::MAX_HEAP as usize).is_none() {
+            return Err(HeapError::BadConfig("the base address leaves no room for the heap below the top of the address space"));
+        }
         if let Some(size) = heap_size {
             if size == 0 || size > mem::MAX_HEAP {
                 return Err(HeapError::BadConfig("the heap size must be between 1 byte and 1 GiB"));

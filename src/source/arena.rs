@@ -11,6 +11,8 @@ pub const DEFAULT_BASE: usize = 0x1_0000;
 /// Memory from the host allocator, 64 KiB aligned and zeroed (as fresh wasm pages are).
 pub struct Arena {
     region: FixedRegion,
+    /// The host allocation (larger than the region by up to a page, for alignment).
+    raw: *mut u8,
     layout: Layout,
 }
 
@@ -24,24 +26,31 @@ impl Arena {
     /// An arena whose reports start at `base` (OSTEP's `-b`).
     pub fn with_base(capacity: usize, base: usize) -> Option<Arena> {
         let capacity = capacity.max(1).checked_next_multiple_of(PAGE)?;
-        let layout = Layout::from_size_align(capacity, PAGE).ok()?;
+        // Ask for a page more at a small alignment and align by hand: the host then hands out
+        // lazily zeroed pages (calloc) instead of zeroing a large aligned block up front.
+        let layout = Layout::from_size_align(capacity.checked_add(PAGE)?, 16).ok()?;
         // SAFETY: layout has a non-zero size.
-        let start = unsafe { alloc_zeroed(layout) };
-        if start.is_null() {
+        let raw = unsafe { alloc_zeroed(layout) };
+        if raw.is_null() {
             return None;
         }
-        // SAFETY: we own `start..start + capacity` until drop and it is 64 KiB aligned.
+        let start = raw.wrapping_add(raw.align_offset(PAGE));
+        // SAFETY: `start..start + capacity` lies inside the allocation, which we own until
+        // drop, and it is 64 KiB aligned.
         let region = unsafe { FixedRegion::new(start, capacity, base) };
-        Some(Arena { region, layout })
+        Some(Arena { region, raw, layout })
     }
 }
 
 impl Drop for Arena {
     fn drop(&mut self) {
         // SAFETY: allocated in `with_base` with this very layout.
-        unsafe { dealloc(self.region.start(), self.layout) }
+        unsafe { dealloc(self.raw, self.layout) }
     }
 }
+
+// SAFETY: the arena owns its memory; it may move to another thread with its owner.
+unsafe impl Send for Arena {}
 
 // SAFETY: delegates to a FixedRegion over memory this arena owns.
 unsafe impl Source for Arena {
