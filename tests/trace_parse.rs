@@ -27,7 +27,8 @@ fn rep_classic_header() {
     assert_eq!(t.format, Format::Rep);
     assert_eq!(t.heap_hint, Some(20000));
     assert_eq!(t.weight, Some(1));
-    assert_eq!(t.names, ["#0", "#1", "#2"]);
+    assert!(t.names.is_empty(), ".rep ids are named on demand");
+    assert_eq!((t.ids, t.name(2)), (3, "#2".to_string()));
     assert_eq!(
         t.ops,
         [
@@ -338,7 +339,7 @@ fn real_traces_parse() {
         let t = parse(&text).unwrap();
         assert_eq!(t.format, Format::Rep, "{name}");
         assert_eq!(t.ops.len(), ops, "{name}");
-        assert_eq!(t.names.len(), ids, "{name}");
+        assert_eq!(t.ids as usize, ids, "{name}");
     }
 }
 
@@ -407,4 +408,16 @@ proptest! {
         }
         let _ = parse_rep(&text);
     }
+}
+
+/// Headers that claim huge counts reserve nothing before the body proves them, and a
+/// million ids cost no million strings.
+#[test]
+fn lying_headers_cost_nothing() {
+    let e = heaptale::trace::parse_rep("0\n1\n10000000\n1\na 0 8\n").unwrap_err();
+    assert_eq!(e.line, 3);
+    let t = heaptale::trace::parse_rep("0\n1000000\n2\n1\na 999999 8\nf 999999\n").unwrap();
+    assert!(t.names.is_empty());
+    assert_eq!(t.ids, 1_000_000);
+    assert_eq!(t.name(999_999), "#999999");
 }

@@ -100,8 +100,12 @@ impl fmt::Display for Format {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Trace {
     pub ops: Vec<Op>,
-    /// `names[id]`: the script variable, or `"#N"` for `.rep` id `N`.
+    /// `names[id]`: the script variable. Empty for `.rep` files, whose id `N` is named
+    /// `"#N"` on demand (a million ids need no million strings).
     pub names: Vec<String>,
+    /// How many ids the ops may use (`0..ids`): `names.len()` for scripts, the header's
+    /// count for `.rep` files.
+    pub ids: u32,
     /// The heap size the file suggests: a classic `.rep` header's first line (when it is
     /// not 0), a 2016 header's peak payload bytes; `None` for scripts.
     pub heap_hint: Option<u64>,

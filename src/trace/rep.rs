@@ -79,7 +79,9 @@ pub fn parse_rep(text: &str) -> Result<Trace, ParseError> {
     }
 
     // ---- body ----
-    let mut ops: Vec<Op> = Vec::with_capacity(num_ops as usize);
+    // The header's count is only a claim: reserve no more than the text can hold (an op
+    // line takes at least four bytes), so a lying header cannot exhaust memory.
+    let mut ops: Vec<Op> = Vec::with_capacity((num_ops as usize).min(text.len() / 4 + 1));
     let mut state: Vec<IdState> = Vec::new();
     let mut max_id: Option<u32> = None;
     for (n, l) in it {
@@ -154,12 +156,11 @@ pub fn parse_rep(text: &str) -> Result<Trace, ParseError> {
         return Err(err(header_lines[1], format!("the header says {num_ids} ids but the ops use {what}")));
     }
 
-    let names = (0..num_ids).map(|i| format!("#{i}")).collect();
     let (heap_hint, weight) = match format {
         Format::Rep2016 => (Some(last), first as u32),
         _ => ((first != 0).then_some(first), u32::try_from(last).unwrap_or(u32::MAX)),
     };
-    Ok(Trace { ops, names, heap_hint, format, weight: Some(weight) })
+    Ok(Trace { ops, names: Vec::new(), ids: num_ids as u32, heap_hint, format, weight: Some(weight) })
 }
 
 fn parse_size(s: &str) -> Result<u32, String> {

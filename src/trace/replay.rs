@@ -234,7 +234,8 @@ impl Session {
 
     /// A session whose ids are those of `trace` (for [`Session::step`] over its ops).
     pub fn for_trace(trace: &Trace) -> Session {
-        Session { names: trace.names.clone(), slots: alloc::vec![0; trace.names.len()], ..Session::default() }
+        let ids = (trace.ids as usize).max(trace.names.len());
+        Session { names: trace.names.clone(), slots: alloc::vec![0; ids], ..Session::default() }
     }
 
     /// Forgets every variable and block (for a fresh heap).
@@ -325,16 +326,20 @@ impl Session {
             None => id.unwrap_or(NULL_ID),
             Some(t) => match self.index.get(t) {
                 Some(&i) => i,
-                None if self.names.len() >= MAX_IDS as usize => {
+                None if self.slots.len() >= MAX_IDS as usize => {
                     return Err(format!("more than {MAX_IDS} variables: heaptale accepts no more"));
                 }
                 // A new variable is made only if the call succeeds (below).
-                None => self.names.len() as u32,
+                None => self.slots.len() as u32,
             },
         };
         let op = Op { line: 0, kind, id: id.unwrap_or(to), to };
         let new_name = st.target.filter(|t| !self.index.contains_key(*t));
         if let Some(t) = new_name {
+            // Ids of a `.rep` trace have no names yet: name them before a new variable.
+            while self.names.len() < self.slots.len() {
+                self.names.push(alloc::format!("#{}", self.names.len()));
+            }
             self.names.push(t.to_string());
             self.slots.push(0);
         }

@@ -422,5 +422,5 @@ pub fn parse_script(text: &str) -> Result<Trace, ParseError> {
             ops.push(Op { line, kind, id, to });
         }
     }
-    Ok(Trace { ops, names, heap_hint: None, format: super::Format::Script, weight: None })
+    Ok(Trace { ops, ids: names.len() as u32, names, heap_hint: None, format: super::Format::Script, weight: None })
 }
