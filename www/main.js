@@ -100,7 +100,11 @@ function runStatement(stmt) {
 
 function describe(step) {
   if (step.checkError) return `Heap check failed after ${step.stmt}: ${step.checkError}`;
-  if (step.error) return `Error: ${step.stmt}: ${step.error}`;
+  if (step.error) {
+    // the engine's message often starts with the call already ("free(x): double free ...")
+    return step.error.includes(`${callName(step.stmt)}(`) || step.error.includes(step.stmt)
+      ? `Error: ${step.error}` : `Error: ${step.stmt}: ${step.error}`;
+  }
   const call = callName(step.stmt);
   return step.addr !== null
     ? `${call}: ${step.stmt} returned ${hex(step.addr)}`
