@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test of the project, in order; exits non-zero if any step fails.
-#  1. cargo test                        native, default features (unit + integration)
+#  1. cargo test --workspace            native, default features (unit + integration;
+#                                       also wasm/'s native layout test)
 #  2. cargo test --no-default-features  the lean no_std engine
 #  3. wasm-pack test --node wasm        wasm/tests/ under node
 #  4. wasm-pack test --headless --chrome wasm  wasm/tests/ in headless Chromium
@@ -38,8 +39,8 @@ wasm_tests() { # wasm_tests RUNNER-FLAGS...
   wasm-pack --log-level warn test "$@" wasm
 }
 
-step "cargo test"                   cargo test
-step "cargo test no_std"            cargo test --no-default-features
+step "cargo test"                   cargo test --workspace --no-fail-fast
+step "cargo test no_std"            cargo test --no-default-features --no-fail-fast
 step "wasm test node"               wasm_tests --node
 step "wasm test chrome"             wasm_tests --headless --chrome --chromedriver /usr/bin/chromedriver
 step "wasm build"                   bash scripts/build-wasm.sh
