@@ -18,6 +18,15 @@ pub struct Mem<S: Source> {
     fixed: Option<u32>,
 }
 
+/// What a growth did: the old break, where the new bytes start (above the old break if a
+/// foreign region lies between), and the 64 KiB pages the memory underneath added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Grown {
+    pub old_brk: u32,
+    pub start: u32,
+    pub pages: u32,
+}
+
 /// The largest heap the engine manages: offsets are `u32`, sizes keep two flag bits.
 pub const MAX_HEAP: u32 = 1 << 30;
 
@@ -31,6 +40,11 @@ impl<S: Source> Mem<S> {
 
     pub fn source(&self) -> &S {
         &self.src
+    }
+    /// # Safety
+    /// The caller must not move the break or touch the heap's memory through it.
+    pub unsafe fn source_mut(&mut self) -> &mut S {
+        &mut self.src
     }
     /// Real address of the heap's start.
     pub fn base_ptr(&self) -> *mut u8 {
@@ -57,20 +71,38 @@ impl<S: Source> Mem<S> {
         self.fixed = Some(size);
     }
 
-    /// Moves the break up by `bytes`; returns the old break and how many 64 KiB pages the
-    /// memory underneath had to add.
+    /// Moves the break up by `bytes` in one piece with the heap; returns the old break and how
+    /// many 64 KiB pages the memory underneath had to add. If the source could only grow past
+    /// a foreign region, the heap keeps its break and this fails as out of memory (the pages
+    /// are lost to it): for policies that cannot step over foreign memory.
     pub fn grow(&mut self, bytes: u32) -> Result<(u32, u32), HeapError> {
+        let g = self.grow_any(bytes)?;
+        if g.start != g.old_brk {
+            self.brk = g.old_brk;
+            return Err(HeapError::OutOfMemory { requested: bytes as usize });
+        }
+        Ok((g.old_brk, g.pages))
+    }
+
+    /// Moves the break up by `bytes`, wherever the source puts them: `[old_brk, start)` is
+    /// foreign memory when `start > old_brk`, and the break becomes `start + bytes`.
+    pub fn grow_any(&mut self, bytes: u32) -> Result<Grown, HeapError> {
         let oom = HeapError::OutOfMemory { requested: bytes as usize };
-        let new_brk = self.brk.checked_add(bytes).filter(|&b| b <= MAX_HEAP).ok_or(oom)?;
+        self.brk.checked_add(bytes).filter(|&b| b <= MAX_HEAP).ok_or(oom)?;
         if self.fixed.is_some() {
             return Err(oom);
         }
         let before = self.committed();
-        let old = self.src.sbrk(bytes as usize).ok_or(oom)?;
-        debug_assert_eq!(old as usize, self.base as usize + self.brk as usize);
-        self.brk = new_brk;
+        let at = self.src.sbrk(bytes as usize).ok_or(oom)? as usize;
+        let start = at.checked_sub(self.base as usize).and_then(|s| u32::try_from(s).ok());
+        let Some(start) = start.filter(|&s| s >= self.brk && s as u64 + bytes as u64 <= MAX_HEAP as u64) else {
+            // Beyond what offsets can name: the heap cannot use it.
+            return Err(oom);
+        };
+        let old_brk = self.brk;
+        self.brk = start + bytes;
         let pages = (self.committed().saturating_sub(before) as usize / PAGE) as u32;
-        Ok((new_brk - bytes, pages))
+        Ok(Grown { old_brk, start, pages })
     }
 
     /// Real address of an offset.

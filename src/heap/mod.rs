@@ -4,7 +4,7 @@
 
 mod mem;
 
-pub use mem::{Mem, MAX_HEAP};
+pub use mem::{Grown, Mem, MAX_HEAP};
 
 use crate::event::{Event, NoObserver, Observer};
 use crate::policy::block::MAX_ALIGN;
@@ -117,6 +117,14 @@ impl<S: Source, P: Policy, O: Observer> Heap<S, P, O> {
 
     pub fn mem(&self) -> &Mem<S> {
         &self.mem
+    }
+    /// The memory source, for settings of its own.
+    ///
+    /// # Safety
+    /// The caller must not move the break or touch the heap's memory through it.
+    pub unsafe fn source_mut(&mut self) -> &mut S {
+        // SAFETY: passed on to the caller.
+        unsafe { self.mem.source_mut() }
     }
     pub fn policy(&self) -> &P {
         &self.policy

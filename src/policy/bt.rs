@@ -43,11 +43,18 @@ pub struct Bt<F> {
     first: u32,
     /// The `P` bit of the block that would start at the break.
     top_prev_used: bool,
+    /// Used blocks that stand for foreign memory (pages someone else grew between our
+    /// growths): never handed out, never freed.
+    foreign: [u32; MAX_FOREIGN],
+    nforeign: usize,
 }
+
+/// How many foreign regions a heap steps over before it stops growing past them.
+pub const MAX_FOREIGN: usize = 8;
 
 impl<F: FreeIndex> Bt<F> {
     pub fn new(layout: Layout, coalesce: bool, index: F) -> Self {
-        Bt { layout, coalesce, index, first: 0, top_prev_used: true }
+        Bt { layout, coalesce, index, first: 0, top_prev_used: true, foreign: [0; MAX_FOREIGN], nforeign: 0 }
     }
 
     pub fn first(&self) -> u32 {
@@ -109,7 +116,7 @@ impl<F: FreeIndex> Bt<F> {
         if l.tagged() {
             let t = m.read(b + 4);
             if t == super::block::tag(b, size, true) && m.is_used(b) {
-                Ok(b)
+                self.not_foreign(b, addr)
             } else if t == super::block::tag(b, size, false) && !m.is_used(b) {
                 Err(HeapError::DoubleFree { addr })
             } else {
@@ -120,8 +127,16 @@ impl<F: FreeIndex> Bt<F> {
         } else if b + size < end && !m.prev_is_used(b + size) {
             Err(HeapError::Interior { addr })
         } else {
-            Ok(b)
+            self.not_foreign(b, addr)
         }
+    }
+
+    #[inline]
+    fn not_foreign(&self, b: u32, addr: usize) -> Result<u32, HeapError> {
+        if self.nforeign > 0 && self.foreign().contains(&b) {
+            return Err(HeapError::Foreign { addr });
+        }
+        Ok(b)
     }
 
     pub fn malloc<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, request: usize, align: u32) -> Result<u32, HeapError> {
@@ -140,9 +155,56 @@ impl<F: FreeIndex> Bt<F> {
         Ok(r + l.header)
     }
 
+    /// The blocks that stand for foreign memory.
+    pub fn foreign(&self) -> &[u32] {
+        &self.foreign[..self.nforeign]
+    }
+
+    /// Grows the heap by `bytes`: true if the new bytes follow the old break. If the source
+    /// had to skip foreign memory, that region becomes a used block marked foreign, the new
+    /// bytes a free block, and the answer is false: the caller plans again.
+    fn grow_heap<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, bytes: u32) -> Result<bool, HeapError> {
+        if self.nforeign == MAX_FOREIGN {
+            let (old_brk, pages) = m.grow(bytes)?;
+            o.event(Event::Grow { old_brk, new_brk: m.brk(), pages });
+            return Ok(true);
+        }
+        let g = m.grow_any(bytes)?;
+        o.event(Event::Grow { old_brk: g.old_brk, new_brk: m.brk(), pages: g.pages });
+        if g.start == g.old_brk {
+            return Ok(true);
+        }
+        let l = self.layout;
+        let fb = g.old_brk.max(self.first);
+        let next_first = g.start + l.first_block(m.base_ptr() as usize + g.start as usize);
+        let end = self.end(m);
+        // Too few new bytes to stand as a block of their own: the foreign block takes them.
+        let fend = if end >= next_first + l.min_block { next_first } else { end };
+        m.set_header(&l, fb, fend - fb, true, fb == self.first || self.top_prev_used);
+        self.foreign[self.nforeign] = fb;
+        self.nforeign += 1;
+        self.top_prev_used = true;
+        if fend < end {
+            m.set_header(&l, fend, end - fend, false, true);
+            self.index.insert(m, &l, fend, end - fend);
+            self.top_prev_used = false;
+        }
+        Ok(false)
+    }
+
     /// Grows the heap so that a free block at the top can take the request; that block is
     /// returned outside the index. On failure nothing has changed.
     fn grow_for<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, asize: u32, align: u32) -> Result<(u32, u32, u32), HeapError> {
+        // Growing past a foreign region changes the top of the heap: plan again (bounded,
+        // since each such growth uses up one of the foreign slots).
+        loop {
+            if let Some(found) = self.grow_once(m, o, asize, align)? {
+                return Ok(found);
+            }
+        }
+    }
+
+    fn grow_once<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, asize: u32, align: u32) -> Result<Option<(u32, u32, u32)>, HeapError> {
         let l = self.layout;
         let end = self.end(m);
         let last = if self.coalesce { self.last_free(m) } else { None };
@@ -156,8 +218,9 @@ impl<F: FreeIndex> Bt<F> {
         // The top block may already be large enough (an index that searches conservatively,
         // as TLSF does for aligned requests, can miss it): then it is used as it is.
         let size = if new_end > end {
-            let (old_brk, pages) = m.grow(new_end - m.brk())?;
-            o.event(Event::Grow { old_brk, new_brk: m.brk(), pages });
+            if !self.grow_heap(m, o, new_end - m.brk())? {
+                return Ok(None);
+            }
             new_end - b
         } else {
             end - b
@@ -174,7 +237,7 @@ impl<F: FreeIndex> Bt<F> {
             }
         }
         self.top_prev_used = false;
-        Ok((b, size, lead))
+        Ok(Some((b, size, lead)))
     }
 
     /// Takes `asize` bytes (after `lead`) from the free block `b`; the lead and any remainder
@@ -296,14 +359,10 @@ impl<F: FreeIndex> Bt<F> {
     }
 
     /// Moves the break up by `bytes`, reporting the growth; false (and no change) if it cannot.
+    /// (When the growth had to skip foreign memory, the block cannot grow in place: false,
+    /// and the new memory is a free block for the move that follows.)
     fn try_grow<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, bytes: u32) -> bool {
-        match m.grow(bytes) {
-            Ok((old_brk, pages)) => {
-                o.event(Event::Grow { old_brk, new_brk: m.brk(), pages });
-                true
-            }
-            Err(_) => false,
-        }
+        matches!(self.grow_heap(m, o, bytes), Ok(true))
     }
 
     /// Cuts the used block `b` of `size` bytes down to `asize`, freeing the tail if it is
@@ -379,6 +438,11 @@ impl<F: FreeIndex> Bt<F> {
         }
         if b > self.first && prev_used != self.top_prev_used {
             return Err((b, "the last block's state is recorded wrongly"));
+        }
+        for &f in self.foreign() {
+            if f >= end || !m.is_used(f) {
+                return Err((f, "a foreign region is not a used block"));
+            }
         }
         let listed = self.index.check(m, l, free).map_err(|w| (NIL, w))?;
         if listed != free {

@@ -33,8 +33,11 @@ pub unsafe trait Source {
     fn start(&mut self) -> *mut u8;
     /// The current break.
     fn brk(&self) -> *mut u8;
-    /// Moves the break up by `bytes` and returns the old break, or `None` when the memory
-    /// cannot grow (then nothing changed).
+    /// Moves the break up by `bytes` and returns where those bytes start, or `None` when the
+    /// memory cannot grow (then nothing changed). That is the old break, unless memory that
+    /// is not the source's now lies above it (on wasm32: someone else called `memory.grow`);
+    /// then the new bytes start past that foreign region, at a 64 KiB boundary, and
+    /// `[old break, returned)` must be left alone.
     fn sbrk(&mut self, bytes: usize) -> Option<*mut u8>;
     /// End of the memory committed so far (`memory.size` on wasm32): the break is at or below.
     fn committed_end(&self) -> *mut u8 {

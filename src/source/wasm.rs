@@ -6,8 +6,8 @@ use core::arch::wasm32;
 
 /// The heap over linear memory 0, starting at the end of memory when first used.
 ///
-/// It assumes nobody else grows the memory between its calls; if someone does, the next
-/// growth fails cleanly (out of memory) rather than overlap their pages.
+/// If other code grows the memory between its calls, its next growth starts past their pages
+/// and reports the gap (see [`Source::sbrk`]): the heap marks it foreign and never touches it.
 #[derive(Debug)]
 pub struct WasmMemory {
     start: usize,
@@ -37,7 +37,7 @@ impl WasmMemory {
 
     fn init(&mut self) {
         if self.end == 0 {
-            let end = wasm32::memory_size(0) * PAGE;
+            let end = memory_end().unwrap_or(usize::MAX & !(PAGE - 1));
             self.start = end;
             self.brk = end;
             self.end = end;
@@ -64,24 +64,43 @@ unsafe impl Source for WasmMemory {
     fn sbrk(&mut self, bytes: usize) -> Option<*mut u8> {
         self.init();
         let new_brk = self.brk.checked_add(bytes)?;
-        if new_brk > self.end {
-            let pages = (new_brk - self.end).div_ceil(PAGE);
-            // Someone else grew memory since our last growth: our pages are not at the end
-            // any more, so new pages would not extend the heap. Refuse.
-            if wasm32::memory_size(0) * PAGE != self.end {
-                return None;
-            }
-            let old_pages = wasm32::memory_grow(0, pages);
-            if old_pages == usize::MAX {
-                return None;
-            }
-            self.end += pages * PAGE;
+        if new_brk <= self.end {
+            // Inside pages already grown: the break moves by bytes, as brk(2) does.
+            let old = self.brk;
+            self.brk = new_brk;
+            return Some(old as *mut u8);
         }
-        let old = self.brk;
-        self.brk = new_brk;
-        Some(old as *mut u8)
+        if memory_end() == Some(self.end) {
+            // Our pages end memory: new pages extend them.
+            let pages = (new_brk - self.end).div_ceil(PAGE);
+            let end = self.end.checked_add(pages.checked_mul(PAGE)?)?;
+            if wasm32::memory_grow(0, pages) == usize::MAX {
+                return None;
+            }
+            self.end = end;
+            let old = self.brk;
+            self.brk = new_brk;
+            return Some(old as *mut u8);
+        }
+        // Someone else grew memory since our last growth: their pages lie above ours. The new
+        // bytes start past them; the heap leaves the foreign region alone.
+        let pages = bytes.div_ceil(PAGE);
+        let first = wasm32::memory_grow(0, pages);
+        if first == usize::MAX {
+            return None;
+        }
+        let start = first.checked_mul(PAGE)?;
+        self.end = start.checked_add(pages.checked_mul(PAGE)?)?;
+        self.brk = start + bytes;
+        Some(start as *mut u8)
     }
     fn committed_end(&self) -> *mut u8 {
-        (wasm32::memory_size(0) * PAGE) as *mut u8
+        memory_end().unwrap_or(usize::MAX) as *mut u8
     }
+}
+
+/// The end of linear memory in bytes (`None` at the full 4 GiB, which a wasm32 `usize`
+/// cannot hold).
+fn memory_end() -> Option<usize> {
+    wasm32::memory_size(0).checked_mul(PAGE)
 }
