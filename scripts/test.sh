@@ -5,6 +5,7 @@
 #  2. cargo test --no-default-features  the lean no_std engine
 #  3. wasm-pack test --node wasm        wasm/tests/ under node
 #  4. wasm-pack test --headless --chrome wasm  wasm/tests/ in headless Chromium
+#  (3 and 4 also run wasm/global/: heaptale::Allocator as a module's #[global_allocator])
 #  5. scripts/build-wasm.sh             pkg/ for the page
 #  6. node --test www/tests/            the page end to end (Playwright + Chromium)
 # Every step runs even when an earlier one failed (except bootstrap), and a
@@ -36,7 +37,7 @@ wasm_tests() { # wasm_tests RUNNER-FLAGS...
     echo "test: wasm/tests/ holds no tests: there are no wasm tests to run" >&2
     return 1
   fi
-  wasm-pack --log-level warn test "$@" wasm
+  wasm-pack --log-level warn test "$@" wasm && wasm-pack --log-level warn test "$@" wasm/global
 }
 
 step "cargo test"                   cargo test --workspace --no-fail-fast

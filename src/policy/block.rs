@@ -79,10 +79,14 @@ impl Layout {
     /// The block size that serves a request of `request` bytes, or `None` if too large.
     #[inline]
     pub fn block_size(&self, request: usize) -> Option<u32> {
-        if request > (SIZE_MASK as usize) / 2 {
+        // Blocks stay below 1 GiB (the size field's 30 bits); so do requests.
+        if request > SIZE_MASK as usize {
             return None;
         }
         let s = round_up(request as u32 + self.header, self.align);
+        if s > SIZE_MASK & !(self.align - 1) {
+            return None;
+        }
         Some(if s < self.min_block { self.min_block } else { s })
     }
 

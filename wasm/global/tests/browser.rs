@@ -1,0 +1,6 @@
+//! The suite in headless Chromium: `wasm-pack test --headless --chrome wasm/global`.
+#![cfg(target_arch = "wasm32")]
+
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+mod suite;

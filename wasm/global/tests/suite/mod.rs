@@ -1,0 +1,155 @@
+//! heaptale::Allocator as this module's real global allocator: every Vec, String and map
+//! below, and the test harness's own allocations, come from it and from `memory.grow`.
+
+use core::arch::wasm32;
+use std::alloc::{GlobalAlloc, Layout};
+use std::collections::{BTreeMap, HashMap};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+#[global_allocator]
+static ALLOC: heaptale::Allocator = heaptale::Allocator::new();
+
+const PAGE: usize = 65536;
+
+fn pages() -> usize {
+    wasm32::memory_size(0)
+}
+
+#[wasm_bindgen_test]
+fn collections_churn_on_it() {
+    let mut map: HashMap<u32, String> = HashMap::new();
+    let mut tree: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for i in 0..20_000u32 {
+        map.insert(i, format!("v{i}").repeat((i % 9) as usize + 1));
+        if i % 3 == 0 {
+            map.remove(&(i / 2));
+        }
+        tree.entry(format!("k{}", i % 300)).or_default().push(i as u64);
+    }
+    assert!(map.iter().all(|(k, v)| v.starts_with(&format!("v{k}"))));
+    assert_eq!(tree.values().map(Vec::len).sum::<usize>(), 20_000);
+    drop(map);
+    drop(tree);
+    ALLOC.check().unwrap();
+}
+
+#[wasm_bindgen_test]
+fn memory_grows_page_by_page_with_use() {
+    // More than any free block holds, so the heap must grow by at least 5 pages.
+    let n = ALLOC.stats().largest_free as usize + 5 * PAGE;
+    let before = pages();
+    let v = vec![7u8; n];
+    assert!(pages() >= before + 5, "{} -> {}", before, pages());
+    assert!(v.iter().all(|&b| b == 7));
+    drop(v);
+    // Freed memory is reused: the same request again does not grow memory.
+    let grown = pages();
+    let w = vec![8u8; n];
+    assert_eq!(pages(), grown, "the freed block was not reused");
+    drop(w);
+    ALLOC.check().unwrap();
+}
+
+#[wasm_bindgen_test]
+fn the_same_workload_twice_does_not_grow() {
+    let work = || {
+        let mut v: Vec<Vec<u8>> = Vec::new();
+        for i in 0..3000usize {
+            v.push(vec![i as u8; i * 13 % 4000 + 1]);
+            if i % 4 == 0 {
+                v.swap_remove(i * 7 % v.len());
+            }
+        }
+        v.len()
+    };
+    work();
+    let after_one = pages();
+    work();
+    assert_eq!(pages(), after_one);
+    ALLOC.check().unwrap();
+}
+
+#[wasm_bindgen_test]
+fn alignments_from_1_to_65536() {
+    let mut blocks = Vec::new();
+    for shift in 0..=16 {
+        let layout = Layout::from_size_align(100, 1 << shift).unwrap();
+        // SAFETY: a non-zero size; freed below with the same layout.
+        let p = unsafe { ALLOC.alloc(layout) };
+        assert!(!p.is_null());
+        assert_eq!(p as usize % (1 << shift), 0, "align {}", 1 << shift);
+        // SAFETY: 100 fresh bytes.
+        unsafe { p.write_bytes(shift as u8, 100) };
+        blocks.push((p, layout, shift as u8));
+    }
+    for (p, layout, v) in blocks {
+        // SAFETY: p holds 100 bytes written above.
+        assert!(unsafe { std::slice::from_raw_parts(p, 100) }.iter().all(|&b| b == v));
+        // SAFETY: allocated above with this layout.
+        unsafe { ALLOC.dealloc(p, layout) };
+    }
+    ALLOC.check().unwrap();
+}
+
+#[wasm_bindgen_test]
+fn impossible_requests_return_null_without_growing() {
+    let before = pages();
+    // Beyond the heap's 1 GiB: refused before any growth.
+    for size in [(1usize << 31) - 4096, (1 << 30) + 1, 1 << 30] {
+        let layout = Layout::from_size_align(size, 8).unwrap();
+        // SAFETY: a valid layout; null is the expected answer.
+        assert!(unsafe { ALLOC.alloc(layout) }.is_null(), "{size}");
+        assert_eq!(pages(), before, "a failed request of {size} grew memory");
+    }
+    // Zero-size requests (std never makes them, but a GlobalAlloc may get one) get a block.
+    let z = Layout::from_size_align(0, 1).unwrap();
+    // SAFETY: freed right away with the same layout.
+    unsafe {
+        let p = ALLOC.alloc(z);
+        assert!(!p.is_null());
+        ALLOC.dealloc(p, z);
+    }
+    // And the allocator still works.
+    let v: Vec<u32> = (0..1000).collect();
+    assert_eq!(v.iter().sum::<u32>(), 499_500);
+    ALLOC.check().unwrap();
+}
+
+#[wasm_bindgen_test]
+fn realloc_keeps_the_bytes() {
+    let mut v: Vec<u32> = Vec::new();
+    for i in 0..200_000u32 {
+        v.push(i.wrapping_mul(2_654_435_761));
+    }
+    assert!(v.iter().enumerate().all(|(i, &x)| x == (i as u32).wrapping_mul(2_654_435_761)));
+    v.truncate(10);
+    v.shrink_to_fit();
+    assert_eq!(v[9], 9u32.wrapping_mul(2_654_435_761));
+    let mut s = String::new();
+    for i in 0..10_000 {
+        s.push_str(&i.to_string());
+    }
+    assert!(s.starts_with("0123456789101112"));
+    ALLOC.check().unwrap();
+}
+
+#[wasm_bindgen_test]
+fn other_code_growing_memory_is_stepped_over() {
+    // Someone else grows memory and writes their pages; the allocator must not touch them.
+    let theirs = wasm32::memory_grow(0, 2);
+    assert_ne!(theirs, usize::MAX);
+    let region = (theirs * PAGE) as *mut u8;
+    // SAFETY: two pages just grown by this test, used by nothing else.
+    unsafe { region.write_bytes(0xEE, 2 * PAGE) };
+    // Enough to need new pages.
+    let big: Vec<Vec<u8>> = (0..8).map(|i| vec![i as u8; PAGE]).collect();
+    for (i, b) in big.iter().enumerate() {
+        let (lo, hi) = (b.as_ptr() as usize, b.as_ptr() as usize + b.len());
+        assert!(hi <= theirs * PAGE || lo >= (theirs + 2) * PAGE, "block {i} overlaps the foreign pages");
+    }
+    // SAFETY: the two pages grown above.
+    let ok = unsafe { std::slice::from_raw_parts(region, 2 * PAGE) }.iter().all(|&b| b == 0xEE);
+    assert!(ok, "the allocator wrote someone else's pages");
+    drop(big);
+    ALLOC.check().unwrap();
+}
