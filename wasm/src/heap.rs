@@ -13,11 +13,12 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use crate::args::{self, whole};
-use crate::instance::{self, EngineHeap, Live};
+use crate::instance;
+use crate::timeline::{self, Appended, Call};
 
 /// Undrained events kept at most; past it the oldest are dropped (and counted), so that a
 /// page that never reads events cannot fill the module's memory.
-const MAX_PENDING_EVENTS: usize = 1 << 17;
+pub(crate) const MAX_PENDING_EVENTS: usize = 1 << 17;
 
 fn engine_error(e: HeapError) -> JsError {
     JsError::new(&e.to_string())
@@ -51,7 +52,7 @@ impl JsHeap {
     /// `malloc(size)`: the payload address.
     pub fn malloc(&self, size: f64) -> Result<f64, JsError> {
         let n = whole(size, "malloc", "size")?;
-        self.op(None, |h| h.malloc(n))
+        self.call(Call::Malloc(n as u32))
     }
 
     /// `free(addr)`; `free(0)` does nothing, as in C. `free()` with no argument releases the
@@ -70,7 +71,7 @@ impl JsHeap {
             .as_f64()
             .ok_or_else(|| JsError::new(&format!("free: the address must be a number, got {}", args::describe(&addr))))?;
         let a = whole(a, "free", "address")?;
-        self.op(None, |h| h.free(a).map(|()| 0))?;
+        self.call(Call::Free(a as u32))?;
         Ok(())
     }
 
@@ -79,21 +80,21 @@ impl JsHeap {
     pub fn realloc(&self, addr: f64, size: f64) -> Result<f64, JsError> {
         let a = whole(addr, "realloc", "address")?;
         let n = whole(size, "realloc", "size")?;
-        self.op(Some(n), |h| h.realloc(a, n))
+        self.call(Call::Realloc(a as u32, n as u32))
     }
 
     /// `calloc(n, size)`: `n * size` zeroed bytes (the product is checked for overflow).
     pub fn calloc(&self, n: f64, size: f64) -> Result<f64, JsError> {
         let n = whole(n, "calloc", "count")?;
         let s = whole(size, "calloc", "size")?;
-        self.op(None, |h| h.calloc(n, s))
+        self.call(Call::Calloc(n as u32, s as u32))
     }
 
     /// `memalign(align, size)`: `align` a power of two up to 65536.
     pub fn memalign(&self, align: f64, size: f64) -> Result<f64, JsError> {
         let al = whole(align, "memalign", "alignment")?;
         let n = whole(size, "memalign", "size")?;
-        self.op(None, |h| h.memalign(al, n))
+        self.call(Call::Memalign(al as u32, n as u32))
     }
 
     /// `malloc_usable_size(addr)`.
@@ -161,7 +162,7 @@ impl JsHeap {
     pub fn stats(&self) -> Result<Object, JsError> {
         instance::with_live(self.id, |l| {
             let s = l.heap.stats();
-            let live: u64 = l.requested.values().map(|&v| v as u64).sum();
+            let live = l.live_bytes;
             let utilization = if s.heap_bytes == 0 { 0.0 } else { live as f64 / s.heap_bytes as f64 };
             let keys = Keys::new(&[
                 "live_bytes",
@@ -279,45 +280,16 @@ impl JsHeap {
         self.id
     }
 
-    /// Runs one heap call and keeps the bookkeeping (requested sizes, event bound) up to date.
-    /// `realloc_request`: the size asked of a realloc, which in-place events do not carry.
-    fn op(&self, realloc_request: Option<usize>, f: impl FnOnce(&mut EngineHeap) -> Result<usize, HeapError>) -> Result<f64, JsError> {
+    /// Runs one call of the JS API as a step of the timeline; the engine's error, if any,
+    /// becomes the thrown `Error`.
+    fn call(&self, c: Call) -> Result<f64, JsError> {
         instance::with_live(self.id, |l| {
-            let r = f(&mut l.heap);
-            l.sync(realloc_request);
-            r.map(num_f).map_err(engine_error)
-        })
-    }
-}
-
-impl Live {
-    /// Applies the events recorded since the last sync to the requested-size map and keeps
-    /// the undrained events bounded.
-    pub fn sync(&mut self, realloc_request: Option<usize>) {
-        let events = &self.heap.observer().events;
-        for e in events.iter().skip(self.seen) {
-            match *e {
-                Event::Alloc { block, request, .. } => {
-                    self.requested.insert(block, request);
-                }
-                Event::Free { block, .. } => {
-                    self.requested.remove(&block);
-                }
-                Event::Realloc { old, new, in_place: true, .. } if old == new => {
-                    if let Some(n) = realloc_request {
-                        self.requested.insert(old, n.min(u32::MAX as usize) as u32);
-                    }
-                }
-                _ => {}
+            let (out, _) = timeline::append(l, Appended::Call(c));
+            match out.err {
+                Some(e) => Err(JsError::new(&e.message)),
+                None => Ok(out.addr.map_or(0.0, num_f)),
             }
-        }
-        self.seen = events.len();
-        if self.seen > MAX_PENDING_EVENTS {
-            let cut = self.seen - MAX_PENDING_EVENTS / 2;
-            self.heap.observer_mut().events.drain(..cut);
-            self.dropped += cut as u64;
-            self.seen -= cut;
-        }
+        })
     }
 }
 

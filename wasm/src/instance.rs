@@ -13,13 +13,17 @@ use std::collections::BTreeMap;
 
 use heaptale::event::Recorder;
 use heaptale::policy::{AnyPolicy, Config};
-use heaptale::source::WasmMemory;
+use heaptale::source::{Source, WasmMemory};
 use heaptale::trace::Session;
 use heaptale::{Heap, HeapError};
 use wasm_bindgen::JsError;
 
-/// The user's heap: real linear memory, any policy, every event recorded.
-pub type EngineHeap = heaptale::Heap<WasmMemory, AnyPolicy, Recorder>;
+use crate::play::PlayPolicy;
+use crate::timeline::Timeline;
+
+/// The user's heap: real linear memory, any policy (wrapped so that time travel can put a
+/// saved policy state back), every event recorded.
+pub type EngineHeap = heaptale::Heap<WasmMemory, PlayPolicy, Recorder>;
 
 /// A live heap and the bookkeeping the JS layer keeps beside it.
 pub struct Live {
@@ -35,6 +39,15 @@ pub struct Live {
     pub seen: usize,
     /// Events dropped unread since the last `events()` (the buffer is bounded).
     pub dropped: u64,
+    /// The sum of `requested`: payload bytes asked for by the live blocks.
+    pub live_bytes: u64,
+    /// Free blocks examined by every allocation so far (the `probes` of alloc events).
+    pub probes: u64,
+    /// The addresses a trace's ids hold (the plain trace driver of the timeline).
+    pub slots: Vec<u32>,
+    /// Every step (statement, trace op or call) run on this heap, with snapshots to travel
+    /// back and forth.
+    pub timeline: Timeline,
 }
 
 pub struct Instance {
@@ -95,9 +108,9 @@ impl Instance {
         let mem = self.take_memory();
         // SAFETY: `backup` is used only if no heap was made over `mem` (it was dropped).
         let backup = unsafe { mem.restart() };
-        match Heap::with_policy(mem, policy, Recorder::default(), config.heap_size) {
+        match Heap::with_policy(mem, PlayPolicy::new(policy), Recorder::default(), config.heap_size) {
             Ok(heap) => {
-                self.live = Some(Live {
+                let mut live = Live {
                     id,
                     config,
                     heap,
@@ -105,7 +118,13 @@ impl Instance {
                     requested: BTreeMap::new(),
                     seen: 0,
                     dropped: 0,
-                });
+                    live_bytes: 0,
+                    probes: 0,
+                    slots: Vec::new(),
+                    timeline: Timeline::default(),
+                };
+                crate::timeline::begin(&mut live);
+                self.live = Some(live);
                 Ok(())
             }
             Err(e) => {
@@ -138,5 +157,45 @@ impl Instance {
         // memory.grow; nothing else uses them now that the heap is gone.
         unsafe { core::ptr::write_bytes(base, 0, brk) };
         self.spare = Some(next);
+    }
+}
+
+impl Live {
+    /// Puts the heap back into a saved state: the policy's state, the break and the bytes
+    /// `[start, brk)` copied from `bytes`; the bytes from the saved break up to the current
+    /// one are zeroed, as they were when the break was there the first time (pages above the
+    /// break are fresh or were zeroed). `fresh`: the state is the heap as made (no bytes; the
+    /// policy sets the heap up itself). Memory never shrinks: `memory.size` stays. The heap
+    /// keeps its start address, options and id.
+    pub fn restore_heap(&mut self, policy: AnyPolicy, fresh: bool, brk: u32, bytes: Option<&js_sys::Uint8Array>) -> Result<(), HeapError> {
+        let mem = self.heap.mem();
+        let old_brk = mem.brk();
+        let base = mem.base_ptr();
+        // SAFETY: the heap over the old source is replaced (and dropped) below, and nothing
+        // uses the bytes written here in between; making the new heap writes nothing but
+        // what a fresh policy's `init` writes (a fixed heap's growth stays inside pages
+        // already grown).
+        let mut src = unsafe { mem.source().restart() };
+        // SAFETY: `[0, max(brk, old_brk))` lies in pages this heap grew (a snapshot's break
+        // was this heap's break once); `bytes` holds `brk` bytes (it was copied from there).
+        unsafe {
+            match bytes {
+                Some(b) if !fresh && b.length() == brk => b.raw_copy_to_ptr(base),
+                _ => core::ptr::write_bytes(base, 0, brk as usize),
+            }
+            if old_brk > brk {
+                core::ptr::write_bytes(base.add(brk as usize), 0, (old_brk - brk) as usize);
+            }
+        }
+        if self.config.heap_size.is_none() && brk > 0 {
+            // Inside the pages this heap grew before: no memory.grow.
+            src.sbrk(brk as usize).ok_or(HeapError::OutOfMemory { requested: brk as usize })?;
+        }
+        let policy = if fresh { PlayPolicy::new(policy) } else { PlayPolicy::restored(policy) };
+        let heap = Heap::with_policy(src, policy, Recorder::default(), self.config.heap_size)?;
+        drop(core::mem::replace(&mut self.heap, heap));
+        self.seen = 0;
+        self.dropped = 0;
+        Ok(())
     }
 }

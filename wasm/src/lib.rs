@@ -33,6 +33,10 @@ pub mod heap;
 #[cfg(target_arch = "wasm32")]
 pub mod instance;
 #[cfg(target_arch = "wasm32")]
+pub mod play;
+#[cfg(target_arch = "wasm32")]
+pub mod timeline;
+#[cfg(target_arch = "wasm32")]
 mod traces;
 
 #[cfg(target_arch = "wasm32")]

@@ -6,13 +6,14 @@
 //! chunks with `try_reserve`, and a trace whose bookkeeping could not fit is refused with a
 //! message instead of being parsed.
 
-use heaptale::trace::{self, OpKind, Session, StepErrorKind};
+use heaptale::trace::{self, OpKind, Session};
 use js_sys::{Array, JsString, Object};
 use wasm_bindgen::prelude::*;
 
 use crate::args::describe;
 use crate::heap::{set, JsHeap};
 use crate::instance;
+use crate::timeline::{self, Appended, ErrKind, Timeline};
 
 /// The longest statement `run` takes (UTF-16 units).
 const MAX_STATEMENT: u32 = 4096;
@@ -41,15 +42,20 @@ impl JsHeap {
             Ok(t) => t,
             Err(e) => return run_result("", None, Some(&e)),
         };
-        let realloc_size = realloc_size(&text);
-        let r = instance::with_live(self.id(), |l| {
-            let step = l.session.run(&mut l.heap, &text);
-            l.sync(realloc_size);
-            Ok(step)
-        });
+        // One statement, which becomes a step of the timeline (errors included); nothing
+        // to run, or several statements, are refused without becoming a step.
+        let pieces = statements(&text);
+        let one = match pieces.as_slice() {
+            [] => return run_result("", None, Some("nothing to run: type a statement such as p = malloc(24)")),
+            [one] => *one,
+            _ => return run_result(text.trim(), None, Some("one statement at a time, please")),
+        };
+        let r = instance::with_live(self.id(), |l| Ok(timeline::append(l, Appended::Stmt(one)).0));
         match r {
-            Ok(Ok(step)) => run_result(&step.text, step.addr, None),
-            Ok(Err(msg)) => run_result(text.trim(), None, Some(&msg)),
+            Ok(out) => match out.err {
+                Some(e) => run_result(one, None, Some(&e.message)),
+                None => run_result(out.text.as_deref().unwrap_or(one), out.addr, None),
+            },
             Err(e) => run_result(text.trim(), None, Some(&crate::heap::js_error_message(e))),
         }
     }
@@ -59,7 +65,8 @@ impl JsHeap {
     /// malloc-lab's driver does. Returns `{ops, peak_live_bytes, peak_heap_bytes, heap_bytes,
     /// utilization, integrity_errors, alloc_failures, first_alloc_failure, format, error}`;
     /// `error` is null, or why the trace could not be replayed (then nothing changed). Never
-    /// throws. The console's variables are forgotten.
+    /// throws. The trace's ops become the heap's timeline (see `seek`); the console's
+    /// variables are forgotten.
     pub fn replay(&self, text: JsValue) -> Object {
         match self.replay_inner(&text) {
             Ok(o) => o,
@@ -70,24 +77,108 @@ impl JsHeap {
             }
         }
     }
+
+    /// Empties the heap (same options, same start address) and makes a script or a trace its
+    /// timeline, running every step: `{steps, format, failed, lines, error}`. Unlike
+    /// `replay`, a script's bad statements do not stop it: each is a step that failed, with
+    /// its message (see `stepInfo`, `failures`), and the steps after it run. A `.rep` file
+    /// that cannot be read is refused as a whole: `error` says why (line and reason) and
+    /// nothing changed. Never throws. Go to any step with `seek(n)`.
+    pub fn load(&self, text: JsValue) -> Object {
+        let out = Object::new();
+        let r = self.load_inner(&text);
+        match r {
+            Ok((steps, format, failed, lines)) => {
+                set(&out, "steps", &(steps as f64).into());
+                set(&out, "format", &format.into());
+                set(&out, "failed", &(failed as f64).into());
+                set(&out, "lines", &(lines as f64).into());
+                set(&out, "error", &JsValue::NULL);
+            }
+            Err(msg) => {
+                set(&out, "steps", &0.0.into());
+                set(&out, "error", &msg.into());
+            }
+        }
+        out
+    }
+}
+
+/// The statements of a console entry: the pieces between `;`s, comments cut off.
+fn statements(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for line in text.split('\n') {
+        let code = match [line.find('#'), line.find("//")].into_iter().flatten().min() {
+            Some(i) => &line[..i],
+            None => line,
+        };
+        for piece in code.split(';') {
+            let t = piece.trim();
+            if !t.is_empty() {
+                out.push(t);
+            }
+        }
+    }
+    out
 }
 
 impl JsHeap {
-    fn replay_inner(&self, text: &JsValue) -> Result<Object, String> {
-        let src = js_string(text, MAX_TRACE_CHARS, "replay", "trace")?;
+    fn checked_text(&self, text: &JsValue, call: &str) -> Result<String, String> {
+        let src = js_string(text, MAX_TRACE_CHARS, call, "trace")?;
         let estimate = estimate(&src);
         if estimate > TRACE_BUDGET {
             return Err(format!(
-                "replay: this trace is too large for the playground (its bookkeeping would need about {} MB of the module's memory, at most {} MB): replay it with the heaptale command line tool",
+                "{call}: this trace is too large for the playground (its bookkeeping would need about {} MB of the module's memory, at most {} MB): replay it with the heaptale command line tool",
                 estimate >> 20,
                 TRACE_BUDGET >> 20
             ));
         }
+        Ok(src)
+    }
+
+    fn load_inner(&self, text: &JsValue) -> Result<(u32, &'static str, usize, u32), String> {
+        let src = self.checked_text(text, "load")?;
+        let mut t = Timeline::default();
+        let is_rep = src.lines().map(str::trim).find(|l| !l.is_empty()).is_some_and(|l| l.as_bytes()[0].is_ascii_digit());
+        let session = if is_rep {
+            let mut parsed = trace::parse(&src).map_err(|e| format!("load: {e}"))?;
+            drop(src);
+            // The plain driver keeps the ids' addresses itself: the session starts empty (for
+            // statements typed after the trace).
+            let session = Session::new();
+            let ops = core::mem::take(&mut parsed.ops);
+            t.set_ops(ops, parsed.ids, parsed.format.name(), false);
+            session
+        } else {
+            t.set_script(&src)?;
+            drop(src);
+            Session::new()
+        };
+        let id = self.id();
+        instance::with(|inst| {
+            if inst.live.as_ref().is_none_or(|l| l.id != id) {
+                return Err(JsError::new(crate::instance::NOT_LIVE));
+            }
+            inst.renew().map_err(|e| JsError::new(&format!("load: {e}")))?;
+            let Some(l) = inst.live.as_mut() else {
+                return Err(JsError::new(crate::instance::NOT_LIVE));
+            };
+            timeline::install(l, t, session).map_err(|e| JsError::new(&e))?;
+            timeline::run_all(l, |_, _| true);
+            Ok((l.timeline.len(), l.timeline.format, l.timeline.failed_count(), l.timeline.lines))
+        })
+        .map_err(crate::heap::js_error_message)
+    }
+
+    fn replay_inner(&self, text: &JsValue) -> Result<Object, String> {
+        let src = self.checked_text(text, "replay")?;
         let mut parsed = trace::parse(&src).map_err(|e| e.to_string())?;
         drop(src);
         let format = parsed.format.name();
         let ops = core::mem::take(&mut parsed.ops);
-        let mut session = Session::for_trace(&parsed);
+        let session = Session::for_trace(&parsed);
+        let mut t = Timeline::default();
+        t.set_ops(ops, parsed.ids, format, true);
         drop(parsed);
 
         let id = self.id();
@@ -100,36 +191,37 @@ impl JsHeap {
             let Some(l) = inst.live.as_mut() else {
                 return Err(JsError::new(crate::instance::NOT_LIVE));
             };
+            timeline::install(l, t, session).map_err(|e| JsError::new(&e))?;
             let mut r = Summary::default();
-            for (i, op) in ops.iter().enumerate() {
+            let mut lines = Vec::new();
+            // The op lines, for the messages (the timeline keeps the ops).
+            for i in 0..l.timeline.len() {
+                lines.push(l.timeline.line(i));
+            }
+            timeline::run_all(l, |i, out| {
                 r.ops += 1;
-                if let Err(e) = session.step(&mut l.heap, op) {
-                    let msg = format!("op {i} (line {}): {}", op.line, e.message);
+                if let Some(e) = &out.err {
+                    let msg = format!("op {i} (line {}): {}", lines.get(i as usize).copied().unwrap_or(0), e.message);
                     match e.kind {
-                        StepErrorKind::Engine(_) => {
+                        ErrKind::Engine => {
                             r.alloc_failures += 1;
                             r.first_alloc_failure.get_or_insert(msg);
                         }
                         _ => r.integrity_errors.push(msg),
                     }
                 }
-                let realloc = match op.kind {
-                    OpKind::Realloc { size } => Some(size as usize),
-                    _ => None,
-                };
-                l.sync(realloc);
                 if r.integrity_errors.len() >= MAX_ERRORS {
                     r.integrity_errors.push(format!("stopped after {} integrity errors", r.integrity_errors.len()));
-                    break;
+                    return false;
                 }
-            }
+                true
+            });
             if let Err(e) = l.heap.check() {
                 r.integrity_errors.push(format!("at the end: heap check failed: {e}"));
             }
-            r.peak_live_bytes = session.peak_live_bytes();
-            r.peak_heap_bytes = session.peak_heap_bytes();
+            r.peak_live_bytes = l.session.peak_live_bytes();
+            r.peak_heap_bytes = l.session.peak_heap_bytes();
             let heap_bytes = (l.heap.brk() - l.heap.start()) as u64;
-            l.session = Session::new();
             Ok((r, heap_bytes))
         })
         .map_err(crate::heap::js_error_message)?;
@@ -170,7 +262,7 @@ fn report_object(r: &Summary, format: &str, heap_bytes: u64) -> Object {
 /// The size a `realloc` statement asks for (the engine's in-place realloc events do not
 /// carry it), read by the engine's own script parser: the statement's variables are declared
 /// first, since the parser wants every variable allocated before use.
-fn realloc_size(text: &str) -> Option<usize> {
+pub(crate) fn realloc_size(text: &str) -> Option<usize> {
     if !text.contains("realloc") {
         return None;
     }
@@ -200,7 +292,7 @@ fn run_result(text: &str, addr: Option<usize>, error: Option<&str>) -> Object {
 
 /// A JS string as a Rust `String`, at most `max` UTF-16 units, copied in bounded chunks so
 /// that a huge string cannot make an allocation fail (which would trap).
-fn js_string(v: &JsValue, max: u32, call: &str, what: &str) -> Result<String, String> {
+pub(crate) fn js_string(v: &JsValue, max: u32, call: &str, what: &str) -> Result<String, String> {
     let Some(s) = v.dyn_ref::<JsString>() else {
         return Err(format!("{call}: the {what} must be a string, got {}", describe(v)));
     };
@@ -228,7 +320,7 @@ fn js_string(v: &JsValue, max: u32, call: &str, what: &str) -> Result<String, St
 }
 
 /// Module bytes a trace's parsed form and replay would need, roughly (and generously).
-fn estimate(text: &str) -> u64 {
+pub(crate) fn estimate(text: &str) -> u64 {
     let lines = text.bytes().filter(|&b| b == b'\n').count() as u64 + 1;
     let chars = text.len() as u64;
     // The ids: a .rep header's count, or its largest id (the parser sizes tables by both),

@@ -741,3 +741,206 @@ fn replay_of_a_larger_trace_stays_inside_the_module_arena() {
     assert!(h.memory_bytes() >= mem);
     still_usable(&h);
 }
+
+// ---- the timeline: load, seek, time travel -------------------------------------------------
+
+/// Everything that tells one heap state from another: the break, the blocks and every byte
+/// from the heap's start to the break (hashed: the tests keep hundreds of states).
+fn state(h: &JsHeap) -> (f64, Vec<(u32, u32, bool, u32)>, u64) {
+    let start = h.heap_start().unwrap();
+    let brk = h.brk().unwrap();
+    let bytes = h.bytes(start, brk - start).unwrap().to_vec();
+    let hash = bytes.iter().fold(0xcbf29ce484222325u64, |a, &b| (a ^ b as u64).wrapping_mul(0x100000001b3));
+    (brk - start, blocks(h), hash)
+}
+
+fn load(h: &JsHeap, text: &str) -> JsValue {
+    let r: JsValue = h.load(JsValue::from_str(text)).into();
+    assert!(get(&r, "error").is_null(), "load: {:?}", get(&r, "error"));
+    r
+}
+
+/// A script of `n` statements that mixes sizes, frees, reallocs and callocs (and grows the
+/// heap past several pages).
+fn synthetic_script(n: usize) -> String {
+    let mut s = String::from("# synthetic\n");
+    let mut live: Vec<usize> = Vec::new();
+    let mut x: u64 = 12345;
+    let mut next = 0;
+    for _ in 0..n {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let r = (x >> 33) as usize;
+        if live.len() > 3 && r % 3 == 0 {
+            let v = live.swap_remove(r % live.len());
+            s.push_str(&format!("free(v{v})\n"));
+        } else if !live.is_empty() && r % 7 == 1 {
+            let v = live[r % live.len()];
+            s.push_str(&format!("v{v} = realloc(v{v}, {})\n", 1 + r % 3000));
+        } else if r % 11 == 2 {
+            s.push_str(&format!("v{next} = calloc({}, 8)\n", 1 + r % 50));
+            live.push(next);
+            next += 1;
+        } else {
+            s.push_str(&format!("v{next} = malloc({})\n", 1 + (r % 5) * (r % 977)));
+            live.push(next);
+            next += 1;
+        }
+    }
+    s
+}
+
+#[wasm_bindgen_test]
+fn seek_returns_the_heap_to_the_exact_state_of_every_step() {
+    for policy in ["first", "next", "best", "tlsf", "buddy"] {
+        let h = heap(&format!("{{\"policy\": \"{policy}\"}}"));
+        let script = synthetic_script(700);
+        // The state after each step, from the first run of the steps (one load per prefix
+        // would be slow: the load's own forward run, read step by step with seek(pos + 1),
+        // is checked against independent loads of prefixes below).
+        let r = load(&h, &script);
+        let n = get_f(&r, "steps") as u32;
+        assert_eq!(n, 700);
+        let mut forward = Vec::new();
+        h.seek(0.0).unwrap();
+        forward.push(state(&h));
+        for i in 1..=n {
+            h.seek(i as f64).unwrap();
+            forward.push(state(&h));
+        }
+        // Prefix loads agree with the forward states.
+        let lines: Vec<&str> = script.lines().collect();
+        for &k in &[1usize, 129, 350, 700] {
+            let prefix = lines[..=k].join("\n");
+            load(&h, &prefix);
+            assert_eq!(state(&h), forward[k], "{policy}: a load of {k} steps");
+        }
+        // Back and forth, in a scrambled order, from one load.
+        load(&h, &script);
+        let mem = h.memory_bytes();
+        let mut x = 7u32;
+        for _ in 0..120 {
+            x = x.wrapping_mul(1103515245).wrapping_add(12345);
+            let k = (x >> 8) % (n + 1);
+            let info = h.seek(k as f64).unwrap();
+            assert_eq!(get_f(&info, "step"), k as f64);
+            assert_eq!(h.position().unwrap(), k as f64);
+            assert_eq!(state(&h), forward[k as usize], "{policy}: after seek({k})");
+            h.check().unwrap();
+            assert_eq!(h.memory_bytes(), mem, "seek never grows memory");
+        }
+        // From the middle, the heap goes on with new steps (the future is forgotten).
+        h.seek(300.0).unwrap();
+        assert!(run_ok(&h, "extra = malloc(40)").is_some());
+        assert_eq!(h.step_count().unwrap(), 301.0);
+        h.check().unwrap();
+        h.seek(300.0).unwrap();
+        assert_eq!(state(&h), forward[300]);
+    }
+}
+
+#[wasm_bindgen_test]
+fn stepping_back_past_memory_grow_leaves_the_break_below_memory_size() {
+    let h = heap("{\"policy\": \"first\"}");
+    let start = h.heap_start().unwrap();
+    load(&h, "a = malloc(100)\nb = malloc(200000)\nc = malloc(300000)\n");
+    let mem = h.memory_bytes();
+    assert!(h.brk().unwrap() > start + 500_000.0);
+    let info = h.seek(1.0).unwrap();
+    assert_eq!(get(&info, "text").as_string().unwrap(), "a = malloc(100)");
+    assert_eq!(h.brk().unwrap(), start + 112.0, "the break went back");
+    assert_eq!(h.memory_bytes(), mem, "memory.size stays: memory never shrinks");
+    // The bytes above the break are zero again, as they were the first time.
+    let view = Uint8Array::new(&heaptale_wasm::wasm_memory().dyn_into::<WebAssembly::Memory>().unwrap().buffer());
+    let above = view.subarray(start as u32 + 112, start as u32 + 600_000).to_vec();
+    assert!(above.iter().all(|&b| b == 0));
+    // Step 2's events: the grow with its pages.
+    let info = h.seek(2.0).unwrap();
+    assert!(get(&info, "addr").as_f64().unwrap() > start);
+    let ev = h.events().unwrap();
+    assert_eq!(kinds(&ev), ["grow", "alloc"]);
+    let grow = ev.get(0);
+    assert_eq!(get_f(&grow, "old_brk"), start + 112.0);
+    // Run again, the step finds its pages already there; the first run's growth is kept.
+    assert_eq!(get_f(&grow, "pages"), 0.0);
+    assert!(get_f(&info, "grewPages") >= 3.0);
+    assert_eq!(h.memory_bytes(), mem);
+    h.seek(0.0).unwrap();
+    assert_eq!(h.brk().unwrap(), start);
+    assert_eq!(blocks(&h), vec![]);
+}
+
+#[wasm_bindgen_test]
+fn a_script_with_errors_loads_and_each_error_names_its_line() {
+    let h = heap("{}");
+    let r = load(&h, "p = malloc(24)\n\n# comment\nfree(q)\nq = malloc(8); free(p)\nfree(p)\np = malloc(\nr = malloc(16)\n");
+    assert_eq!(get_f(&r, "steps"), 7.0);
+    assert_eq!(get_f(&r, "failed"), 3.0);
+    let f = h.failures(10.0).unwrap();
+    let got: Vec<(f64, f64)> = f.iter().map(|e| (get_f(&e, "step"), get_f(&e, "line"))).collect();
+    assert_eq!(got, vec![(2.0, 4.0), (5.0, 6.0), (6.0, 7.0)]);
+    assert!(get(&f.get(0), "error").as_string().unwrap().contains("q was never allocated"));
+    assert!(get(&f.get(1), "error").as_string().unwrap().contains("double free"));
+    // The steps after the errors ran.
+    assert_eq!(blocks(&h).iter().filter(|b| b.2).count(), 2);
+    let last = h.step_info(7.0).unwrap();
+    assert_eq!(get_f(&last, "line"), 8.0);
+    assert_eq!(get(&last, "text").as_string().unwrap(), "r = malloc(16)");
+    assert!(get(&last, "addr").as_f64().is_some());
+    // A .rep file that cannot be read is refused as a whole, and nothing changes.
+    let before = state(&h);
+    let bad: JsValue = h.load(JsValue::from_str("0\n1\n2\n1\na 0 8\nx 0\n")).into();
+    assert!(get(&bad, "error").as_string().unwrap().contains("line 6"));
+    assert_eq!(state(&h), before);
+    assert_eq!(h.step_count().unwrap(), 7.0);
+}
+
+#[wasm_bindgen_test]
+fn calls_and_statements_are_steps_too() {
+    let h = heap("{}");
+    let a = h.malloc(24.0).unwrap();
+    let s0 = state(&h);
+    run_ok(&h, "x = malloc(100)");
+    h.free_block(a.into()).unwrap();
+    let _ = err(h.free_block(a.into())); // a failed step
+    assert_eq!(h.step_count().unwrap(), 4.0);
+    let end = state(&h);
+    let info = h.seek(1.0).unwrap();
+    assert_eq!(get(&info, "text").as_string().unwrap(), "malloc(24)");
+    assert_eq!(state(&h), s0);
+    let info = h.step_info(4.0).unwrap();
+    assert!(get(&info, "error").as_string().unwrap().contains("double free"));
+    h.seek(4.0).unwrap();
+    assert_eq!(state(&h), end);
+    assert_eq!(kinds(&h.events().unwrap()), ["error"]);
+}
+
+#[wasm_bindgen_test]
+fn a_large_trace_can_be_stepped_anywhere() {
+    let h = heap("{\"policy\": \"tlsf\"}");
+    let text = synthetic_rep(20_000);
+    let r = load(&h, &text);
+    let n = get_f(&r, "steps");
+    assert!(n > 40_000.0);
+    assert_eq!(get(&r, "format").as_string().unwrap(), "rep");
+    // Forward states at a few steps, read by stepping forward from them.
+    let picks = [0.0, 1.0, 999.0, 17_001.0, 30_000.0, n];
+    let mut want = Vec::new();
+    for &k in &picks {
+        h.seek(k).unwrap();
+        want.push(state(&h));
+    }
+    for (i, &k) in picks.iter().enumerate().rev() {
+        h.seek(k).unwrap();
+        assert_eq!(state(&h), want[i], "seek({k})");
+    }
+    let t = h.timeline().unwrap();
+    assert!(get_f(&t, "snapshots") >= 2.0);
+    let s = h.series().unwrap().to_vec();
+    assert_eq!(s.len() % 10, 0);
+    assert!(s.len() / 10 > 100, "samples over the steps");
+    assert_eq!(s[s.len() - 10], n, "the last sample is the last step");
+    let text_info = h.step_info(1.0).unwrap();
+    assert_eq!(get(&text_info, "text").as_string().unwrap(), "#0 = malloc(1)");
+    assert!(err(h.seek(n + 1.0)).contains("no step"));
+    still_usable(&h);
+}
