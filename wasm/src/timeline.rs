@@ -190,6 +190,34 @@ impl Timeline {
         self.len() == 0
     }
 
+    /// Steps not run yet (a load in progress).
+    pub fn pending(&self) -> bool {
+        self.addrs.len() < self.len() as usize
+    }
+
+    /// Steps run so far.
+    pub fn done(&self) -> u32 {
+        self.addrs.len() as u32
+    }
+
+    /// Keeps the first `n` steps only (before they run).
+    pub fn limit(&mut self, n: u32) {
+        let n = n as usize;
+        if n < self.ops.len() {
+            self.ops.truncate(n);
+            self.extra.clear();
+        } else if n - self.ops.len() < self.extra.len() {
+            self.extra.truncate(n - self.ops.len());
+        }
+        if let Some(Src::Stmt { line, .. }) = self.extra.last() {
+            self.lines = *line;
+        } else if let Some(op) = self.ops.last() {
+            if self.extra.is_empty() {
+                self.lines = op.line;
+            }
+        }
+    }
+
     /// Step `i` (0-based).
     pub fn get(&self, i: u32) -> Option<StepRef<'_>> {
         let i = i as usize;
@@ -633,10 +661,12 @@ pub fn begin(l: &mut Live) {
 
 /// Runs every step not run yet (a load), recording each; `each(i, outcome)` may stop the
 /// run by returning false (the steps after are then dropped).
-pub fn run_all(l: &mut Live, mut each: impl FnMut(u32, &Outcome) -> bool) {
+/// At most `max` of them: returns true when every step has run.
+pub fn run_all(l: &mut Live, max: u32, mut each: impl FnMut(u32, &Outcome) -> bool) -> bool {
     let n = l.timeline.len();
     let mut i = l.timeline.pos;
-    while i < n {
+    let stop = i.saturating_add(max).min(n);
+    while i < stop {
         let out = exec(l, i);
         record(l, i, &out);
         if !each(i, &out) {
@@ -646,14 +676,22 @@ pub fn run_all(l: &mut Live, mut each: impl FnMut(u32, &Outcome) -> bool) {
         }
         i += 1;
     }
+    if l.timeline.pending() {
+        return false;
+    }
     if l.timeline.samples.len() >= SAMPLE_WORDS && l.timeline.samples[l.timeline.samples.len() - SAMPLE_WORDS] != l.timeline.pos as f64 {
         sample(l);
     }
+    true
 }
 
 /// Adds a step at the current position (forgetting the steps after it) and runs it.
 /// Returns the outcome and whether it was recorded.
 pub fn append(l: &mut Live, step: Appended<'_>) -> (Outcome, bool) {
+    if l.timeline.pending() {
+        let message = format!("the trace is still loading ({} of {} steps run): wait until it has finished", l.timeline.addrs.len(), l.timeline.len());
+        return (Outcome { addr: None, err: Some(StepErr { kind: ErrKind::Usage, message }), text: None, pages: 0 }, false);
+    }
     if !l.timeline.room() {
         // Not recorded: run it all the same.
         let Live { heap, session, .. } = l;
@@ -697,6 +735,9 @@ pub enum Appended<'a> {
 pub fn seek(l: &mut Live, n: u32) -> Result<(), String> {
     if let Some(why) = &l.timeline.full {
         return Err(format!("time travel is off for this heap: {why}"));
+    }
+    if l.timeline.pending() {
+        return Err(format!("seek: the trace is still loading ({} of {} steps run)", l.timeline.addrs.len(), l.timeline.len()));
     }
     let len = l.timeline.len();
     if n > len {
@@ -958,6 +999,8 @@ mod js {
                 set(&o, "stride", &(t.stride() as f64).into());
                 set(&o, "failed", &(t.failed_count() as f64).into());
                 set(&o, "recording", &t.full.is_none().into());
+                set(&o, "loading", &t.pending().into());
+                set(&o, "done", &(t.done() as f64).into());
                 set(&o, "why", &t.full.as_deref().map_or(JsValue::NULL, JsValue::from_str));
                 Ok(o)
             })

@@ -83,10 +83,39 @@ impl JsHeap {
     /// `replay`, a script's bad statements do not stop it: each is a step that failed, with
     /// its message (see `stepInfo`, `failures`), and the steps after it run. A `.rep` file
     /// that cannot be read is refused as a whole: `error` says why (line and reason) and
-    /// nothing changed. Never throws. Go to any step with `seek(n)`.
-    pub fn load(&self, text: JsValue) -> Object {
+    /// nothing changed. `limit` (optional): keep only the first `limit` steps. Never throws.
+    /// Go to any step with `seek(n)`.
+    pub fn load(&self, text: JsValue, limit: JsValue) -> Object {
+        self.load_object(self.load_inner(&text, &limit, true))
+    }
+
+    /// `load` without running the steps: `{steps, format, error}`; run them with
+    /// `loadContinue(count)` (a page can show progress between calls). Until every step has
+    /// run, `seek` and new steps are refused.
+    #[wasm_bindgen(js_name = loadStart)]
+    pub fn load_start(&self, text: JsValue, limit: JsValue) -> Object {
+        self.load_object(self.load_inner(&text, &limit, false))
+    }
+
+    /// Runs up to `count` more steps of a `loadStart`: `{done, steps, failed}` (`done`:
+    /// steps run so far; every step has run when it equals `steps`).
+    #[wasm_bindgen(js_name = loadContinue)]
+    pub fn load_continue(&self, count: f64) -> Result<Object, JsError> {
+        let n = crate::args::whole(count, "loadContinue", "count")?.min(u32::MAX as usize) as u32;
+        instance::with_live(self.id(), |l| {
+            timeline::run_all(l, n, |_, _| true);
+            let o = Object::new();
+            set(&o, "done", &(l.timeline.done() as f64).into());
+            set(&o, "steps", &(l.timeline.len() as f64).into());
+            set(&o, "failed", &(l.timeline.failed_count() as f64).into());
+            Ok(o)
+        })
+    }
+}
+
+impl JsHeap {
+    fn load_object(&self, r: Result<(u32, &'static str, usize, u32), String>) -> Object {
         let out = Object::new();
-        let r = self.load_inner(&text);
         match r {
             Ok((steps, format, failed, lines)) => {
                 set(&out, "steps", &(steps as f64).into());
@@ -136,7 +165,13 @@ impl JsHeap {
         Ok(src)
     }
 
-    fn load_inner(&self, text: &JsValue) -> Result<(u32, &'static str, usize, u32), String> {
+    fn load_inner(&self, text: &JsValue, limit: &JsValue, run: bool) -> Result<(u32, &'static str, usize, u32), String> {
+        let limit = if limit.is_undefined() || limit.is_null() {
+            None
+        } else {
+            let n = limit.as_f64().ok_or_else(|| format!("load: the step limit must be a number, got {}", describe(limit)))?;
+            Some(crate::args::whole(n, "load", "step limit").map_err(crate::heap::js_error_message)?.min(u32::MAX as usize) as u32)
+        };
         let src = self.checked_text(text, "load")?;
         let mut t = Timeline::default();
         let is_rep = src.lines().map(str::trim).find(|l| !l.is_empty()).is_some_and(|l| l.as_bytes()[0].is_ascii_digit());
@@ -154,6 +189,9 @@ impl JsHeap {
             drop(src);
             Session::new()
         };
+        if let Some(n) = limit {
+            t.limit(n);
+        }
         let id = self.id();
         instance::with(|inst| {
             if inst.live.as_ref().is_none_or(|l| l.id != id) {
@@ -164,7 +202,9 @@ impl JsHeap {
                 return Err(JsError::new(crate::instance::NOT_LIVE));
             };
             timeline::install(l, t, session).map_err(|e| JsError::new(&e))?;
-            timeline::run_all(l, |_, _| true);
+            if run {
+                timeline::run_all(l, u32::MAX, |_, _| true);
+            }
             Ok((l.timeline.len(), l.timeline.format, l.timeline.failed_count(), l.timeline.lines))
         })
         .map_err(crate::heap::js_error_message)
@@ -198,7 +238,7 @@ impl JsHeap {
             for i in 0..l.timeline.len() {
                 lines.push(l.timeline.line(i));
             }
-            timeline::run_all(l, |i, out| {
+            timeline::run_all(l, u32::MAX, |i, out| {
                 r.ops += 1;
                 if let Some(e) = &out.err {
                     let msg = format!("op {i} (line {}): {}", lines.get(i as usize).copied().unwrap_or(0), e.message);

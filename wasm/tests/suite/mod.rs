@@ -755,7 +755,7 @@ fn state(h: &JsHeap) -> (f64, Vec<(u32, u32, bool, u32)>, u64) {
 }
 
 fn load(h: &JsHeap, text: &str) -> JsValue {
-    let r: JsValue = h.load(JsValue::from_str(text)).into();
+    let r: JsValue = h.load(JsValue::from_str(text), JsValue::UNDEFINED).into();
     assert!(get(&r, "error").is_null(), "load: {:?}", get(&r, "error"));
     r
 }
@@ -888,7 +888,7 @@ fn a_script_with_errors_loads_and_each_error_names_its_line() {
     assert!(get(&last, "addr").as_f64().is_some());
     // A .rep file that cannot be read is refused as a whole, and nothing changes.
     let before = state(&h);
-    let bad: JsValue = h.load(JsValue::from_str("0\n1\n2\n1\na 0 8\nx 0\n")).into();
+    let bad: JsValue = h.load(JsValue::from_str("0\n1\n2\n1\na 0 8\nx 0\n"), JsValue::UNDEFINED).into();
     assert!(get(&bad, "error").as_string().unwrap().contains("line 6"));
     assert_eq!(state(&h), before);
     assert_eq!(h.step_count().unwrap(), 7.0);
@@ -943,4 +943,36 @@ fn a_large_trace_can_be_stepped_anywhere() {
     assert_eq!(get(&text_info, "text").as_string().unwrap(), "#0 = malloc(1)");
     assert!(err(h.seek(n + 1.0)).contains("no step"));
     still_usable(&h);
+}
+
+#[wasm_bindgen_test]
+fn a_load_can_stop_early_and_run_in_parts() {
+    let h = heap("{\"policy\": \"best\"}");
+    let text = synthetic_rep(3_000);
+    let full = load(&h, &text);
+    let n = get_f(&full, "steps");
+    let end = state(&h);
+    h.seek(1000.0).unwrap();
+    let at_1000 = state(&h);
+    // A limit keeps the first steps only.
+    let r: JsValue = h.load(JsValue::from_str(&text), JsValue::from_f64(1000.0)).into();
+    assert_eq!(get_f(&r, "steps"), 1000.0);
+    assert_eq!(state(&h), at_1000);
+    // In parts: nothing runs until loadContinue, and seek waits for the end.
+    let r: JsValue = h.load_start(JsValue::from_str(&text), JsValue::UNDEFINED).into();
+    assert_eq!(get_f(&r, "steps"), n);
+    assert!(err(h.seek(1.0)).contains("still loading"));
+    assert!(run(&h, "x = malloc(1)").2.unwrap().contains("still loading"));
+    let mut parts = 0;
+    loop {
+        let p = h.load_continue(2_500.0).unwrap();
+        parts += 1;
+        if get_f(&p, "done") == n {
+            break;
+        }
+    }
+    assert!(parts >= 2);
+    assert_eq!(state(&h), end);
+    h.seek(1000.0).unwrap();
+    assert_eq!(state(&h), at_1000);
 }
