@@ -34,6 +34,8 @@ pub mod source;
 
 #[cfg(feature = "alloc")]
 pub mod trace;
+#[cfg(feature = "alloc")]
+pub mod vm;
 
 
 pub use allocator::Allocator;
