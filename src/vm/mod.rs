@@ -34,9 +34,11 @@
 //! exercise generator ([`ostep`]) is where other page sizes apply.
 
 pub mod paging;
+pub mod replace;
 mod rng;
 
 pub use paging::{Access, FaultKind, Mode, PageTable, Pte, Walk, WalkFault, WalkStep};
+pub use replace::{simulate, ReplacePolicy, Replacer, Step};
 pub use rng::Mt19937;
 
 use core::fmt;
