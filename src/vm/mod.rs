@@ -36,10 +36,12 @@
 pub mod paging;
 pub mod replace;
 mod rng;
+pub mod tlb;
 
 pub use paging::{Access, FaultKind, Mode, PageTable, Pte, Walk, WalkFault, WalkStep};
 pub use replace::{simulate, ReplacePolicy, Replacer, Step};
 pub use rng::Mt19937;
+pub use tlb::{Tlb, TlbConfig, TlbEntry};
 
 use core::fmt;
 
