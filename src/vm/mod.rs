@@ -33,14 +33,24 @@
 //! Pages are 4 KiB ([`PAGE_SIZE`]), x86's base page size, in both paging modes; OSTEP's
 //! exercise generator ([`ostep`]) is where other page sizes apply.
 
+pub mod frames;
+pub mod layout;
+pub mod mmap;
 pub mod paging;
+pub mod process;
 pub mod replace;
 mod rng;
+pub mod swap;
 pub mod tlb;
 
+pub use frames::{FrameOwner, FramesConfig, PhysMem};
+pub use layout::{LayoutConfig, Mm, Prot, Vma, VmaKind};
+pub use mmap::{MmapConfig, MmapThreshold};
 pub use paging::{Access, FaultKind, Mode, PageTable, Pte, Walk, WalkFault, WalkStep};
+pub use process::{Counters, Eviction, Fault, PageAccess, PageState, Process, ProcessConfig, Stats, TlbResult};
 pub use replace::{simulate, ReplacePolicy, Replacer, Step};
 pub use rng::Mt19937;
+pub use swap::Swap;
 pub use tlb::{Tlb, TlbConfig, TlbEntry};
 
 use core::fmt;
