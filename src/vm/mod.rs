@@ -33,6 +33,7 @@
 //! Pages are 4 KiB ([`PAGE_SIZE`]), x86's base page size, in both paging modes; OSTEP's
 //! exercise generator ([`ostep`]) is where other page sizes apply.
 
+pub mod driver;
 pub mod frames;
 pub mod layout;
 pub mod mmap;
@@ -43,6 +44,7 @@ mod rng;
 pub mod swap;
 pub mod tlb;
 
+pub use driver::{BlockFormat, Cause, Driver, Note, Touch};
 pub use frames::{FrameOwner, FramesConfig, PhysMem};
 pub use layout::{LayoutConfig, Mm, Prot, Vma, VmaKind};
 pub use mmap::{MmapConfig, MmapThreshold};
