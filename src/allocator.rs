@@ -9,8 +9,10 @@
 //! source the user gives ([`Allocator::with_source`]), e.g. a [`FixedRegion`] over a static
 //! array, which is how its tests and fuzzing run natively.
 //!
-//! It is the same code the playground shows as the `tlsf` policy, with a 4-byte header (no
-//! check tag), 8-byte granules and the no-op observer, so it records nothing.
+//! It is the same code the playground shows as the `tlsf` policy, with the [`Compact`]
+//! geometry — a 4-byte header (no check tag), 8-byte granules, as constants the compiler
+//! folds in — and the no-op observer, so it records nothing. Pointers handed back by Rust are
+//! trusted (the `GlobalAlloc` contract); debug builds validate them anyway.
 //!
 //! ## Threads
 //! A tiny spin lock guards the heap. On wasm32 without the `atomics` target feature (the
@@ -20,42 +22,41 @@
 //!
 //! [`FixedRegion`]: crate::source::FixedRegion
 
+use crate::policy::block::Compact;
 use crate::policy::bt::Bt;
 use crate::policy::tlsf::Tlsf;
-use crate::policy::Layout;
 use crate::source::Source;
 use crate::Heap;
 use core::alloc::{GlobalAlloc, Layout as AllocLayout};
 use core::cell::UnsafeCell;
+use core::mem::{ManuallyDrop, MaybeUninit};
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 /// The block geometry of the production allocator: 4-byte header, 8-byte granules.
-pub const LAYOUT: Layout = match Layout::new(4, 8) {
-    Ok(l) => l,
-    Err(_) => panic!("bad production layout"),
-};
+pub const GEOMETRY: Compact = Compact;
 
 #[cfg(target_arch = "wasm32")]
 type DefaultSource = crate::source::WasmMemory;
 #[cfg(not(target_arch = "wasm32"))]
 type DefaultSource = crate::source::FixedRegion;
 
-type Engine<S> = Heap<S, Bt<Tlsf>>;
-
-enum State<S: Source> {
-    /// Not used yet: the source waits (making a heap is not `const`).
-    Idle(Option<S>),
-    Ready(Engine<S>),
-}
+/// The heap behind the allocator.
+pub type Engine<S> = Heap<S, Bt<Tlsf, Compact>>;
 
 /// A `GlobalAlloc` over memory source `S` (on wasm32, linear memory by default).
+///
+/// A new allocator is all zero bytes when its source is (as [`crate::source::WasmMemory`]
+/// is): in a `static` it costs no data segment, only `.bss`.
 pub struct Allocator<S: Source = DefaultSource> {
     lock: AtomicBool,
-    state: UnsafeCell<State<S>>,
+    ready: UnsafeCell<bool>,
+    /// The source, until the heap is made from it (then moved into the heap).
+    src: UnsafeCell<ManuallyDrop<S>>,
+    heap: UnsafeCell<MaybeUninit<Engine<S>>>,
 }
 
-// SAFETY: every access to `state` happens under `lock`.
+// SAFETY: every access to the cells happens under `lock`.
 unsafe impl<S: Source + Send> Sync for Allocator<S> {}
 
 #[cfg(target_arch = "wasm32")]
@@ -77,29 +78,54 @@ impl<S: Source> Allocator<S> {
     /// The allocator over a source of the caller's. The source must report real addresses
     /// (the default of [`Source::report_base`]).
     pub const fn with_source(src: S) -> Self {
-        Allocator { lock: AtomicBool::new(false), state: UnsafeCell::new(State::Idle(Some(src))) }
+        Allocator {
+            lock: AtomicBool::new(false),
+            ready: UnsafeCell::new(false),
+            src: UnsafeCell::new(ManuallyDrop::new(src)),
+            heap: UnsafeCell::new(MaybeUninit::uninit()),
+        }
     }
 
     /// Runs `f` on the heap, under the lock; `None` if the heap cannot be made.
-    #[inline]
+    #[inline(always)]
     fn with<R>(&self, f: impl FnOnce(&mut Engine<S>) -> R) -> Option<R> {
         while self.lock.swap(true, Ordering::Acquire) {
             core::hint::spin_loop();
         }
-        // SAFETY: the lock gives this thread the only access to `state` until released.
-        let state = unsafe { &mut *self.state.get() };
-        if let State::Idle(src) = state {
-            let made = src.take().and_then(|s| Heap::with_policy(s, Bt::new(LAYOUT, true, Tlsf::new()), crate::NoObserver, None).ok());
-            if let Some(h) = made {
-                *state = State::Ready(h);
+        // SAFETY: the lock gives this thread the only access to the cells until released.
+        let r = unsafe {
+            if *self.ready.get() || self.make() {
+                Some(f((*self.heap.get()).assume_init_mut()))
+            } else {
+                None
             }
-        }
-        let r = match state {
-            State::Ready(h) => Some(f(h)),
-            State::Idle(_) => None,
         };
         self.lock.store(false, Ordering::Release);
         r
+    }
+
+    /// Makes the heap from the source (once).
+    ///
+    /// # Safety
+    /// Under the lock, and only while `ready` is false.
+    #[cold]
+    #[inline(never)]
+    unsafe fn make(&self) -> bool {
+        // SAFETY: `ready` is false, so the source is still here; it is moved out exactly once.
+        let src = unsafe { ManuallyDrop::take(&mut *self.src.get()) };
+        match Heap::with_policy(src, Bt::new(GEOMETRY, true, Tlsf::new()), crate::NoObserver, None) {
+            Ok(h) => {
+                // SAFETY: under the lock.
+                unsafe {
+                    (*self.heap.get()).write(h);
+                    *self.ready.get() = true;
+                }
+                true
+            }
+            // Cannot happen without a fixed heap size; the source is gone either way, so
+            // the allocator answers null from now on.
+            Err(_) => false,
+        }
     }
 
     /// Runs the heap checker (for tests and debugging). It allocates nothing: it runs under
@@ -111,6 +137,19 @@ impl<S: Source> Allocator<S> {
     /// Walk figures of the heap.
     pub fn stats(&self) -> crate::Stats {
         self.with(|h| h.stats()).unwrap_or_default()
+    }
+}
+
+impl<S: Source> Drop for Allocator<S> {
+    fn drop(&mut self) {
+        // SAFETY: `&mut self`: no one else looks; exactly one of heap and source is live.
+        unsafe {
+            if *self.ready.get() {
+                (*self.heap.get()).assume_init_drop();
+            } else {
+                ManuallyDrop::drop(&mut *self.src.get());
+            }
+        }
     }
 }
 
@@ -126,8 +165,8 @@ unsafe impl<S: Source> GlobalAlloc for Allocator<S> {
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, _layout: AllocLayout) {
-        let r = self.with(|h| h.free(ptr as usize));
-        debug_assert!(matches!(r, Some(Ok(()))), "heaptale: bad dealloc of {ptr:p}: {r:?}");
+        // SAFETY: GlobalAlloc's contract: `ptr` came from this allocator and is live.
+        self.with(|h| unsafe { h.free_unchecked(ptr as usize) });
     }
 
     #[inline]
@@ -142,9 +181,10 @@ unsafe impl<S: Source> GlobalAlloc for Allocator<S> {
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: AllocLayout, new_size: usize) -> *mut u8 {
-        if layout.align() <= LAYOUT.align as usize {
+        if layout.align() <= 8 {
+            // SAFETY: GlobalAlloc's contract: `ptr` came from this allocator and is live.
             return self
-                .with(|h| h.realloc(ptr as usize, new_size))
+                .with(|h| unsafe { h.realloc_unchecked(ptr as usize, new_size) })
                 .and_then(Result::ok)
                 .map_or(null_mut(), |a| a as *mut u8);
         }

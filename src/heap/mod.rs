@@ -201,6 +201,33 @@ impl<S: Source, P: Policy, O: Observer> Heap<S, P, O> {
         }
     }
 
+    /// `free(addr)` without validation, for callers that vouch for the pointer (a
+    /// `GlobalAlloc` gets only pointers it handed out). Debug builds still validate.
+    ///
+    /// # Safety
+    /// `addr` must be a live payload of this heap.
+    #[inline]
+    pub unsafe fn free_unchecked(&mut self, addr: usize) {
+        let p = addr.wrapping_sub(self.mem.report_base()) as u32;
+        debug_assert_eq!(self.block_of(addr), Ok(p - self.policy.layout().header), "free_unchecked({addr:#x})");
+        // SAFETY: passed on from the caller.
+        let b = unsafe { self.policy.block_unchecked(&self.mem, p) };
+        self.policy.free(&mut self.mem, &mut self.obs, b);
+    }
+
+    /// `realloc(addr, size)` without validating `addr` (see [`Heap::free_unchecked`]).
+    ///
+    /// # Safety
+    /// `addr` must be a live payload of this heap.
+    #[inline]
+    pub unsafe fn realloc_unchecked(&mut self, addr: usize, size: usize) -> Result<usize, HeapError> {
+        let p = addr.wrapping_sub(self.mem.report_base()) as u32;
+        debug_assert!(self.block_of(addr).is_ok(), "realloc_unchecked({addr:#x})");
+        // SAFETY: passed on from the caller.
+        let b = unsafe { self.policy.block_unchecked(&self.mem, p) };
+        self.policy.realloc(&mut self.mem, &mut self.obs, b, size).map(|p| self.addr(p))
+    }
+
     /// `realloc(addr, size)`: in place when the block can grow into a free neighbour or the
     /// top of the heap, otherwise moved with its bytes. `realloc(0, n)` is `malloc(n)`. On
     /// failure the old block is untouched.

@@ -69,52 +69,107 @@ impl Layout {
         let min_block = round_up(header + 12, align);
         Ok(Layout { header, align, min_block })
     }
+}
+
+/// Block geometry as the engine reads it: a run-time [`Layout`] for the playground's knobs,
+/// or a type whose numbers are constants ([`Compact`]), which lets the compiler fold them
+/// into the production allocator's code.
+pub trait Geometry: Copy + core::fmt::Debug {
+    /// Header bytes before every payload.
+    fn header(&self) -> u32;
+    /// Payload alignment and size granule (a power of two).
+    fn align(&self) -> u32;
+    /// Smallest block: room for a header, two links and a footer.
+    fn min_block(&self) -> u32;
 
     /// Whether headers carry a check tag.
-    #[inline]
-    pub const fn tagged(&self) -> bool {
-        self.header >= 8
+    #[inline(always)]
+    fn tagged(&self) -> bool {
+        self.header() >= 8
     }
 
     /// The block size that serves a request of `request` bytes, or `None` if too large.
-    #[inline]
-    pub fn block_size(&self, request: usize) -> Option<u32> {
+    #[inline(always)]
+    fn block_size(&self, request: usize) -> Option<u32> {
         // Blocks stay below 1 GiB (the size field's 30 bits); so do requests.
         if request > SIZE_MASK as usize {
             return None;
         }
-        let s = round_up(request as u32 + self.header, self.align);
-        if s > SIZE_MASK & !(self.align - 1) {
+        let s = round_up(request as u32 + self.header(), self.align());
+        if s > SIZE_MASK & !(self.align() - 1) {
             return None;
         }
-        Some(if s < self.min_block { self.min_block } else { s })
+        Some(if s < self.min_block() { self.min_block() } else { s })
     }
 
     /// The first offset at which a block may start, given the heap's real start address.
-    pub fn first_block(&self, base: usize) -> u32 {
-        let a = self.align as usize;
-        let payload = (base + self.header as usize).next_multiple_of(a);
-        (payload - self.header as usize - base) as u32
+    #[inline]
+    fn first_block(&self, base: usize) -> u32 {
+        let a = self.align() as usize;
+        let h = self.header() as usize;
+        let payload = (base.wrapping_add(h).wrapping_add(a - 1)) & !(a - 1);
+        payload.wrapping_sub(h).wrapping_sub(base) as u32
     }
 
     /// Where a block of `asize` bytes with a payload aligned to `align` (real addresses)
     /// fits inside the free block `[b, b + size)`: the lead gap before it, which is either 0
     /// or large enough to stand as a free block of its own. `None` if it does not fit.
-    #[inline]
-    pub fn fit(&self, base: usize, b: u32, size: u32, asize: u32, align: u32) -> Option<u32> {
-        if align <= self.align {
+    #[inline(always)]
+    fn fit(&self, base: usize, b: u32, size: u32, asize: u32, align: u32) -> Option<u32> {
+        if align <= self.align() {
             return if size >= asize { Some(0) } else { None };
         }
-        let real_payload = base + (b + self.header) as usize;
-        let mut lead = (real_payload.next_multiple_of(align as usize) - real_payload) as u32;
-        if lead != 0 && lead < self.min_block {
-            lead += round_up(self.min_block - lead, align);
+        let real_payload = base.wrapping_add((b + self.header()) as usize);
+        let mask = align as usize - 1;
+        let mut lead = ((real_payload.wrapping_add(mask) & !mask).wrapping_sub(real_payload)) as u32;
+        if lead != 0 && lead < self.min_block() {
+            lead += round_up(self.min_block() - lead, align);
         }
         if lead.checked_add(asize)? <= size {
             Some(lead)
         } else {
             None
         }
+    }
+
+    /// As a [`Layout`] value.
+    fn layout(&self) -> Layout {
+        Layout { header: self.header(), align: self.align(), min_block: self.min_block() }
+    }
+}
+
+impl Geometry for Layout {
+    #[inline(always)]
+    fn header(&self) -> u32 {
+        self.header
+    }
+    #[inline(always)]
+    fn align(&self) -> u32 {
+        self.align
+    }
+    #[inline(always)]
+    fn min_block(&self) -> u32 {
+        self.min_block
+    }
+}
+
+/// The production geometry, as constants: a 4-byte header (size and two flag bits, no check
+/// tag), 8-byte granules, 16-byte minimum blocks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Compact;
+
+impl Geometry for Compact {
+    #[inline(always)]
+    fn header(&self) -> u32 {
+        4
+    }
+    #[inline(always)]
+    fn align(&self) -> u32 {
+        8
+    }
+    #[inline(always)]
+    fn min_block(&self) -> u32 {
+        16
     }
 }
 
@@ -152,14 +207,14 @@ impl<S: Source> Mem<S> {
 
     /// Writes the header of block `b` (and, for a free block, its footer), keeping `P`.
     #[inline]
-    pub fn set_block(&mut self, l: &Layout, b: u32, size: u32, used: bool) {
+    pub fn set_block<G: Geometry>(&mut self, l: &G, b: u32, size: u32, used: bool) {
         let p = self.read(b) & PREV_USED;
         self.set_header(l, b, size, used, p != 0);
     }
 
     /// Writes the whole header of block `b` (and, for a free block, its footer).
     #[inline]
-    pub fn set_header(&mut self, l: &Layout, b: u32, size: u32, used: bool, prev_used: bool) {
+    pub fn set_header<G: Geometry>(&mut self, l: &G, b: u32, size: u32, used: bool, prev_used: bool) {
         let flags = if used { USED } else { 0 } | if prev_used { PREV_USED } else { 0 };
         self.write(b, size | flags);
         if l.tagged() {
@@ -190,19 +245,19 @@ impl<S: Source> Mem<S> {
 
     /// Free-list links, stored in a free block's payload.
     #[inline]
-    pub fn next_link(&self, l: &Layout, b: u32) -> u32 {
-        self.read(b + l.header)
+    pub fn next_link<G: Geometry>(&self, l: &G, b: u32) -> u32 {
+        self.read(b + l.header())
     }
     #[inline]
-    pub fn prev_link(&self, l: &Layout, b: u32) -> u32 {
-        self.read(b + l.header + 4)
+    pub fn prev_link<G: Geometry>(&self, l: &G, b: u32) -> u32 {
+        self.read(b + l.header() + 4)
     }
     #[inline]
-    pub fn set_next_link(&mut self, l: &Layout, b: u32, v: u32) {
-        self.write(b + l.header, v)
+    pub fn set_next_link<G: Geometry>(&mut self, l: &G, b: u32, v: u32) {
+        self.write(b + l.header(), v)
     }
     #[inline]
-    pub fn set_prev_link(&mut self, l: &Layout, b: u32, v: u32) {
-        self.write(b + l.header + 4, v)
+    pub fn set_prev_link<G: Geometry>(&mut self, l: &G, b: u32, v: u32) {
+        self.write(b + l.header() + 4, v)
     }
 }

@@ -2,7 +2,7 @@
 //! policy whose blocks carry boundary tags. What differs between those policies — how free
 //! blocks are indexed and which one a request takes — is a [`FreeIndex`].
 
-use super::block::{Layout, NIL};
+use super::block::{Geometry, Layout, NIL};
 use crate::event::{Event, Observer};
 use crate::heap::{BlockInfo, Mem};
 use crate::source::Source;
@@ -13,30 +13,30 @@ use crate::HeapError;
 /// The heap calls `insert` for every block that becomes free and `remove` before a free block
 /// is used or merged, so the index always holds exactly the free blocks.
 pub trait FreeIndex {
-    fn insert<S: Source>(&mut self, m: &mut Mem<S>, l: &Layout, b: u32, size: u32);
-    fn remove<S: Source>(&mut self, m: &mut Mem<S>, l: &Layout, b: u32, size: u32);
+    fn insert<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, b: u32, size: u32);
+    fn remove<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, b: u32, size: u32);
     /// The free block `old` lost its front: `new` (the rest) takes its place. Lists that keep
     /// positions by address override this to keep the rest where the block was.
-    fn replace<S: Source>(&mut self, m: &mut Mem<S>, l: &Layout, old: u32, old_size: u32, new: u32, new_size: u32) {
+    fn replace<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, old: u32, old_size: u32, new: u32, new_size: u32) {
         self.remove(m, l, old, old_size);
         self.insert(m, l, new, new_size);
     }
     /// A free block that can hold `asize` bytes with its payload aligned to `align`: the
     /// block, its size and the lead gap before the payload's block (see [`Layout::fit`]).
     /// `probes` counts the free blocks examined.
-    fn find<S: Source>(&mut self, m: &Mem<S>, l: &Layout, asize: u32, align: u32, probes: &mut u32) -> Option<(u32, u32, u32)>;
+    fn find<G: Geometry, S: Source>(&mut self, m: &Mem<S>, l: &G, asize: u32, align: u32, probes: &mut u32) -> Option<(u32, u32, u32)>;
     /// Every free block, list by list, in list order.
-    fn for_each<S: Source>(&self, m: &Mem<S>, l: &Layout, f: &mut dyn FnMut(usize, u32));
+    fn for_each<G: Geometry, S: Source>(&self, m: &Mem<S>, l: &G, f: &mut dyn FnMut(usize, u32));
     /// Checks the index's own structure (links both ways, order, classes) and returns how
     /// many blocks it holds; `free` is the number of free blocks in the heap, a bound on how
     /// far a list may be followed.
-    fn check<S: Source>(&self, m: &Mem<S>, l: &Layout, free: u32) -> Result<u32, &'static str>;
+    fn check<G: Geometry, S: Source>(&self, m: &Mem<S>, l: &G, free: u32) -> Result<u32, &'static str>;
 }
 
 /// A boundary-tag heap over a free index.
 #[derive(Clone, Debug)]
-pub struct Bt<F> {
-    pub layout: Layout,
+pub struct Bt<F, G = Layout> {
+    pub layout: G,
     pub coalesce: bool,
     pub index: F,
     /// Offset of the first block (alignment padding before it).
@@ -52,8 +52,8 @@ pub struct Bt<F> {
 /// How many foreign regions a heap steps over before it stops growing past them.
 pub const MAX_FOREIGN: usize = 8;
 
-impl<F: FreeIndex> Bt<F> {
-    pub fn new(layout: Layout, coalesce: bool, index: F) -> Self {
+impl<F: FreeIndex, G: Geometry> Bt<F, G> {
+    pub fn new(layout: G, coalesce: bool, index: F) -> Self {
         Bt { layout, coalesce, index, first: 0, top_prev_used: true, foreign: [0; MAX_FOREIGN], nforeign: 0 }
     }
 
@@ -65,8 +65,8 @@ impl<F: FreeIndex> Bt<F> {
     pub fn init<S: Source>(&mut self, m: &mut Mem<S>) {
         self.first = self.layout.first_block(m.base_ptr() as usize);
         let brk = m.brk();
-        if brk >= self.first + self.layout.min_block {
-            let size = (brk - self.first) / self.layout.align * self.layout.align;
+        if brk >= self.first + self.layout.min_block() {
+            let size = (brk - self.first) / self.layout.align() * self.layout.align();
             m.set_header(&self.layout, self.first, size, false, true);
             self.index.insert(m, &self.layout, self.first, size);
             self.top_prev_used = false;
@@ -80,7 +80,7 @@ impl<F: FreeIndex> Bt<F> {
         if brk <= self.first {
             return brk;
         }
-        brk - (brk - self.first) % self.layout.align
+        brk - ((brk - self.first) & (self.layout.align() - 1))
     }
 
     fn set_prev_used<S: Source>(&mut self, m: &mut Mem<S>, b: u32, used: bool) {
@@ -104,13 +104,13 @@ impl<F: FreeIndex> Bt<F> {
     pub fn validate<S: Source>(&self, m: &Mem<S>, p: u32, addr: usize) -> Result<u32, HeapError> {
         let l = &self.layout;
         let end = self.end(m);
-        if p < self.first + l.header || p >= end || (m.base_ptr() as usize + p as usize) % l.align as usize != 0 {
+        if p < self.first + l.header() || p >= end || (m.base_ptr() as usize).wrapping_add(p as usize) & (l.align() as usize - 1) != 0 {
             return Err(HeapError::Foreign { addr });
         }
-        let b = p - l.header;
+        let b = p - l.header();
         let h = m.read(b);
         let size = h & super::block::SIZE_MASK;
-        if size < l.min_block || size % l.align != 0 || size > end - b {
+        if size < l.min_block() || size & (l.align() - 1) != 0 || size > end - b {
             return Err(HeapError::Interior { addr });
         }
         if l.tagged() {
@@ -152,7 +152,7 @@ impl<F: FreeIndex> Bt<F> {
         };
         let r = self.carve(m, o, b, size, lead, asize, indexed);
         o.event(Event::Alloc { block: r, size: m.size_of(r), request: request as u32, probes });
-        Ok(r + l.header)
+        Ok(r + l.header())
     }
 
     /// The blocks that stand for foreign memory.
@@ -179,7 +179,7 @@ impl<F: FreeIndex> Bt<F> {
         let next_first = g.start + l.first_block(m.base_ptr() as usize + g.start as usize);
         let end = self.end(m);
         // Too few new bytes to stand as a block of their own: the foreign block takes them.
-        let fend = if end >= next_first + l.min_block { next_first } else { end };
+        let fend = if end >= next_first + l.min_block() { next_first } else { end };
         m.set_header(&l, fb, fend - fb, true, fb == self.first || self.top_prev_used);
         self.foreign[self.nforeign] = fb;
         self.nforeign += 1;
@@ -260,7 +260,7 @@ impl<F: FreeIndex> Bt<F> {
             o.event(Event::Split { block: b, size: lead, rest: r, rest_size: rsize });
         }
         let rem = rsize - asize;
-        if rem >= l.min_block {
+        if rem >= l.min_block() {
             let rest = r + asize;
             m.set_block(&l, r, asize, true);
             m.set_header(&l, rest, rem, false, true);
@@ -348,13 +348,13 @@ impl<F: FreeIndex> Bt<F> {
         };
         if in_place {
             o.event(Event::Realloc { old: b, new: b, size: m.size_of(b), in_place: true });
-            return Ok(b + l.header);
+            return Ok(b + l.header());
         }
-        let p = self.malloc(m, o, request, l.align)?;
-        let keep = (size - l.header).min(request as u32);
-        m.copy(b + l.header, p, keep);
+        let p = self.malloc(m, o, request, l.align())?;
+        let keep = (size - l.header()).min(request as u32);
+        m.copy(b + l.header(), p, keep);
         self.free(m, o, b);
-        o.event(Event::Realloc { old: b, new: p - l.header, size: m.size_of(p - l.header), in_place: false });
+        o.event(Event::Realloc { old: b, new: p - l.header(), size: m.size_of(p - l.header()), in_place: false });
         Ok(p)
     }
 
@@ -370,7 +370,7 @@ impl<F: FreeIndex> Bt<F> {
     fn shrink<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, size: u32, asize: u32) {
         let l = self.layout;
         let rem = size - asize;
-        if rem < l.min_block {
+        if rem < l.min_block() {
             return;
         }
         m.set_block(&l, b, asize, true);
@@ -381,7 +381,7 @@ impl<F: FreeIndex> Bt<F> {
     }
 
     pub fn usable_size(&self, m: &Mem<impl Source>, b: u32) -> u32 {
-        m.size_of(b) - self.layout.header
+        m.size_of(b) - self.layout.header()
     }
 
     /// Walks the blocks from the first to the break, stopping at a broken header.
@@ -391,10 +391,10 @@ impl<F: FreeIndex> Bt<F> {
         let mut b = self.first;
         while b < end {
             let size = m.size_of(b);
-            if size < l.min_block || size > end - b {
+            if size < l.min_block() || size > end - b {
                 return;
             }
-            f(BlockInfo { block: b, size, header: l.header, used: m.is_used(b) });
+            f(BlockInfo { block: b, size, header: l.header(), used: m.is_used(b) });
             b += size;
         }
     }
@@ -411,10 +411,10 @@ impl<F: FreeIndex> Bt<F> {
             let h = m.read(b);
             let size = h & super::block::SIZE_MASK;
             let used = h & super::block::USED != 0;
-            if size < l.min_block || size % l.align != 0 || size > end - b {
+            if size < l.min_block() || size & (l.align() - 1) != 0 || size > end - b {
                 return Err((b, "block size is impossible: blocks do not tile the heap"));
             }
-            if (base + (b + l.header) as usize) % l.align as usize != 0 {
+            if base.wrapping_add((b + l.header()) as usize) & (l.align() as usize - 1) != 0 {
                 return Err((b, "payload is not aligned"));
             }
             if (h & super::block::PREV_USED != 0) != prev_used {

@@ -70,7 +70,7 @@
 //! payloads are aligned (to `A`, or to `2^s` with a matching back-offset word); a growable
 //! heap ends exactly at `first + span`, a power of two.
 
-use super::block::{tag, Layout, NIL};
+use super::block::{Geometry, tag, Layout, NIL};
 use super::classes::{push, unlink};
 use super::Policy;
 use crate::event::{Event, Observer};
@@ -359,6 +359,10 @@ impl Buddy {
 }
 
 impl Policy for Buddy {
+    unsafe fn block_unchecked<S: Source>(&self, m: &Mem<S>, p: u32) -> u32 {
+        // Over-aligned payloads sit past their header: find the block the checked way.
+        self.validate(m, p, 0).unwrap_or(p)
+    }
     fn init<S: Source>(&mut self, m: &mut Mem<S>) {
         let base = m.base_ptr() as usize;
         let brk = m.brk();

@@ -3,13 +3,13 @@
 //! lists; a head is meaningful only while its bit is set, so a new table is all zeros (and
 //! can live in `.bss` inside a `static`).
 
-use super::block::{Layout, NIL};
+use super::block::{Geometry, NIL};
 use crate::heap::Mem;
 use crate::source::Source;
 
 /// Pushes `b` on the list whose head is `head` (empty if `!nonempty`).
 #[inline]
-pub fn push<S: Source>(m: &mut Mem<S>, l: &Layout, head: &mut u32, nonempty: bool, b: u32) {
+pub fn push<G: Geometry, S: Source>(m: &mut Mem<S>, l: &G, head: &mut u32, nonempty: bool, b: u32) {
     let next = if nonempty { *head } else { NIL };
     m.set_next_link(l, b, next);
     m.set_prev_link(l, b, NIL);
@@ -21,7 +21,7 @@ pub fn push<S: Source>(m: &mut Mem<S>, l: &Layout, head: &mut u32, nonempty: boo
 
 /// Unlinks `b` from the list whose head is `head`; true if the list is now empty.
 #[inline]
-pub fn unlink<S: Source>(m: &mut Mem<S>, l: &Layout, head: &mut u32, b: u32) -> bool {
+pub fn unlink<G: Geometry, S: Source>(m: &mut Mem<S>, l: &G, head: &mut u32, b: u32) -> bool {
     let (next, prev) = (m.next_link(l, b), m.prev_link(l, b));
     if prev == NIL {
         *head = next;
@@ -36,9 +36,9 @@ pub fn unlink<S: Source>(m: &mut Mem<S>, l: &Layout, head: &mut u32, b: u32) -> 
 
 /// Checks one list: back links, entries free, each in `class`. Returns its length;
 /// `budget` bounds how far it is followed (the number of free blocks), catching cycles.
-pub fn check_list<S: Source>(
+pub fn check_list<G: Geometry, S: Source>(
     m: &Mem<S>,
-    l: &Layout,
+    l: &G,
     head: u32,
     budget: &mut u32,
     in_class: impl Fn(u32) -> bool,

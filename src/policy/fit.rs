@@ -4,7 +4,7 @@
 //!
 //! The list is doubly linked through the free blocks themselves (see [`super::block`]).
 
-use super::block::{Layout, NIL};
+use super::block::{Geometry, NIL};
 use super::bt::FreeIndex;
 use super::{Fit, Order};
 use crate::heap::Mem;
@@ -27,7 +27,7 @@ impl FreeList {
     }
 
     /// Links `b` in before `at` (`NIL`: at the tail).
-    fn link_before<S: Source>(&mut self, m: &mut Mem<S>, l: &Layout, b: u32, at: u32) {
+    fn link_before<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, b: u32, at: u32) {
         let prev = if at == NIL { self.tail } else { m.prev_link(l, at) };
         m.set_next_link(l, b, at);
         m.set_prev_link(l, b, prev);
@@ -44,7 +44,7 @@ impl FreeList {
     }
 
     /// Where `b` of `size` bytes goes in list order: the entry it goes before.
-    fn position<S: Source>(&self, m: &Mem<S>, l: &Layout, b: u32, size: u32) -> u32 {
+    fn position<G: Geometry, S: Source>(&self, m: &Mem<S>, l: &G, b: u32, size: u32) -> u32 {
         let goes_before: fn(u32, u32, u32, u32) -> bool = match self.order {
             Order::Front => return self.head,
             Order::Back => return NIL,
@@ -71,12 +71,12 @@ impl FreeList {
 }
 
 impl FreeIndex for FreeList {
-    fn insert<S: Source>(&mut self, m: &mut Mem<S>, l: &Layout, b: u32, size: u32) {
+    fn insert<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, b: u32, size: u32) {
         let at = self.position(m, l, b, size);
         self.link_before(m, l, b, at);
     }
 
-    fn remove<S: Source>(&mut self, m: &mut Mem<S>, l: &Layout, b: u32, _size: u32) {
+    fn remove<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, b: u32, _size: u32) {
         let (next, prev) = (m.next_link(l, b), m.prev_link(l, b));
         if prev == NIL {
             self.head = next;
@@ -93,7 +93,7 @@ impl FreeIndex for FreeList {
         }
     }
 
-    fn replace<S: Source>(&mut self, m: &mut Mem<S>, l: &Layout, old: u32, old_size: u32, new: u32, new_size: u32) {
+    fn replace<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, old: u32, old_size: u32, new: u32, new_size: u32) {
         if matches!(self.order, Order::SizeAsc | Order::SizeDesc) {
             self.remove(m, l, old, old_size);
             self.insert(m, l, new, new_size);
@@ -118,7 +118,7 @@ impl FreeIndex for FreeList {
         }
     }
 
-    fn find<S: Source>(&mut self, m: &Mem<S>, l: &Layout, asize: u32, align: u32, probes: &mut u32) -> Option<(u32, u32, u32)> {
+    fn find<G: Geometry, S: Source>(&mut self, m: &Mem<S>, l: &G, asize: u32, align: u32, probes: &mut u32) -> Option<(u32, u32, u32)> {
         let base = m.base_ptr() as usize;
         let start = match self.fit {
             Fit::Next if self.rover != NIL => self.rover,
@@ -152,7 +152,7 @@ impl FreeIndex for FreeList {
         best
     }
 
-    fn for_each<S: Source>(&self, m: &Mem<S>, l: &Layout, f: &mut dyn FnMut(usize, u32)) {
+    fn for_each<G: Geometry, S: Source>(&self, m: &Mem<S>, l: &G, f: &mut dyn FnMut(usize, u32)) {
         let mut e = self.head;
         while e != NIL {
             f(0, e);
@@ -160,7 +160,7 @@ impl FreeIndex for FreeList {
         }
     }
 
-    fn check<S: Source>(&self, m: &Mem<S>, l: &Layout, free: u32) -> Result<u32, &'static str> {
+    fn check<G: Geometry, S: Source>(&self, m: &Mem<S>, l: &G, free: u32) -> Result<u32, &'static str> {
         let (mut n, mut prev, mut e) = (0u32, NIL, self.head);
         let mut rover_seen = self.rover == NIL;
         while e != NIL {

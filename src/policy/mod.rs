@@ -37,6 +37,15 @@ pub trait Policy {
     fn layout(&self) -> Layout;
     /// The block whose payload is at `p`, or why `p` is not a live block's payload.
     fn validate<S: Source>(&self, m: &Mem<S>, p: u32, addr: usize) -> Result<u32, HeapError>;
+    /// The block of a payload known to be live (no checks).
+    ///
+    /// # Safety
+    /// `p` must be the payload of a live block of this heap.
+    #[inline]
+    unsafe fn block_unchecked<S: Source>(&self, m: &Mem<S>, p: u32) -> u32 {
+        let _ = m;
+        p - self.layout().header
+    }
     /// A payload of at least `request` bytes aligned to `align`.
     fn malloc<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, request: usize, align: u32) -> Result<u32, HeapError>;
     /// Frees the (validated) block `b`.
@@ -53,12 +62,12 @@ pub trait Policy {
     fn check<S: Source>(&self, m: &Mem<S>) -> Result<(), (u32, &'static str)>;
 }
 
-impl<F: FreeIndex> Policy for Bt<F> {
+impl<F: FreeIndex, G: block::Geometry> Policy for Bt<F, G> {
     fn init<S: Source>(&mut self, m: &mut Mem<S>) {
         Bt::init(self, m)
     }
     fn layout(&self) -> Layout {
-        self.layout
+        block::Geometry::layout(&self.layout)
     }
     fn validate<S: Source>(&self, m: &Mem<S>, p: u32, addr: usize) -> Result<u32, HeapError> {
         Bt::validate(self, m, p, addr)
@@ -280,6 +289,10 @@ impl Policy for AnyPolicy {
     }
     fn layout(&self) -> Layout {
         dispatch!(self, p => p.layout())
+    }
+    unsafe fn block_unchecked<S: Source>(&self, m: &Mem<S>, p: u32) -> u32 {
+        // SAFETY: passed on from the caller.
+        dispatch!(self, x => unsafe { x.block_unchecked(m, p) })
     }
     fn validate<S: Source>(&self, m: &Mem<S>, p: u32, addr: usize) -> Result<u32, HeapError> {
         dispatch!(self, x => x.validate(m, p, addr))

@@ -2,7 +2,7 @@
 //! of the non-empty ones. A request searches its own class first fit, then takes the first
 //! block of the next non-empty class, where every block fits. Frees push on the front (LIFO).
 
-use super::block::Layout;
+use super::block::Geometry;
 use super::bt::FreeIndex;
 use super::classes::{check_list, push, unlink};
 use crate::heap::Mem;
@@ -26,20 +26,20 @@ impl SegLists {
 }
 
 impl FreeIndex for SegLists {
-    fn insert<S: Source>(&mut self, m: &mut Mem<S>, l: &Layout, b: u32, size: u32) {
+    fn insert<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, b: u32, size: u32) {
         let c = class(size);
         push(m, l, &mut self.heads[c], self.nonempty & (1 << c) != 0, b);
         self.nonempty |= 1 << c;
     }
 
-    fn remove<S: Source>(&mut self, m: &mut Mem<S>, l: &Layout, b: u32, size: u32) {
+    fn remove<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, b: u32, size: u32) {
         let c = class(size);
         if unlink(m, l, &mut self.heads[c], b) {
             self.nonempty &= !(1 << c);
         }
     }
 
-    fn find<S: Source>(&mut self, m: &Mem<S>, l: &Layout, asize: u32, align: u32, probes: &mut u32) -> Option<(u32, u32, u32)> {
+    fn find<G: Geometry, S: Source>(&mut self, m: &Mem<S>, l: &G, asize: u32, align: u32, probes: &mut u32) -> Option<(u32, u32, u32)> {
         let base = m.base_ptr() as usize;
         let mut classes = self.nonempty & (u32::MAX << class(asize));
         while classes != 0 {
@@ -58,7 +58,7 @@ impl FreeIndex for SegLists {
         None
     }
 
-    fn for_each<S: Source>(&self, m: &Mem<S>, l: &Layout, f: &mut dyn FnMut(usize, u32)) {
+    fn for_each<G: Geometry, S: Source>(&self, m: &Mem<S>, l: &G, f: &mut dyn FnMut(usize, u32)) {
         for c in 0..32 {
             if self.nonempty & (1 << c) != 0 {
                 let mut e = self.heads[c];
@@ -70,7 +70,7 @@ impl FreeIndex for SegLists {
         }
     }
 
-    fn check<S: Source>(&self, m: &Mem<S>, l: &Layout, free: u32) -> Result<u32, &'static str> {
+    fn check<G: Geometry, S: Source>(&self, m: &Mem<S>, l: &G, free: u32) -> Result<u32, &'static str> {
         let (mut budget, mut n) = (free, 0);
         for c in 0..32 {
             if self.nonempty & (1 << c) != 0 {

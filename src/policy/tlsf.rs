@@ -9,7 +9,7 @@
 //! back. If rounding finds nothing, the head of the request's own slice is tried too (it may
 //! fit), before the heap grows.
 
-use super::block::{Layout, NIL};
+use super::block::{Geometry, NIL};
 use super::bt::FreeIndex;
 use super::classes::{check_list, push, unlink};
 use crate::heap::Mem;
@@ -71,7 +71,7 @@ impl Tlsf {
 
 impl FreeIndex for Tlsf {
     #[inline]
-    fn insert<S: Source>(&mut self, m: &mut Mem<S>, l: &Layout, b: u32, size: u32) {
+    fn insert<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, b: u32, size: u32) {
         let (fl, sl) = mapping(size);
         let was = self.nonempty(fl, sl);
         push(m, l, &mut self.heads[fl][sl], was, b);
@@ -80,7 +80,7 @@ impl FreeIndex for Tlsf {
     }
 
     #[inline]
-    fn remove<S: Source>(&mut self, m: &mut Mem<S>, l: &Layout, b: u32, size: u32) {
+    fn remove<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, b: u32, size: u32) {
         let (fl, sl) = mapping(size);
         if unlink(m, l, &mut self.heads[fl][sl], b) {
             self.sl_map[fl] &= !(1 << sl);
@@ -91,10 +91,10 @@ impl FreeIndex for Tlsf {
     }
 
     #[inline]
-    fn find<S: Source>(&mut self, m: &Mem<S>, l: &Layout, asize: u32, align: u32, probes: &mut u32) -> Option<(u32, u32, u32)> {
+    fn find<G: Geometry, S: Source>(&mut self, m: &Mem<S>, l: &G, asize: u32, align: u32, probes: &mut u32) -> Option<(u32, u32, u32)> {
         let base = m.base_ptr() as usize;
         // Aligned requests look for room for the worst lead gap as well.
-        let want = if align > l.align { asize.checked_add(align + l.min_block)? } else { asize };
+        let want = if align > l.align() { asize.checked_add(align + l.min_block())? } else { asize };
         let fl = 31 - want.leading_zeros();
         let rounded = if fl >= SL_LOG { want.checked_add((1 << (fl - SL_LOG)) - 1)? } else { want };
         let (rfl, rsl) = mapping(rounded);
@@ -114,7 +114,7 @@ impl FreeIndex for Tlsf {
         None
     }
 
-    fn for_each<S: Source>(&self, m: &Mem<S>, l: &Layout, f: &mut dyn FnMut(usize, u32)) {
+    fn for_each<G: Geometry, S: Source>(&self, m: &Mem<S>, l: &G, f: &mut dyn FnMut(usize, u32)) {
         for fl in 0..FL {
             for sl in 0..SL {
                 if self.nonempty(fl, sl) {
@@ -128,7 +128,7 @@ impl FreeIndex for Tlsf {
         }
     }
 
-    fn check<S: Source>(&self, m: &Mem<S>, l: &Layout, free: u32) -> Result<u32, &'static str> {
+    fn check<G: Geometry, S: Source>(&self, m: &Mem<S>, l: &G, free: u32) -> Result<u32, &'static str> {
         let (mut budget, mut n) = (free, 0);
         for fl in 0..FL {
             if (self.fl_map & (1 << fl) != 0) != (self.sl_map[fl] != 0) {
