@@ -8,13 +8,15 @@
 //! - [`replay`]: runs a [`Trace`] on a heap, checking every block (alignment, inside the
 //!   heap, no overlap, contents kept across realloc and until free, calloc zeroed) and
 //!   measuring utilization;
-//! - [`Session`]: the playground console, one statement at a time.
+//! - [`Session`]: the playground console, one statement at a time;
+//! - [`ostep`]: OSTEP's free-space simulator (`malloc.py`), reproduced exactly.
 //!
 //! Limits, so that hostile input stays cheap: at most [`MAX_OPS`] ops, [`MAX_IDS`] ids
 //! (or script variables), sizes below 4 GiB ([`MAX_SIZE`]). Nothing here panics on any
 //! input: every problem is a [`ParseError`] or a message.
 
 mod op;
+pub mod ostep;
 mod rep;
 mod replay;
 mod script;
