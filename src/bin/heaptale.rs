@@ -5,7 +5,10 @@
 //! heaptale replay [--policy NAME] [--order ORDER] [--coalesce on|off] [--header BYTES]
 //!                 [--align BYTES] [--heap-size BYTES] [--base ADDR] [--check-every N]
 //!                 [--json] [--steps FILE] FILE...
+//! heaptale replay --ostep [knobs] [--ostep-text | --ostep-quiz] [--steps FILE]
+//!                 [--ops LIST | FILE... | --seed N --num-ops N --range N --percent-alloc N]
 //! ```
+//! `--ostep` reproduces OSTEP's `malloc.py` exactly (see `ostep.rs` next to this file).
 //! Exit status: 0 when every trace replayed cleanly; 1 when a replay met an integrity error
 //! or an allocation failure; 2 for bad input (unreadable file, malformed trace, bad knob).
 
@@ -16,6 +19,9 @@ use heaptale::{Config, Heap, HeapError, Order, PolicyKind};
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+
+#[path = "heaptale/ostep.rs"]
+mod ostep;
 
 /// The largest input file read (a 10-million-op trace is about 150 MB).
 const MAX_INPUT: u64 = 1 << 30;
@@ -47,25 +53,29 @@ enum OnOff {
 
 #[derive(clap::Args)]
 struct ReplayArgs {
-    /// Placement policy (see `heaptale policies`).
-    #[arg(long, default_value = "first", value_parser = parse_policy)]
-    policy: PolicyKind,
-    /// Free-list order: addr, size-asc, size-desc, front, back (list policies only).
-    #[arg(long, default_value = "addr", value_parser = parse_order)]
-    order: Order,
-    /// Coalesce free neighbours (list policies only; the others always do).
-    #[arg(long, value_enum, default_value = "on")]
-    coalesce: OnOff,
-    /// Header bytes before every payload.
-    #[arg(long, value_name = "BYTES", default_value = "8", value_parser = parse_u32)]
-    header: u32,
-    /// Payload alignment in bytes (a power of two).
-    #[arg(long, value_name = "BYTES", default_value = "8", value_parser = parse_u32)]
-    align: u32,
-    /// A fixed heap of this many bytes that never grows (OSTEP's -S).
+    /// Placement policy (see `heaptale policies`) [default: first; with --ostep: best].
+    #[arg(long, value_parser = parse_policy)]
+    policy: Option<PolicyKind>,
+    /// Free-list order: addr, size-asc, size-desc, front, back (list policies only; OSTEP's
+    /// ADDRSORT, SIZESORT+, SIZESORT-, INSERT-FRONT, INSERT-BACK are accepted) [default: addr].
+    #[arg(long, value_parser = parse_order)]
+    order: Option<Order>,
+    /// Coalesce free neighbours (list policies only; the others always do) [default: on;
+    /// with --ostep: off].
+    #[arg(long, value_enum)]
+    coalesce: Option<OnOff>,
+    /// Header bytes before every payload [default: 8; with --ostep: 0].
+    #[arg(long, value_name = "BYTES", value_parser = parse_u32)]
+    header: Option<u32>,
+    /// Payload alignment in bytes, a power of two [default: 8; with --ostep: 1, none, and
+    /// any number above it rounds requests up to a multiple of it, as malloc.py's -a].
+    #[arg(long, value_name = "BYTES", value_parser = parse_u32)]
+    align: Option<u32>,
+    /// A fixed heap of this many bytes that never grows (OSTEP's -S) [with --ostep: 100].
     #[arg(long, value_name = "BYTES", value_parser = parse_u32)]
     heap_size: Option<u32>,
-    /// The address reports give the heap's start (OSTEP's -b); decimal or 0x hex.
+    /// The address reports give the heap's start (OSTEP's -b); decimal or 0x hex [with
+    /// --ostep: 1000].
     #[arg(long, value_name = "ADDR", value_parser = parse_usize)]
     base: Option<usize>,
     /// Run the heap checker after every N ops (0: only at the end).
@@ -80,16 +90,49 @@ struct ReplayArgs {
     /// meant for small traces (each line lists every free block).
     #[arg(long, value_name = "FILE")]
     steps: Option<String>,
+    /// Reproduce OSTEP's free-space simulator, malloc.py, exactly: its addresses, free lists
+    /// in its order, its quirks, its knob defaults (-S 100 -b 1000 -H 0, no alignment, best
+    /// fit, address order, no coalescing). Ops come from --ops, from FILEs (malloc.py op
+    /// lists like +10,-0,+20, scripts or .rep traces of malloc and free), or, with neither,
+    /// are drawn at random as malloc.py draws them (--seed, --num-ops, --range,
+    /// --percent-alloc).
+    #[arg(long)]
+    ostep: bool,
+    /// With --ostep: the ops as malloc.py's -A takes them, e.g. "+10,-0,+20".
+    #[arg(long, value_name = "LIST", requires = "ostep", conflicts_with = "files", allow_hyphen_values = true)]
+    ops: Option<String>,
+    /// With --ostep: print exactly what `malloc.py ... -c` prints.
+    #[arg(long, requires = "ostep", conflicts_with_all = ["json", "ostep_quiz"])]
+    ostep_text: bool,
+    /// With --ostep: print exactly what malloc.py prints without -c (the questions).
+    #[arg(long, requires = "ostep", conflicts_with = "json")]
+    ostep_quiz: bool,
+    /// With --ostep, random ops: the seed (malloc.py's -s) [default: 0].
+    #[arg(long, value_name = "N", requires = "ostep", allow_negative_numbers = true)]
+    seed: Option<i64>,
+    /// With --ostep, random ops: how many (malloc.py's -n) [default: 10].
+    #[arg(long, value_name = "N", requires = "ostep")]
+    num_ops: Option<u64>,
+    /// With --ostep, random ops: sizes from 1 to N (malloc.py's -r) [default: 10].
+    #[arg(long, value_name = "N", requires = "ostep", allow_negative_numbers = true)]
+    range: Option<i64>,
+    /// With --ostep, random ops: the percent that are allocations (malloc.py's -P)
+    /// [default: 50].
+    #[arg(long, value_name = "N", requires = "ostep", allow_negative_numbers = true)]
+    percent_alloc: Option<i64>,
     /// Trace files (`-` reads standard input). xz-compressed files must be decompressed first.
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(required_unless_present = "ostep", value_name = "FILE")]
     files: Vec<String>,
 }
 
 fn parse_policy(s: &str) -> Result<PolicyKind, String> {
-    s.parse().map_err(|e: &str| e.to_string())
+    // OSTEP's upper-case names (-p BEST) are accepted too.
+    s.to_ascii_lowercase().parse().map_err(|e: &str| e.to_string())
 }
 fn parse_order(s: &str) -> Result<Order, String> {
-    s.parse().map_err(|e: &str| e.to_string())
+    // OSTEP's names (-l SIZESORT+) are accepted too.
+    let ostep = Order::ALL.into_iter().find(|&o| heaptale::trace::ostep::order_ostep_name(o).eq_ignore_ascii_case(s));
+    ostep.map_or_else(|| s.parse().map_err(|e: &str| e.to_string()), Ok)
 }
 fn parse_u64(s: &str) -> Result<u64, String> {
     let t = s.trim().replace('_', "");
@@ -121,6 +164,7 @@ fn main() -> ExitCode {
     let mut out = out.lock();
     let status = match cli.cmd {
         Cmd::Policies => policies(&mut out),
+        Cmd::Replay(args) if args.ostep => ostep::replay(&args, &mut out),
         Cmd::Replay(args) => replay(&args, &mut out),
     };
     // A closed pipe (`heaptale ... | head`) is not an error worth a message.
@@ -152,12 +196,13 @@ enum Outcome {
 }
 
 fn replay(args: &ReplayArgs, out: &mut impl Write) -> ExitCode {
+    let d = Config::default();
     let config = Config {
-        policy: args.policy,
-        order: args.order,
-        coalesce: matches!(args.coalesce, OnOff::On),
-        header: args.header,
-        align: args.align,
+        policy: args.policy.unwrap_or(d.policy),
+        order: args.order.unwrap_or(d.order),
+        coalesce: args.coalesce.map_or(d.coalesce, |c| matches!(c, OnOff::On)),
+        header: args.header.unwrap_or(d.header),
+        align: args.align.unwrap_or(d.align),
         heap_size: args.heap_size,
         base: args.base,
     };
@@ -205,6 +250,11 @@ fn replay(args: &ReplayArgs, out: &mut impl Write) -> ExitCode {
 
 /// Reads and parses one file.
 fn load(file: &str, stdin_used: &mut bool) -> Result<Trace, String> {
+    trace::parse(&read_text(file, stdin_used)?).map_err(|e| e.to_string())
+}
+
+/// Reads one text file (`-`: standard input, once), refusing what is not text.
+fn read_text(file: &str, stdin_used: &mut bool) -> Result<String, String> {
     let mut bytes = Vec::new();
     if file == "-" {
         if std::mem::replace(stdin_used, true) {
@@ -233,7 +283,7 @@ fn load(file: &str, stdin_used: &mut bool) -> Result<Trace, String> {
     if let Some(i) = text.bytes().position(|b| b == 0) {
         return Err(format!("not a text file (a NUL byte at byte {i}): expected a .rep trace or a script"));
     }
-    trace::parse(text).map_err(|e| e.to_string())
+    Ok(text.to_string())
 }
 
 fn io_message(e: &io::Error) -> String {
