@@ -1,6 +1,9 @@
 // Times the benchmark modules (one per allocator) on every workload; run by run.mjs as
-//   node --no-liftoff --no-wasm-lazy-compilation --expose-gc bench/measure.mjs MODULE_DIR REPS ALLOCATORS
+//   node --no-liftoff --no-wasm-lazy-compilation --expose-gc bench/measure.mjs MODULE_DIR REPS ALLOCATORS [IC_DIR]
 // and prints one JSON document on stdout (progress on stderr).
+// IC_DIR holds the same modules instrumented by icount (and baseline.wasm): after
+// the timing, each cell that passed runs once more there to count the wasm instructions it
+// executes (deterministic, unlike the times).
 //
 // Protocol. For each repetition, for each workload, each allocator runs in turn (the order
 // rotated by one each repetition; dlmalloc first in the first one) in a fresh instance:
@@ -14,11 +17,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-const [dir, repsArg, allocArg] = process.argv.slice(2);
+const [dir, repsArg, allocArg, icDir] = process.argv.slice(2);
 const REPS = Number(repsArg);
 const ALLOCS = allocArg.split(',');
-const FACTOR = 30;
-const MIN_DEADLINE = 1000;
+const FACTOR = 10;
+const MIN_DEADLINE = 500;
 const STATUS = ['ok', 'returned null', 'misaligned pointer', 'broken tag at free (overlap or overwrite)',
   'realloc lost data', 'vector contents wrong', 'timeout', 'bad trace', 'bad workload'];
 
@@ -100,7 +103,33 @@ for (let rep = 0; rep < REPS; rep++) {
   }
 }
 
+// ---- instruction counts ----
+const icount = { baseline: {}, cells: {} };
+if (icDir) {
+  const one = (mod, wi, budget) => {
+    gc();
+    const e = new WebAssembly.Instance(mod, imports).exports;
+    const c0 = e.__icount.value;
+    const st = e.bench_run(wi, performance.now() + budget);
+    return st === 0 ? { instructions: Number(e.__icount.value - c0), ops: e.bench_ops() } : { failed: st };
+  };
+  const base = new WebAssembly.Module(fs.readFileSync(path.join(icDir, 'baseline.wasm')));
+  for (let wi = 0; wi < workloads.length; wi++) icount.baseline[workloads[wi].name] = one(base, wi, 60000);
+  for (const a of ALLOCS) {
+    const mod = new WebAssembly.Module(fs.readFileSync(path.join(icDir, `${a}.wasm`)));
+    icount.cells[a] = {};
+    for (let wi = 0; wi < workloads.length; wi++) {
+      const c = cells[a][workloads[wi].name];
+      if (c.failed || c.dnf || !c.samples.length) continue;
+      const t = Math.min(...c.samples.map((s) => s.t1_ms));
+      icount.cells[a][workloads[wi].name] = one(mod, wi, Math.max(5000, 10 * t));
+    }
+    process.stderr.write(`instruction counts: ${a} done (${((performance.now() - t00) / 1000).toFixed(0)} s)\n`);
+  }
+}
+
 process.stdout.write(JSON.stringify({
+  icount,
   workloads, allocators: ALLOCS, reps: REPS, deadline: { factor: FACTOR, min_ms: MIN_DEADLINE },
   node_flags: process.execArgv, elapsed_s: (performance.now() - t00) / 1000, cells,
 }));

@@ -10,14 +10,17 @@
     all(feature = "lol_alloc", any(feature = "wee_alloc", feature = "buddy_system_allocator", feature = "linked_list_allocator")),
     all(feature = "wee_alloc", any(feature = "buddy_system_allocator", feature = "linked_list_allocator")),
     all(feature = "buddy_system_allocator", feature = "linked_list_allocator"),
+    all(feature = "baseline", any(feature = "heaptale", feature = "dlmalloc", feature = "std", feature = "talc", feature = "rlsf", feature = "lol_alloc", feature = "wee_alloc", feature = "buddy_system_allocator", feature = "linked_list_allocator")),
 ))]
 compile_error!("build the benchmark module with exactly one allocator feature");
 
-#[cfg(not(any(feature = "heaptale", feature = "dlmalloc", feature = "std", feature = "talc", feature = "rlsf", feature = "lol_alloc", feature = "wee_alloc", feature = "buddy_system_allocator", feature = "linked_list_allocator")))]
+#[cfg(not(any(feature = "baseline", feature = "heaptale", feature = "dlmalloc", feature = "std", feature = "talc", feature = "rlsf", feature = "lol_alloc", feature = "wee_alloc", feature = "buddy_system_allocator", feature = "linked_list_allocator")))]
 compile_error!("build the benchmark module with one allocator feature (e.g. --features heaptale)");
 
 /// The allocator's name as the report prints it.
-pub const NAME: &str = if cfg!(feature = "heaptale") {
+pub const NAME: &str = if cfg!(feature = "baseline") {
+    "baseline"
+} else if cfg!(feature = "heaptale") {
     "heaptale"
 } else if cfg!(feature = "dlmalloc") {
     "dlmalloc"
@@ -90,3 +93,8 @@ use crate::lla;
 #[cfg(feature = "linked_list_allocator")]
 #[global_allocator]
 static ALLOC: lla::Growing = lla::Growing(linked_list_allocator::LockedHeap::empty());
+
+/// Not a contender: the baseline of the instruction counts (see `recycle.rs`).
+#[cfg(feature = "baseline")]
+#[global_allocator]
+static ALLOC: crate::recycle::Recycle = crate::recycle::Recycle::new();

@@ -18,6 +18,8 @@ mod alloc;
 mod buddy;
 #[cfg(feature = "linked_list_allocator")]
 mod lla;
+#[cfg(feature = "baseline")]
+mod recycle;
 mod traces;
 
 use core::cell::UnsafeCell;

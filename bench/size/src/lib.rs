@@ -31,42 +31,13 @@ pub extern "C" fn run(n: u32) -> u32 {
     (*b as u32) ^ v.len() as u32 ^ z.len() as u32 ^ r
 }
 
-/// The baseline: a trivial bump allocator that never frees: it aligns the next address,
-/// grows memory (64 KiB pages) when it passes the end, and leaves realloc and alloc_zeroed to
-/// `GlobalAlloc`'s defaults.
+/// The baseline: a trivial never-freeing bump allocator (`bump.rs`).
 #[cfg(feature = "bump")]
-mod bump {
-    use core::alloc::{GlobalAlloc, Layout};
-    use core::arch::wasm32;
-    use core::cell::UnsafeCell;
-    pub struct Bump(pub UnsafeCell<(usize, usize)>);
-    unsafe impl Sync for Bump {}
-    unsafe impl GlobalAlloc for Bump {
-        unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-            let s = unsafe { &mut *self.0.get() };
-            if s.1 == 0 {
-                s.1 = wasm32::memory_size(0) << 16;
-                s.0 = s.1;
-            }
-            let start = (s.0 + l.align() - 1) & !(l.align() - 1);
-            let Some(end) = start.checked_add(l.size()) else { return core::ptr::null_mut() };
-            if end > s.1 {
-                let pages = (end - s.1).div_ceil(65536);
-                if wasm32::memory_grow(0, pages) == usize::MAX {
-                    return core::ptr::null_mut();
-                }
-                s.1 += pages << 16;
-            }
-            s.0 = end;
-            start as *mut u8
-        }
-        unsafe fn dealloc(&self, _: *mut u8, _: Layout) {}
-    }
-}
+mod bump;
 
 #[cfg(feature = "bump")]
 #[global_allocator]
-static ALLOC: bump::Bump = bump::Bump(core::cell::UnsafeCell::new((0, 0)));
+static ALLOC: bump::Bump = bump::Bump::new();
 
 #[cfg(feature = "heaptale")]
 #[global_allocator]
