@@ -1,0 +1,138 @@
+// The engine: the wasm module compiled once and instantiated once per heap.
+//
+// One heap per WebAssembly instance (memory.grow belongs to one linear memory),
+// so comparing policies needs several instances. wasm-bindgen's `--target web`
+// glue keeps its instance in module-level state, so each instance imports the
+// glue under its own URL (a distinct query string makes a distinct ES module)
+// and initialises it with the one compiled WebAssembly.Module.
+
+const PKG_URL = new URL('../../pkg/heaptale.js', import.meta.url).href;
+const WASM_URL = new URL('../../pkg/heaptale_bg.wasm', import.meta.url).href;
+
+let compiled = null;
+
+/** The compiled module (fetched and compiled once). */
+export function compile() {
+  if (!compiled) {
+    compiled = WebAssembly.compileStreaming
+      ? WebAssembly.compileStreaming(fetch(WASM_URL)).catch(async () =>
+        WebAssembly.compile(await (await fetch(WASM_URL)).arrayBuffer()))
+      : fetch(WASM_URL).then((r) => r.arrayBuffer()).then((b) => WebAssembly.compile(b));
+  }
+  return compiled;
+}
+
+const instances = new Map();
+
+/** Instance `n` of the engine (0 is the main one): its glue module, initialised. */
+export function instance(n = 0) {
+  if (!instances.has(n)) {
+    instances.set(n, (async () => {
+      const url = n === 0 ? PKG_URL : `${PKG_URL}?instance=${n}`;
+      const glue = await import(url);
+      await glue.default({ module_or_path: await compile() });
+      return glue;
+    })());
+  }
+  return instances.get(n);
+}
+
+/** The option names of `new Heap(...)` from the page's config (URL names differ). */
+export function heapOptions(cfg) {
+  const o = { policy: cfg.policy, header: cfg.header, align: cfg.align };
+  if (cfg.order) o.order = cfg.order;
+  if (cfg.coalesce !== undefined) o.coalesce = cfg.coalesce;
+  if (cfg.heapSize) o.heapSize = cfg.heapSize;
+  return o;
+}
+
+/**
+ * One heap and what the page reads from it after each step. `glue` is an
+ * engine instance; making a Heap replaces the one that instance had.
+ */
+export class HeapModel {
+  constructor(glue, cfg) {
+    this.glue = glue;
+    this.cfg = { ...cfg };
+    this.heap = new glue.Heap(heapOptions(cfg));
+  }
+
+  release() {
+    try { this.heap.free(); } catch { /* already replaced */ }
+  }
+
+  /**
+   * Loads a source (see main.js): a script or .rep text, an optional step
+   * limit, then statements typed after it. `onProgress(done, total)` is called
+   * between chunks of a big trace; resolves to {steps, failed, format, error}.
+   */
+  async load(source, onProgress) {
+    const h = this.heap;
+    const big = source.text.length > 200_000;
+    let r;
+    if (big && onProgress) {
+      r = h.loadStart(source.text, source.cut ?? undefined);
+      if (r.error) return r;
+      const total = r.steps;
+      const chunk = 25_000;
+      for (;;) {
+        const p = h.loadContinue(chunk);
+        onProgress(p.done, total);
+        if (p.done >= total) break;
+        await new Promise((res) => setTimeout(res, 0));
+      }
+    } else {
+      r = h.load(source.text, source.cut ?? undefined);
+      if (r.error) return r;
+    }
+    for (const stmt of source.extra ?? []) h.run(stmt);
+    const t = h.timeline();
+    return { steps: t.steps, failed: t.failed, format: t.format, error: null };
+  }
+
+  /** Reads everything drawn: blocks, free lists, stats, break, memory size. */
+  read() {
+    const h = this.heap;
+    return {
+      packed: h.blocksPacked(),
+      free: h.freeListsPacked(),
+      stats: h.stats(),
+      heapStart: h.heapStart(),
+      brk: h.brk(),
+      memoryBytes: h.memoryBytes(),
+      position: h.position(),
+      steps: h.stepCount(),
+    };
+  }
+
+  /** Real bytes of linear memory, read through a fresh view (growth detaches old ones). */
+  memoryView(addr, len) {
+    const buf = this.glue.wasmMemory().buffer;
+    const end = Math.min(buf.byteLength, addr + len);
+    return new Uint8Array(buf, addr, Math.max(0, end - addr));
+  }
+}
+
+/** The blocks of a packed walk: 4 words each, [addr, size, requested, header | used << 31]. */
+export const blockAt = (packed, i) => ({
+  addr: packed[i * 4],
+  size: packed[i * 4 + 1],
+  requested: packed[i * 4 + 2],
+  header: packed[i * 4 + 3] & 0x7fffffff,
+  used: (packed[i * 4 + 3] & 0x80000000) !== 0,
+  index: i,
+});
+
+/** Index of the block that contains `addr` (blocks tile the heap), or -1. */
+export function blockIndexAt(packed, addr) {
+  let lo = 0;
+  let hi = packed.length / 4 - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const a = packed[mid * 4];
+    if (addr < a) hi = mid - 1;
+    else if (addr >= a + packed[mid * 4 + 1]) lo = mid + 1;
+    else return mid;
+  }
+  return -1;
+}

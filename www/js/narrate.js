@@ -1,0 +1,138 @@
+// Words for a step, from the engine's own events: what the call was, what it
+// returned, which block the policy took and why, splits, merges, the break
+// moving and memory.grow adding pages.
+
+export const hex = (n) => '0x' + Number(n).toString(16);
+export const bytes = (n) => `${Number(n).toLocaleString('en')} byte${n === 1 ? '' : 's'}`;
+/** `48-byte`: a size as an adjective. */
+export const sized = (n) => `${Number(n).toLocaleString('en')}-byte`;
+export const kib = (n) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB`
+  : n >= 1024 ? `${(n / 1024).toFixed(n % 1024 ? 1 : 0)} KiB` : bytes(n));
+
+export const POLICY_NAMES = {
+  first: 'first fit',
+  next: 'next fit',
+  best: 'best fit',
+  worst: 'worst fit',
+  seglist: 'segregated fit',
+  tlsf: 'TLSF',
+  buddy: 'the buddy allocator',
+};
+
+const cap = (s) => s.charAt(0).toUpperCase() + s.slice(1);
+const plural = (n, one, many = one + 's') => `${n.toLocaleString('en')} ${n === 1 ? one : many}`;
+
+function callOf(text) {
+  const m = /([A-Za-z_]\w*)\s*\(/.exec(text || '');
+  return m ? m[1] : '';
+}
+
+/**
+ * Narrates step `info` ({step, line, text, addr, error, grewPages}) from its
+ * `events`. `ctx`: {policy, header, memoryBytes, steps}. Returns
+ * {summary, detail, changed: [addresses], grow: bool, error: bool}.
+ */
+export function narrate(info, events, ctx) {
+  const where = info.line ? `Step ${info.step.toLocaleString('en')} (line ${info.line})` : `Step ${info.step.toLocaleString('en')}`;
+  const changed = [];
+  if (!info || info.step === 0) {
+    return { summary: 'Step 0: the heap as made, before any call.', detail: 'The break is at the heap\'s start.', changed, grow: false, error: false };
+  }
+  const text = info.text || '';
+  const call = callOf(text) || text;
+  if (info.error) {
+    const msg = String(info.error);
+    // The engine's message usually starts with the statement already.
+    const said = msg.startsWith(text) ? msg : `${text}: ${msg}`;
+    return {
+      summary: `Error at ${where.toLowerCase()}: ${said}`,
+      detail: 'The heap is unchanged, and the session goes on.',
+      changed, grow: false, error: true,
+    };
+  }
+  const policy = POLICY_NAMES[ctx.policy] || ctx.policy || 'the allocator';
+  const ev = events.filter((e) => e.kind !== 'dropped');
+  const alloc = ev.filter((e) => e.kind === 'alloc');
+  const splits = ev.filter((e) => e.kind === 'split');
+  const merges = ev.filter((e) => e.kind === 'coalesce');
+  const frees = ev.filter((e) => e.kind === 'free');
+  const grows = ev.filter((e) => e.kind === 'grow');
+  const realloc = ev.find((e) => e.kind === 'realloc');
+  for (const e of ev) {
+    for (const k of ['block', 'rest', 'new', 'old', 'absorbed']) if (e[k] !== undefined) changed.push(e[k]);
+  }
+  const parts = [];
+  const ret = info.addr != null ? ` returned ${hex(info.addr)}` : ' done';
+  let summary = `${where}: ${text}${ret}.`;
+  if (call === 'free') summary = `${where}: ${text} done.`;
+
+  // Growth of the heap: the break, and pages memory.grow added.
+  let growText = '';
+  if (grows.length) {
+    const g0 = grows[0];
+    const g1 = grows[grows.length - 1];
+    const pages = grows.reduce((n, g) => n + g.pages, 0);
+    growText = `The break moved from ${hex(g0.old_brk)} to ${hex(g1.new_brk)} (+${bytes(g1.new_brk - g0.old_brk)})`;
+    if (pages > 0) {
+      growText += `; memory.grow added ${plural(pages, 'page')} (${kib(pages * 65536)}), memory.size is now ${hex(ctx.memoryBytes)}.`;
+    } else if (info.grewPages > 0) {
+      growText += `, inside pages already there: memory.grow added ${plural(info.grewPages, 'page')} when this step first ran, and memory never shrinks, so after a step back they are still there.`;
+    } else {
+      growText += ', inside pages already grown (no memory.grow).';
+    }
+  }
+
+  if (realloc) {
+    if (realloc.in_place) {
+      const how = merges.length ? ' by merging the free block after it'
+        : grows.length ? ' by moving the break' : splits.length ? ' and cut off its free tail' : '';
+      parts.push(`The block stayed in place${how}: now ${bytes(realloc.size)} at ${hex(realloc.new)}.`);
+    } else {
+      parts.push(`It could not grow in place, so it moved: a new ${sized(realloc.size)} block at ${hex(realloc.new)}, the bytes copied, the old block at ${hex(realloc.old)} freed.`);
+    }
+    if (growText) parts.push(growText);
+  } else if (alloc.length) {
+    const a = alloc[alloc.length - 1];
+    const cut = splits.find((s) => s.block === a.block);
+    const lead = splits.find((s) => s.rest === a.block);
+    const probes = a.probes === 1 ? 'after 1 probe' : `after ${plural(a.probes, 'probe')}`;
+    if (ctx.policy === 'buddy') {
+      const halvings = splits.length;
+      if (grows.length) parts.push(`No free block was large enough: the heap grew. ${growText}`);
+      parts.push(halvings
+        ? `${cap(policy)} split a block in halves ${plural(halvings, 'time')} down to a ${sized(a.size)} block at ${hex(a.block)} (the smallest power of two that holds ${bytes(a.request)} and the ${ctx.header}-byte header); each upper half became a free buddy.`
+        : `${cap(policy)} took the free ${sized(a.size)} block at ${hex(a.block)}, the smallest power of two that holds ${bytes(a.request)} and the ${ctx.header}-byte header.`);
+    } else {
+      const orig = cut ? cut.size + cut.rest_size : a.size;
+      const origAt = lead ? lead.block : a.block;
+      if (grows.length) {
+        parts.push(`No free block fit (${plural(a.probes, 'probe')}), so the heap grew. ${growText}`);
+        parts.push(`The new ${sized(a.size)} block is at ${hex(a.block)}.`);
+      } else {
+        parts.push(`${cap(policy)} took the ${sized(orig + (lead ? lead.size : 0))} free block at ${hex(origAt)} ${probes}.`);
+      }
+      if (lead) parts.push(`Its first ${bytes(lead.size)} stayed free so the payload is aligned.`);
+      if (cut) parts.push(`It split it: ${bytes(cut.size)} used and a ${sized(cut.rest_size)} free block at ${hex(cut.rest)}.`);
+      else if (!grows.length) parts.push(`It used the whole block (a rest would be smaller than the smallest block).`);
+    }
+    const hdr = ctx.header;
+    const pad = a.size - hdr - a.request;
+    parts.push(`Block: ${hdr}-byte header, ${bytes(a.request)} of payload${pad > 0 ? `, ${bytes(pad)} of padding` : ''}.`);
+  } else if (frees.length) {
+    const f = frees[0];
+    parts.push(`The ${sized(f.size)} block at ${hex(f.block)} is free again.`);
+    if (merges.length) {
+      const last = merges[merges.length - 1];
+      parts.push(merges.length === 1
+        ? `It merged with a free neighbour (coalescing): one ${sized(last.size)} free block at ${hex(last.block)}.`
+        : `It merged with both free neighbours (coalescing): one ${sized(last.size)} free block at ${hex(last.block)}.`);
+    } else if (ctx.coalesce === false && ctx.policy !== 'buddy') {
+      parts.push('Coalescing is off: it went onto the free list as it is.');
+    } else {
+      parts.push('No free neighbour to merge with: it went onto the free list.');
+    }
+  } else if (call === 'free') {
+    parts.push('free(NULL) does nothing.');
+  }
+  return { summary, detail: parts.join(' '), changed, grow: grows.length > 0, error: false };
+}
