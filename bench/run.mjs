@@ -165,7 +165,7 @@ function environment() {
     date: new Date().toISOString(),
     command: 'make bench   (= node bench/run.mjs)' + (REPS !== 5 ? ` --reps ${REPS}` : ''),
     heaptale_commit: commit,
-    machine: { cores: cpus.length, cpu: cpus[0]?.model ?? '?', memory_gib: Math.round(os.totalmem() / 2 ** 30), os: `${os.type()} ${os.release()} ${os.arch()}` },
+    machine: { cores: cpus.length, cpu: cpus[0]?.model ?? '?', memory_gib: Math.round(os.totalmem() / 2 ** 30), os: `${os.type()} ${os.release()} ${os.arch()}`, loadavg_before: os.loadavg().map((x) => +x.toFixed(2)) },
     node: process.version,
     v8: process.versions.v8,
     rustc: sh('rustc', ['-V']),
@@ -357,7 +357,7 @@ function report(res) {
   p();
   p(`- command: \`${env.command}\` from the repository root (${m.elapsed_s.toFixed(0)} s of measuring)`);
   p(`- date: ${env.date}; heaptale at commit ${env.heaptale_commit || '?'}`);
-  p(`- machine: ${env.machine.cores} cores (${env.machine.cpu}), ${env.machine.memory_gib} GiB, ${env.machine.os}; shared with other builds, so expect noise`);
+  p(`- machine: ${env.machine.cores} cores (${env.machine.cpu}), ${env.machine.memory_gib} GiB, ${env.machine.os}; shared with other engineers' builds (load average ${env.machine.loadavg_before?.[0] ?? '?'} before the measuring, ${env.machine.loadavg_after?.[0] ?? '?'} after, on 2 cores), so the times are noisy: see the spreads, and the instruction counts, which are not`);
   p(`- node ${env.node} (V8 ${env.v8}), flags \`${m.node_flags.join(' ')}\` (every function compiled by TurboFan up front: no baseline tier, no tier-up during a run)`);
   p(`- ${env.rustc}; target wasm32-unknown-unknown; release profile: opt-level 3, lto = true, codegen-units = 1, panic = "abort"; no wasm-opt`);
   p(`- crates: ${['dlmalloc', 'talc', 'rlsf', 'lol_alloc', 'wee_alloc', 'buddy_system_allocator', 'linked_list_allocator', 'heaptale'].map((c) => `${c} ${env.crates[c]}`).join(', ')} (bench/Cargo.lock)`);
@@ -603,6 +603,7 @@ function main() {
     });
     if (r.status !== 0) throw new Error('measure.mjs failed');
     const measure = JSON.parse(r.stdout);
+    env.machine.loadavg_after = os.loadavg().map((x) => +x.toFixed(2));
     res = { env, code_size, measure };
   }
   res.summary = summarize(res.measure);
