@@ -291,7 +291,7 @@ function speedSvg(m, S) {
   const allocs = m.allocators;
   const groups = [...m.workloads.map((w) => w.name), 'geomean (classes)'];
   const colors = ['#444444', '#999999', '#d62728', '#1f77b4', '#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#bcbd22'];
-  const W = 1180, H = 520, L = 60, R = 20, T = 50, B = 150;
+  const W = 1180, H = 560, L = 60, R = 20, T = 50, B = 190;
   const lo = 0.01, hi = 4;
   const y = (v) => T + (H - T - B) * (1 - (Math.log(v) - Math.log(lo)) / (Math.log(hi) - Math.log(lo)));
   const gw = (W - L - R) / groups.length, bw = (gw - 10) / allocs.length;
