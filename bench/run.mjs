@@ -338,9 +338,9 @@ function report(res) {
   const W = m.workloads;
   const L = [];
   const p = (s = '') => L.push(s);
-  const table = (head, rows) => {
+  const table = (head, rows, left = 1) => {
     p(`| ${head.join(' | ')} |`);
-    p(`|${head.map((_, i) => (i ? '---:' : '---')).join('|')}|`);
+    p(`|${head.map((_, i) => (i >= left ? '---:' : '---')).join('|')}|`);
     for (const r of rows) p(`| ${r.join(' | ')} |`);
     p();
   };
@@ -416,7 +416,7 @@ function report(res) {
   tg.push(['no growth when a workload runs again', grew.length ? grew.map((wl) => `${wl.name} +${kib(h.workloads[wl.name].growth.max)}`).join(', ') : 'none on any workload', grew.length ? `**missed** on ${grew.length}` : 'met']);
   const cs = C['size-s'].heaptale.added_file;
   tg.push(['code size ≤ 2,000 B added at opt-level "s"', `${int(cs)} B (talc ${int(C['size-s'].talc.added_file)}, dlmalloc ${int(C['size-s'].dlmalloc.added_file)})`, cs <= 2000 ? 'met' : `**missed** by ${int(cs - 2000)} B`]);
-  table(['target', 'measured', 'verdict'], tg);
+  table(['target', 'measured', 'verdict'], tg, 3);
 
   // ---- speed ----
   p('## Speed');
@@ -531,7 +531,7 @@ function report(res) {
     const r = S[a].workloads[wl.name];
     if (r.status === 'failed') bad.push(`- **${a}** on ${wl.name}: run ${r.failed.run} failed its check: ${r.failed.what} at allocator call ${int(r.failed.at_op)}${r.failed.size ? ` (a request of ${int(r.failed.size)} bytes aligned to ${int(r.failed.align)})` : ''}, repetition ${r.failed.rep + 1}; not timed.`);
     if (r.status === 'dnf') bad.push(`- ${a} on ${wl.name}: did not finish in ${int(r.dnf.budget_ms)} ms (${int(r.dnf.ops)} of ${int(S.dlmalloc.workloads[wl.name].ops)} allocator calls done).`);
-    if (r.run2) bad.push(`- ${a} on ${wl.name}: the second run timed out (${int(r.run2.at_op)} calls done), so its growth is unknown.`);
+    if (r.run2) bad.push(`- ${a} on ${wl.name}: the second run timed out in repetition ${r.run2.rep + 1} (${int(r.run2.at_op)} calls done)${r.growth ? `; its growth is that of the ${r.growth.n} repetition${r.growth.n > 1 ? 's' : ''} where it finished` : ', so its growth is unknown'}.`);
   }
   p('## Failures and runs that did not finish');
   p();
@@ -573,7 +573,7 @@ function report(res) {
     }[wl.name] ?? `${wl.source}; ${int(wl.trace_ops)} ops, ${int(wl.ids)} ids, replayed ${wl.repeat} × a run (align 8; size 0 made 1)`;
     return [wl.name, wl.class, what];
   });
-  table(['workload', 'class', 'what'], wrows);
+  table(['workload', 'class', 'what'], wrows, 3);
   p('The real traces are `tests/traces/*.rep` (see its README); the generated ones are written by');
   p('`bench/build.rs` from fixed seeds (`make bench` leaves them as .rep files in `bench/target/traces/`');
   p('for `heaptale replay`). Both are turned into a compact binary op list at build time and included');
