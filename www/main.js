@@ -353,12 +353,12 @@ function renderScript() {
   if (s.kind === 'script') {
     if (ta.value !== s.text) ta.value = s.text;
     ta.hidden = false;
-    $('script-mirror').hidden = false;
+    $('editor').hidden = false;
     summary.hidden = true;
   } else {
     const small = s.text.length <= EDITOR_MAX;
     ta.hidden = !small;
-    $('script-mirror').hidden = !small;
+    $('editor').hidden = !small;
     if (small && ta.value !== s.text) ta.value = s.text;
     summary.hidden = false;
     const extra = s.extra.length ? ` Then ${s.extra.length} statement${s.extra.length > 1 ? 's' : ''} typed after it: ${s.extra.join('; ')}.` : '';
@@ -598,7 +598,7 @@ function renderSteps() {
     const li = document.createElement('li');
     li.value = 0;
     li.className = 'step';
-    li.textContent = 'the heap as made';
+    li.textContent = '0. the heap as made';
     li.dataset.step = '0';
     if (app.pos === 0) { li.classList.add('current'); li.setAttribute('aria-current', 'step'); }
     items.push(li);
@@ -608,6 +608,10 @@ function renderSteps() {
     li.value = s.step;
     li.className = s.error ? 'step is-error' : 'step';
     li.dataset.step = String(s.step);
+    const no = document.createElement('span');
+    no.className = 'step-no';
+    no.textContent = `${num(s.step)}.`;
+    li.append(no, ' ');
     const code = document.createElement('code');
     code.textContent = s.text;
     li.append(code, ' ');
@@ -752,17 +756,30 @@ function renderCompareOptions() {
     cb.id = `compare-${p}`;
     cb.value = p;
     cb.checked = app.compareWanted.includes(p);
+    const main = p === app.cfg.policy;
+    cb.disabled = main;
     const label = document.createElement('label');
     label.htmlFor = cb.id;
-    label.textContent = `${p} (${POLICY_NAMES[p]})`;
+    label.textContent = `${p} (${POLICY_NAMES[p]})${main ? ': the policy above' : ''}`;
     wrap.append(cb, label);
     return wrap;
   });
   box.replaceChildren(...items);
 }
 
-async function setCompare(list) {
-  list = list.filter((p) => POLICIES.includes(p)).slice(0, 3);
+/** Keeps the compared policies apart from the main one; rebuilds the cards. */
+async function resyncCompare() {
+  const wanted = app.compareWanted.filter((p) => p !== app.cfg.policy);
+  if (wanted.length !== app.compare.length || wanted.some((p, k) => app.compare[k].policy !== p)) {
+    await setCompare(wanted, { rebuild: false });
+  } else {
+    buildCompareGrid();
+  }
+  renderCompareOptions();
+}
+
+async function setCompare(list, { rebuild: again = true } = {}) {
+  list = list.filter((p) => POLICIES.includes(p) && p !== app.cfg.policy).slice(0, 3);
   app.compareWanted = list;
   for (const c of app.compare) c.model?.release();
   app.compare = [];
@@ -771,8 +788,8 @@ async function setCompare(list) {
     app.compare.push({ policy: list[k], glue, model: null, map: null, narration: null });
   }
   buildCompareGrid();
-  await rebuild({ step: app.pos });
   renderCompareOptions();
+  if (again) await rebuild({ step: app.pos });
 }
 
 function buildCompareGrid() {
@@ -949,7 +966,8 @@ async function openScenario(id) {
   const s = SCENARIOS.find((x) => x.id === id);
   if (s.policy && s.policy !== app.cfg.policy) {
     app.cfg.policy = s.policy;
-    $('policy').value = s.policy;
+    syncKnobs();
+    await resyncCompare();
   }
   return useSource({ kind: 'script', text: s.text, name: s.title }, { note: `Opened "${s.title}" (policy ${app.cfg.policy}).` });
 }
@@ -1050,15 +1068,7 @@ async function share() {
 async function applyUrl(st) {
   app.cfg = { ...DEFAULT_CONFIG, ...st.config };
   syncKnobs();
-  if (st.compare?.length) {
-    app.compareWanted = st.compare;
-    for (let k = 0; k < st.compare.length; k++) {
-      const glue = await instance(k + 1);
-      app.compare.push({ policy: st.compare[k], glue, model: null, map: null });
-    }
-    buildCompareGrid();
-    renderCompareOptions();
-  }
+  if (st.compare?.length) await setCompare(st.compare, { rebuild: false });
   if (st.source?.trace) return openTrace(st.source.trace, { step: st.step, cut: st.source.cut, extra: st.source.extra });
   const text = st.source?.text ?? DEFAULT_SCRIPT;
   const isRep = /^\d/.test((text.split('\n').map((l) => l.trim()).find((l) => l)) || '');
@@ -1095,12 +1105,12 @@ async function knobsChanged(what) {
     heapSize: hs ? Number(hs) : null,
   };
   updateKnobs();
-  if (app.compare.length) buildCompareGrid();
+  await resyncCompare();
   const r = await rebuild({ step: app.pos, note: `Policy ${app.cfg.policy}${what === 'policy' ? '' : `, ${what} changed`}: replayed ${num(app.pos)} of the steps.` });
   if (r.error) {
     app.cfg = before;
     syncKnobs();
-    if (app.compare.length) buildCompareGrid();
+    await resyncCompare();
     await rebuild({ step: app.pos });
     setStatus(`Error: ${r.error}`, 'The settings are back as they were.', true);
   }

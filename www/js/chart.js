@@ -4,7 +4,6 @@
 // Lines differ by colour (Okabe–Ito) and by dash pattern.
 
 const NS = 'http://www.w3.org/2000/svg';
-const W = 640;
 
 export const FIELDS = ['step', 'live', 'heap', 'used', 'freeBytes', 'freeBlocks', 'largest', 'probes', 'usedBlocks', 'memory'];
 
@@ -52,8 +51,9 @@ function el(name, attrs = {}, text) {
  * `steps` the number of steps. `onPick(step)` is called on a click.
  */
 export function drawChart(box, data, pos, steps, onPick) {
+  const W = Math.max(280, Math.min(900, box.clientWidth || 640));
   const svg = el('svg', { viewBox: `0 0 ${W} ${PANELS.reduce((a, p) => a + p.h + 24, 0)}`, class: 'chart', 'aria-hidden': 'true', focusable: 'false' });
-  const left = 58; const right = 8;
+  const left = 62; const right = 8;
   const plotW = W - left - right;
   const xMax = Math.max(1, steps);
   const x = (s) => left + (s / xMax) * plotW;

@@ -213,7 +213,7 @@ export class HeapMap {
     const compact = this.compact;
     const overviewTop = compact ? 4 : 16;
     const overviewH = compact ? 12 : 20;
-    const detailTop = overviewTop + overviewH + (compact ? 8 : 30);
+    const detailTop = overviewTop + overviewH + (compact ? 8 : 40);
     const rowH = compact ? 16 : (this.readable ? 34 : 28);
     const rb = this.rowBytes();
     const rows = this.readable ? this.maxRows() : this.visibleRows();
@@ -272,30 +272,19 @@ export class HeapMap {
     ctx.strokeStyle = COLORS.brk; ctx.lineWidth = 2;
     ctx.beginPath(); ctx.moveTo(bx, overviewTop - (compact ? 3 : 6)); ctx.lineTo(bx, overviewTop + overviewH + 4); ctx.stroke();
     if (!compact) {
+      // above the bar: the heap's start; below it: the break at its place, then memory.size
       ctx.fillStyle = COLORS.text;
       ctx.textAlign = 'left';
       ctx.fillText(`heap start ${hex(heapStart)}`, gutter, overviewTop - 8);
-      ctx.textAlign = 'right';
-      const memLabel = `memory.size ${hex(memoryBytes)} (${(memoryBytes / PAGE).toLocaleString('en')} pages)`;
-      ctx.fillText(memLabel, gutter + barW, overviewTop + overviewH + 13);
       const brkLabel = `brk ${hex(brk)}`;
       const bw = ctx.measureText(brkLabel).width;
-      const memW = ctx.measureText(memLabel).width;
-      let lx = Math.min(Math.max(gutter, bx - bw / 2), gutter + barW - bw);
-      let ly = overviewTop - 8;
-      if (lx < gutter + ctx.measureText(`heap start ${hex(heapStart)}`).width + 8) {
-        // keep the label clear of the start label: below the bar, left of memory.size
-        ly = overviewTop + overviewH + 13;
-        lx = Math.min(Math.max(gutter, bx - bw / 2), gutter + barW - memW - bw - 12);
-        if (lx < gutter) lx = gutter;
-      }
-      ctx.textAlign = 'left';
       ctx.fillStyle = COLORS.brk;
-      ctx.fillText(brkLabel, lx, ly);
-      if (gutter > 0) {
-        ctx.fillStyle = COLORS.text;
-        ctx.fillText('grown', 0, overviewTop + overviewH / 2);
-      }
+      ctx.fillText(brkLabel, Math.min(Math.max(gutter, bx - bw / 2), gutter + barW - bw), overviewTop + overviewH + 13);
+      ctx.fillStyle = COLORS.text;
+      ctx.textAlign = 'right';
+      ctx.fillText(`memory.size ${hex(memoryBytes)} (${(memoryBytes / PAGE).toLocaleString('en')} pages)`, gutter + barW, overviewTop + overviewH + 27);
+      ctx.textAlign = 'left';
+      if (gutter > 0) ctx.fillText('grown', 0, overviewTop + overviewH / 2);
     }
 
     // ---- detail
@@ -403,14 +392,15 @@ export class HeapMap {
         });
       }
       if (header * px >= 0.5) {
+        const hb = this.compact ? 3 : 7;
         this.segments(off, header, rb, v0, (r, o, len) => {
           ctx.fillStyle = COLORS.header;
-          ctx.fillRect(gutter + o * px, top + r * rowH + bandH - 7, Math.max(1, len * px), 7);
+          ctx.fillRect(gutter + o * px, top + r * rowH + bandH - hb, Math.max(1, len * px), hb);
         });
-        if (!used && size >= header + 12) { // the free block's footer (size word)
+        if (!used && size >= header + 12 && d.policy !== 'buddy') { // the free block's footer (size word)
           this.segments(off + size - 4, 4, rb, v0, (r, o, len) => {
             ctx.fillStyle = COLORS.header;
-            ctx.fillRect(gutter + o * px, top + r * rowH + bandH - 7, Math.max(1, len * px), 7);
+            ctx.fillRect(gutter + o * px, top + r * rowH + bandH - hb, Math.max(1, len * px), hb);
           });
         }
       }

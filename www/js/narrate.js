@@ -106,7 +106,7 @@ export function narrate(info, events, ctx) {
       const orig = cut ? cut.size + cut.rest_size : a.size;
       const origAt = lead ? lead.block : a.block;
       if (grows.length) {
-        parts.push(`No free block fit (${plural(a.probes, 'probe')}), so the heap grew. ${growText}`);
+        parts.push(a.probes === 0 ? `There was no free block to search, so the heap grew. ${growText}` : `No free block fit (${plural(a.probes, 'probe')}), so the heap grew. ${growText}`);
         parts.push(`The new ${sized(a.size)} block is at ${hex(a.block)}.`);
       } else {
         parts.push(`${cap(policy)} took the ${sized(orig + (lead ? lead.size : 0))} free block at ${hex(origAt)} ${probes}.`);

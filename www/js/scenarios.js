@@ -23,10 +23,10 @@ export const SCENARIOS = [
 big = malloc(400)
 top = malloc(16)    # keeps the hole from merging into the top
 free(big)           # a 408-byte hole
-a = malloc(24)      # split: 32 used, the rest stays free
-b = malloc(24)
-c = malloc(100)
-d = malloc(200)     # the rest is now too small: the heap grows
+a = malloc(24)      # split: 32 bytes used, the rest stays free
+b = malloc(24)      # split again
+c = malloc(100)     # and again: a 232-byte hole is left
+d = malloc(240)     # 248 bytes do not fit in it: the heap grows
 `,
   },
   {
@@ -75,23 +75,24 @@ s = realloc(s, 100)    # shrinking: in place, the tail becomes free
   {
     id: 'grow', title: 'memory.grow: the break crosses 64 KiB pages', policy: 'first',
     text: `# Requests large enough to need new WebAssembly pages
-a = malloc(30000)
-b = malloc(30000)
-c = malloc(30000)     # past the first page: memory.grow
-d = malloc(100000)    # two more pages
+# (memory never shrinks: pages an earlier heap of this page grew are used again)
+a = malloc(30000)     # the break moves into the first page of the heap
+b = malloc(30000)     # and inside that page
+c = malloc(30000)     # past its end: memory.grow adds a page
+d = malloc(100000)    # and another
 free(d)
-free(c)               # the break stays: memory never shrinks
+free(c)               # merged, but the break stays: memory never shrinks
 `,
   },
   {
-    id: 'errors', title: 'Errors: double free, foreign and interior pointers', policy: 'first',
-    text: `# Each bad call is refused with a message; the heap is unchanged
+    id: 'errors', title: 'Errors: double free, unknown variables, bad alignment, overflow', policy: 'first',
+    text: `# Each bad call is refused with a message; the heap is unchanged and the script goes on
 p = malloc(24)
 free(p)
-free(p)               # double free
+free(p)                  # double free
 q = malloc(16)
 r = realloc(nobody, 8)   # a variable never allocated
-s = memalign(3, 8)    # not a power of two
+s = memalign(3, 8)       # not a power of two
 t = calloc(65536, 65537) # the product overflows
 free(q)
 `,
@@ -107,77 +108,74 @@ big3 = malloc(64)
 `,
   },
   {
-    id: 'worst-next', title: 'Next fit\u2019s worst case: scattering small blocks', policy: 'next',
-    text: `# Next fit resumes where it stopped, so it cuts into every hole in turn
-a = malloc(200)
-x = malloc(8)
-b = malloc(200)
-y = malloc(8)
-c = malloc(200)
-z = malloc(8)
-free(a)
-free(b)
-free(c)
-p = malloc(24)
-q = malloc(24)
-r = malloc(24)        # one cut in each hole: no hole stays whole
-big = malloc(190)     # none holds 190 any more: the heap grows
+    id: 'worst-next', title: 'Next fit\u2019s worst case: cutting the big hole it passed last', policy: 'next',
+    text: `# Next fit resumes where its last search stopped, so it keeps cutting the big hole
+# even when a small hole near the start would do (first fit would use that one)
+a = malloc(40)
+k1 = malloc(8)
+big = malloc(400)
+k2 = malloc(8)
+free(big)             # a 408-byte hole
+x = malloc(16)        # cut from the big hole; the search stops there
+free(a)               # a 48-byte hole near the start
+y = malloc(16)        # next fit goes on from the big hole and cuts it again
+z = malloc(16)        # and again (first fit would have used a's hole twice)
+big2 = malloc(360)    # 368 bytes: the big hole has only 336 left, so the heap grows
 `,
   },
   {
     id: 'worst-best', title: 'Best fit\u2019s worst case: slivers too small to use', policy: 'best',
-    text: `# Best fit picks the tightest hole and leaves a sliver each time
-a = malloc(56)
+    text: `# Best fit picks the tightest hole, and each time leaves a sliver behind
+a = malloc(64)
 k1 = malloc(8)
-b = malloc(64)
+b = malloc(72)
 k2 = malloc(8)
-c = malloc(72)
+c = malloc(80)
 k3 = malloc(8)
-free(a)
-free(b)
-free(c)
-x = malloc(40)        # takes the 64-byte hole of a, leaves 24 bytes
-y = malloc(48)        # takes b's, leaves a small sliver
-z = malloc(56)        # takes c's, leaves a small sliver
-w = malloc(40)        # the slivers are useless: the heap grows
+free(a)               # holes of 72,
+free(b)               # 80
+free(c)               # and 88 bytes
+x = malloc(40)        # 48 bytes: the 72-byte hole, leaving a 24-byte sliver
+y = malloc(48)        # 56 bytes: the 80-byte hole, another sliver
+z = malloc(56)        # 64 bytes: the 88-byte hole, a third one
+w = malloc(40)        # 72 bytes are free, in slivers of 24: the heap grows
 `,
   },
   {
     id: 'worst-worst', title: 'Worst fit\u2019s worst case: breaking up the big hole', policy: 'worst',
     text: `# Worst fit always cuts the largest hole, so no large hole survives
-a = malloc(500)
+b = malloc(120)
 k1 = malloc(8)
-b = malloc(40)
+a = malloc(500)
 k2 = malloc(8)
-free(a)
-free(b)
-x = malloc(32)        # fits b's hole exactly, but worst fit cuts a's
+free(b)               # a 128-byte hole that would hold the three small requests
+free(a)               # a 512-byte hole
+x = malloc(32)        # worst fit cuts the 512-byte hole instead
 y = malloc(32)
 z = malloc(32)
-big = malloc(480)     # a's hole is broken up: the heap grows
+big = malloc(480)     # 488 bytes: the big hole is broken up, so the heap grows
 `,
   },
   {
-    id: 'worst-seglist', title: 'Segregated fit\u2019s worst case: the wrong size class', policy: 'seglist',
-    text: `# Free blocks sit in power-of-two classes: a request looks in its class and up
-a = malloc(120)
-k1 = malloc(8)
-b = malloc(120)
-k2 = malloc(8)
-free(a)
-free(b)
-x = malloc(130)       # the 128-byte holes are in a smaller class: the heap grows
-y = malloc(130)
+    id: 'worst-seglist', title: 'Segregated fit\u2019s worst case: a crowded size class', policy: 'seglist',
+    text: `# A request searches its own power-of-two class first fit, block by block:
+# a class full of holes that are a little too small costs a probe each
+${Array.from({ length: 10 }, (_, i) => `h${i} = malloc(128)\nk${i} = malloc(8)`).join('\n')}
+${Array.from({ length: 10 }, (_, i) => `free(h${i})`).join('\n')}
+x = malloc(240)       # 248 bytes, class 128-255: ten 136-byte holes probed in vain
 `,
   },
   {
     id: 'worst-tlsf', title: 'TLSF\u2019s worst case: good fit, not best fit', policy: 'tlsf',
-    text: `# TLSF rounds a request up to the next size class to find a block in O(1):
-# a hole that would fit, in the request's own class, is skipped
-a = malloc(1000)
+    text: `# TLSF looks at the rounded-up class, then only at the head of the request's own
+# class: a hole that fits, further down that list, is not found
+a = malloc(1072)
 k1 = malloc(8)
-free(a)               # a 1008-byte hole
-b = malloc(996)       # fits, but its class list is searched from the next class: grows
+b = malloc(1024)
+k2 = malloc(8)
+free(a)               # a 1080-byte hole in the class 1024-1087
+free(b)               # a 1032-byte hole, now at the head of that class
+c = malloc(1056)      # 1064 bytes: the head is too small, so the heap grows
 `,
   },
   {
