@@ -458,6 +458,7 @@ function report(res) {
   p('exact-class LIFO list per size and alignment, bumping when empty, no split, no merge), so it is');
   p('the allocator\'s own work beyond the least an allocator can do. A bulk-memory instruction (the');
   p('copy inside a moving realloc) counts as one. Deterministic: the same on every run.');
+  p('`node bench/profile.mjs ALLOCATOR WORKLOAD` splits such a count by function.');
   p();
   table(['workload', 'harness a call', ...A], W.map((wl) => {
     const b = m.icount?.baseline?.[wl.name];

@@ -4,6 +4,9 @@
 //! it or enter a nested sequence (br, br_if, br_table, return, unreachable, block, loop, if),
 //! so the counter holds exactly the number of original wasm instructions executed (a bulk
 //! memory instruction counts as one, whatever it copies).
+//!
+//! With ICOUNT_PER_FUNCTION set, every function gets a counter of its own instead, exported
+//! as `__ic:<function name>` (what `bench/profile.mjs` reads).
 use walrus::ir::*;
 use walrus::*;
 
