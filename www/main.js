@@ -224,6 +224,10 @@ function show(info, events, { note = '', announce = true } = {}) {
   app.map.setData({ ...app.last, changedAddrs: nar.changed, header: app.cfg.header, policy: app.cfg.policy });
   if (nar.grow) flashGrow(events);
   app.map.draw();
+  if (!app.drawnOnce) {
+    app.drawnOnce = true;
+    performance.mark('heaptale:first-heap');
+  }
   describeMap();
   renderBlocks();
   renderFreeLists();
@@ -573,7 +577,7 @@ function renderStats() {
     ['external fragmentation', `${pct(s.external_fragmentation)} of free bytes are outside the largest free block`],
     ['probes', `${num(app.narration.probes)} this step`],
     ['module memory', `arena ${hex(mm.arena_start)}–${hex(mm.arena_end)} below the heap, ${kib(mm.arena_used)} used (the module's own bookkeeping; it never grows memory)`],
-    ['time travel', t.recording ? `${num(t.snapshots)} snapshot${t.snapshots === 1 ? '' : 's'} (every ${num(t.interval)} steps, ${kib(t.snapshotBytes)} of copied heap bytes)` : `off: ${t.why}`],
+    ['time travel', t.recording ? `${num(t.snapshots)} snapshot${t.snapshots === 1 ? '' : 's'} of the heap (one every ${num(t.interval)} steps; ${kib(t.snapshotBytes)} of heap bytes copied)` : `off: ${t.why}`],
   ];
   $('stats').replaceChildren(...rows.flatMap(([k, v]) => {
     const dt = document.createElement('dt'); dt.textContent = k;

@@ -331,6 +331,8 @@ impl Timeline {
         let n = self.len() as usize;
         self.addrs.try_reserve_exact(n).map_err(|_| String::from("load: no module memory left for the steps' results"))?;
         self.stride = (self.len() / SAMPLES).max(1);
+        // Long loads start with fewer snapshots (the budget thins them out anyway).
+        self.k = (self.len() / 512).next_power_of_two().clamp(FIRST_INTERVAL, 4096);
         self.samples.try_reserve((n / self.stride as usize + 2) * SAMPLE_WORDS).map_err(|_| String::from("load: no module memory left"))?;
         Ok(())
     }
@@ -568,7 +570,9 @@ fn snapshot(l: &mut Live) {
     // rest goes to JS.
     let session_blocks = if t.checked || vars > 0 { l.requested.len() } else { 0 };
     let arena_cost = if t.checked { t.ids as usize * 4 } else { 0 } + vars * 48 + session_blocks * 72 + 512;
-    let js_cost = brk as usize + l.slots.len() * 4 + l.requested.len() * 8;
+    // Ids past the last one that holds an address hold none (zeros): not copied.
+    let used_slots = l.slots.iter().rposition(|&a| a != 0).map_or(0, |i| i + 1);
+    let js_cost = brk as usize + used_slots * 4 + l.requested.len() * 8;
     // A snapshot that would take a large share of a budget alone is not taken: the steps
     // are then re-run from an earlier one.
     if js_cost > JS_BUDGET / 4 || arena_cost > ARENA_BUDGET / 4 {
@@ -589,7 +593,7 @@ fn snapshot(l: &mut Live) {
         brk,
         bytes,
         session: l.session.clone(),
-        slots: if l.slots.is_empty() { None } else { Some(Uint32Array::from(l.slots.as_slice())) },
+        slots: if used_slots == 0 { None } else { Some(Uint32Array::from(&l.slots[..used_slots])) },
         requested: if pairs.is_empty() { None } else { Some(Uint32Array::from(pairs.as_slice())) },
         live_bytes: l.live_bytes,
         probes: l.probes,
@@ -791,11 +795,11 @@ fn restore(l: &mut Live, si: usize) -> Result<(), HeapError> {
     };
     l.restore_heap(fresh.0, fresh.1, brk, bytes.as_ref())?;
     l.session = session;
-    let ids = l.slots.len();
-    match slots {
-        Some(a) if a.length() as usize == ids => a.copy_to(&mut l.slots),
-        _ => l.slots.fill(0),
+    let n = slots.as_ref().map_or(0, |a| a.length() as usize).min(l.slots.len());
+    if let Some(a) = slots.filter(|_| n > 0) {
+        a.subarray(0, n as u32).copy_to(&mut l.slots[..n]);
     }
+    l.slots[n..].fill(0);
     l.requested.clear();
     if let Some(a) = requested {
         let pairs = a.to_vec();
