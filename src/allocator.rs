@@ -41,6 +41,9 @@ type DefaultSource = crate::source::WasmMemory;
 #[cfg(not(target_arch = "wasm32"))]
 type DefaultSource = crate::source::FixedRegion;
 
+/// Freed blocks up to this size wait in quick lists (see [`Bt::with_quick_lists`]).
+pub const QUICK_MAX: u32 = 256;
+
 /// The heap behind the allocator.
 pub type Engine<S> = Heap<S, Bt<Tlsf, Compact>>;
 
@@ -89,7 +92,9 @@ impl<S: Source> Allocator<S> {
     /// Runs `f` on the heap, under the lock; `None` if the heap cannot be made.
     #[inline(always)]
     fn with<R>(&self, f: impl FnOnce(&mut Engine<S>) -> R) -> Option<R> {
-        while self.lock.swap(true, Ordering::Acquire) {
+        // Single-threaded wasm (no `atomics` target feature) cannot be re-entered: no lock.
+        let locking = !cfg!(all(target_arch = "wasm32", not(target_feature = "atomics")));
+        while locking && self.lock.swap(true, Ordering::Acquire) {
             core::hint::spin_loop();
         }
         // SAFETY: the lock gives this thread the only access to the cells until released.
@@ -100,7 +105,9 @@ impl<S: Source> Allocator<S> {
                 None
             }
         };
-        self.lock.store(false, Ordering::Release);
+        if locking {
+            self.lock.store(false, Ordering::Release);
+        }
         r
     }
 
@@ -113,7 +120,7 @@ impl<S: Source> Allocator<S> {
     unsafe fn make(&self) -> bool {
         // SAFETY: `ready` is false, so the source is still here; it is moved out exactly once.
         let src = unsafe { ManuallyDrop::take(&mut *self.src.get()) };
-        match Heap::with_policy(src, Bt::new(GEOMETRY, true, Tlsf::new()), crate::NoObserver, None) {
+        match Heap::with_policy(src, Bt::new(GEOMETRY, true, Tlsf::new()).with_quick_lists(QUICK_MAX), crate::NoObserver, None) {
             Ok(h) => {
                 // SAFETY: under the lock.
                 unsafe {
@@ -158,9 +165,7 @@ impl<S: Source> Drop for Allocator<S> {
 unsafe impl<S: Source> GlobalAlloc for Allocator<S> {
     #[inline]
     unsafe fn alloc(&self, layout: AllocLayout) -> *mut u8 {
-        self.with(|h| h.memalign(layout.align(), layout.size()))
-            .and_then(Result::ok)
-            .map_or(null_mut(), |a| a as *mut u8)
+        self.with(|h| h.alloc_raw(layout.align(), layout.size())).unwrap_or(null_mut())
     }
 
     #[inline]

@@ -170,6 +170,18 @@ impl<S: Source, P: Policy, O: Observer> Heap<S, P, O> {
         }
     }
 
+    /// `memalign` for a `GlobalAlloc`: a pointer, null on failure, no error reporting.
+    #[inline(always)]
+    pub fn alloc_raw(&mut self, align: usize, size: usize) -> *mut u8 {
+        if align > MAX_ALIGN {
+            return core::ptr::null_mut();
+        }
+        match self.policy.malloc(&mut self.mem, &mut self.obs, size, align as u32) {
+            Ok(p) => self.mem.ptr(p),
+            Err(_) => core::ptr::null_mut(),
+        }
+    }
+
     /// `calloc(n, size)`: `n * size` zeroed bytes; the product is checked for overflow.
     pub fn calloc(&mut self, n: usize, size: usize) -> Result<usize, HeapError> {
         let Some(total) = n.checked_mul(size) else {

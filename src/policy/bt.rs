@@ -47,14 +47,77 @@ pub struct Bt<F, G = Layout> {
     /// growths): never handed out, never freed.
     foreign: [u32; MAX_FOREIGN],
     nforeign: usize,
+    /// Quick lists (see [`Bt::with_quick_lists`]): per exact block size, the offset + 1 of
+    /// the last block freed into it (0: empty).
+    quick: [u32; QUICK_LISTS],
+    /// Blocks up to this size go to the quick lists (0: no quick lists).
+    quick_max: u32,
+    /// How many blocks the quick lists hold.
+    quick_len: u32,
 }
+
+/// How many quick lists there can be (one per size granule from the minimum block up).
+pub const QUICK_LISTS: usize = 32;
 
 /// How many foreign regions a heap steps over before it stops growing past them.
 pub const MAX_FOREIGN: usize = 8;
 
 impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     pub fn new(layout: G, coalesce: bool, index: F) -> Self {
-        Bt { layout, coalesce, index, first: 0, top_prev_used: true, foreign: [0; MAX_FOREIGN], nforeign: 0 }
+        Bt { layout, coalesce, index, first: 0, top_prev_used: true, foreign: [0; MAX_FOREIGN], nforeign: 0, quick: [0; QUICK_LISTS], quick_max: 0, quick_len: 0 }
+    }
+
+    /// Quick lists, as glibc's fastbins: a freed block of up to `max_block` bytes stays a used
+    /// block and goes on a singly linked LIFO list of its exact size, from which the next
+    /// request of that size takes it back in a few instructions, without splitting,
+    /// coalescing or touching its neighbours. Before the heap grows, the quick lists are
+    /// emptied into the free index (coalescing as usual), so they never cost memory the heap
+    /// would otherwise have reused. A block in a quick list is not checked as free: `free` of
+    /// it is not detected as a double free, so the playground keeps them off; the production
+    /// allocator, which trusts its callers, uses them.
+    pub fn with_quick_lists(mut self, max_block: u32) -> Self {
+        let l = self.layout;
+        let most = l.min_block() + (QUICK_LISTS as u32 - 1) * l.align();
+        self.quick_max = max_block.min(most);
+        self
+    }
+
+    /// The quick list of a block size, if it has one.
+    #[inline(always)]
+    fn quick_list(&self, size: u32) -> Option<usize> {
+        if size > self.quick_max {
+            return None;
+        }
+        let l = self.layout;
+        Some(((size - l.min_block()) / l.align()) as usize & (QUICK_LISTS - 1))
+    }
+
+    /// Empties the quick lists into the free index.
+    #[cold]
+    fn consolidate<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O) {
+        let l = self.layout;
+        for i in 0..QUICK_LISTS {
+            let mut e = core::mem::take(&mut self.quick[i]);
+            while e != 0 {
+                let b = e - 1;
+                e = m.read(b + l.header());
+                let size = m.size_of(b);
+                self.release(m, o, b, size);
+            }
+        }
+        self.quick_len = 0;
+    }
+
+    /// The blocks waiting in the quick lists, by list.
+    pub fn quick_blocks<S: Source>(&self, m: &Mem<S>, f: &mut dyn FnMut(usize, u32)) {
+        for (i, &h) in self.quick.iter().enumerate() {
+            let (mut e, mut n) = (h, 0);
+            while e != 0 && n <= self.quick_len {
+                f(i, e - 1);
+                e = m.read(e - 1 + self.layout.header());
+                n += 1;
+            }
+        }
     }
 
     pub fn first(&self) -> u32 {
@@ -142,8 +205,24 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     pub fn malloc<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, request: usize, align: u32) -> Result<u32, HeapError> {
         let l = self.layout;
         let asize = l.block_size(request).ok_or(HeapError::SizeOverflow)?;
+        if let Some(q) = self.quick_list(asize) {
+            let e = self.quick[q];
+            if e != 0 && align <= l.align() {
+                let b = e - 1;
+                self.quick[q] = m.read(b + l.header());
+                self.quick_len -= 1;
+                o.event(Event::Alloc { block: b, size: asize, request: request as u32, probes: 1 });
+                return Ok(b + l.header());
+            }
+        }
         let mut probes = 0;
-        let (b, size, lead, indexed) = match self.index.find(m, &l, asize, align, &mut probes) {
+        let mut found = self.index.find(m, &l, asize, align, &mut probes);
+        if found.is_none() && self.quick_len > 0 {
+            // Merge what the quick lists hold before the heap grows.
+            self.consolidate(m, o);
+            found = self.index.find(m, &l, asize, align, &mut probes);
+        }
+        let (b, size, lead, indexed) = match found {
             Some((b, size, lead)) => (b, size, lead, true),
             None => {
                 let (b, size, lead) = self.grow_for(m, o, asize, align)?;
@@ -157,7 +236,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
 
     /// The blocks that stand for foreign memory.
     pub fn foreign(&self) -> &[u32] {
-        &self.foreign[..self.nforeign]
+        self.foreign.get(..self.nforeign).unwrap_or(&[])
     }
 
     /// Grows the heap by `bytes`: true if the new bytes follow the old break. If the source
@@ -181,8 +260,10 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         // Too few new bytes to stand as a block of their own: the foreign block takes them.
         let fend = if end >= next_first + l.min_block() { next_first } else { end };
         m.set_header(&l, fb, fend - fb, true, fb == self.first || self.top_prev_used);
-        self.foreign[self.nforeign] = fb;
-        self.nforeign += 1;
+        if let Some(slot) = self.foreign.get_mut(self.nforeign) {
+            *slot = fb;
+            self.nforeign += 1;
+        }
         self.top_prev_used = true;
         if fend < end {
             m.set_header(&l, fend, end - fend, false, true);
@@ -283,6 +364,13 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     pub fn free<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32) {
         let size = m.size_of(b);
         o.event(Event::Free { block: b, size });
+        if let Some(q) = self.quick_list(size) {
+            // The block stays used; its first payload word links the quick list.
+            m.write(b + self.layout.header(), self.quick[q]);
+            self.quick[q] = b + 1;
+            self.quick_len += 1;
+            return;
+        }
         self.release(m, o, b, size);
     }
 
@@ -438,6 +526,18 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         }
         if b > self.first && prev_used != self.top_prev_used {
             return Err((b, "the last block's state is recorded wrongly"));
+        }
+        let mut quick_ok = Ok(());
+        let mut quick_n = 0u32;
+        self.quick_blocks(m, &mut |q, b| {
+            quick_n += 1;
+            if b >= end || !m.is_used(b) || self.quick_list(m.size_of(b)) != Some(q) {
+                quick_ok = Err((b, "a quick list holds a block that is not one of its size"));
+            }
+        });
+        quick_ok?;
+        if quick_n != self.quick_len {
+            return Err((NIL, "the quick lists do not hold as many blocks as counted"));
         }
         for &f in self.foreign() {
             if f >= end || !m.is_used(f) {

@@ -34,6 +34,22 @@ pub fn unlink<G: Geometry, S: Source>(m: &mut Mem<S>, l: &G, head: &mut u32, b: 
     prev == NIL && next == NIL
 }
 
+/// Puts `new` where `old` is in the list whose head is `head` (`old` leaves it).
+#[inline]
+pub fn relink<G: Geometry, S: Source>(m: &mut Mem<S>, l: &G, head: &mut u32, old: u32, new: u32) {
+    let (next, prev) = (m.next_link(l, old), m.prev_link(l, old));
+    m.set_next_link(l, new, next);
+    m.set_prev_link(l, new, prev);
+    if prev == NIL {
+        *head = new;
+    } else {
+        m.set_next_link(l, prev, new);
+    }
+    if next != NIL {
+        m.set_prev_link(l, next, new);
+    }
+}
+
 /// Checks one list: back links, entries free, each in `class`. Returns its length;
 /// `budget` bounds how far it is followed (the number of free blocks), catching cycles.
 pub fn check_list<G: Geometry, S: Source>(

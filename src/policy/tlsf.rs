@@ -32,15 +32,25 @@ impl Default for Tlsf {
     }
 }
 
-/// The list of a block size: `(fl, sl)`.
-#[inline]
+/// The list of a block size: `(fl, sl)`. Both are masked into range, which also lets the
+/// compiler drop bounds checks where they index the tables.
+#[inline(always)]
 fn mapping(size: u32) -> (usize, usize) {
-    let fl = 31 - size.leading_zeros();
+    let fl = 31 - (size | 1).leading_zeros();
     if fl < SL_LOG {
-        return (0, size as usize);
+        return (0, size as usize & (SL - 1));
     }
-    let sl = (size >> (fl - SL_LOG)) as usize ^ SL;
-    (fl as usize, sl)
+    let sl = ((size >> (fl - SL_LOG)) as usize ^ SL) & (SL - 1);
+    (fl as usize & (FL - 1), sl)
+}
+
+/// The first list whose every block is at least `size` bytes ("good fit"), or `None` past
+/// the largest class.
+#[inline(always)]
+fn mapping_search(size: u32) -> Option<(usize, usize)> {
+    let fl = 31 - (size | 1).leading_zeros();
+    let rounded = if fl >= SL_LOG { size.checked_add((1 << (fl - SL_LOG)) - 1)? } else { size };
+    Some(mapping(rounded))
 }
 
 impl Tlsf {
@@ -48,15 +58,20 @@ impl Tlsf {
         Tlsf { fl_map: 0, sl_map: [0; FL], heads: [[0; SL]; FL] }
     }
 
-    #[inline]
+    #[inline(always)]
     fn nonempty(&self, fl: usize, sl: usize) -> bool {
-        self.sl_map[fl] & (1 << sl) != 0
+        self.sl_map[fl & (FL - 1)] & (1 << (sl & (SL - 1))) != 0
+    }
+
+    #[inline(always)]
+    fn head(&mut self, fl: usize, sl: usize) -> &mut u32 {
+        &mut self.heads[fl & (FL - 1)][sl & (SL - 1)]
     }
 
     /// The first non-empty list at or above `(fl, sl)`.
-    #[inline]
+    #[inline(always)]
     fn search(&self, fl: usize, sl: usize) -> Option<(usize, usize)> {
-        let here = self.sl_map[fl] as u32 & (u32::MAX << sl);
+        let here = self.sl_map[fl & (FL - 1)] as u32 & (u32::MAX << (sl & (SL - 1)));
         if here != 0 {
             return Some((fl, here.trailing_zeros() as usize));
         }
@@ -64,8 +79,8 @@ impl Tlsf {
         if above == 0 {
             return None;
         }
-        let fl = above.trailing_zeros() as usize;
-        Some((fl, (self.sl_map[fl] as u32).trailing_zeros() as usize))
+        let fl = above.trailing_zeros() as usize & (FL - 1);
+        Some((fl, (self.sl_map[fl] as u32).trailing_zeros() as usize & (SL - 1)))
     }
 }
 
@@ -74,7 +89,7 @@ impl FreeIndex for Tlsf {
     fn insert<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, b: u32, size: u32) {
         let (fl, sl) = mapping(size);
         let was = self.nonempty(fl, sl);
-        push(m, l, &mut self.heads[fl][sl], was, b);
+        push(m, l, self.head(fl, sl), was, b);
         self.sl_map[fl] |= 1 << sl;
         self.fl_map |= 1 << fl;
     }
@@ -82,7 +97,7 @@ impl FreeIndex for Tlsf {
     #[inline]
     fn remove<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, b: u32, size: u32) {
         let (fl, sl) = mapping(size);
-        if unlink(m, l, &mut self.heads[fl][sl], b) {
+        if unlink(m, l, self.head(fl, sl), b) {
             self.sl_map[fl] &= !(1 << sl);
             if self.sl_map[fl] == 0 {
                 self.fl_map &= !(1 << fl);
@@ -91,20 +106,35 @@ impl FreeIndex for Tlsf {
     }
 
     #[inline]
+    fn replace<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, old: u32, old_size: u32, new: u32, new_size: u32) {
+        let (fl, sl) = mapping(old_size);
+        if mapping(new_size) == (fl, sl) {
+            // The rest of a split block often stays in its list: it takes the block's place.
+            super::classes::relink(m, l, self.head(fl, sl), old, new);
+        } else {
+            self.remove(m, l, old, old_size);
+            self.insert(m, l, new, new_size);
+        }
+    }
+
+    #[inline]
     fn find<G: Geometry, S: Source>(&mut self, m: &Mem<S>, l: &G, asize: u32, align: u32, probes: &mut u32) -> Option<(u32, u32, u32)> {
         let base = m.base_ptr() as usize;
         // Aligned requests look for room for the worst lead gap as well.
         let want = if align > l.align() { asize.checked_add(align + l.min_block())? } else { asize };
-        let fl = 31 - want.leading_zeros();
-        let rounded = if fl >= SL_LOG { want.checked_add((1 << (fl - SL_LOG)) - 1)? } else { want };
-        let (rfl, rsl) = mapping(rounded);
-        let mut candidates = [self.search(rfl, rsl), None];
-        let (ofl, osl) = mapping(want);
-        if self.nonempty(ofl, osl) {
-            candidates[1] = Some((ofl, osl));
+        // Good fit: any block of the first list at or above the rounded size will do.
+        if let Some((fl, sl)) = mapping_search(want).and_then(|(fl, sl)| self.search(fl, sl)) {
+            let b = *self.head(fl, sl);
+            *probes += 1;
+            let size = m.size_of(b);
+            if let Some(lead) = l.fit(base, b, size, asize, align) {
+                return Some((b, size, lead));
+            }
         }
-        for (fl, sl) in candidates.into_iter().flatten() {
-            let b = self.heads[fl][sl];
+        // Rounding skipped the request's own list, whose head may fit all the same.
+        let (fl, sl) = mapping(want);
+        if self.nonempty(fl, sl) {
+            let b = *self.head(fl, sl);
             *probes += 1;
             let size = m.size_of(b);
             if let Some(lead) = l.fit(base, b, size, asize, align) {
