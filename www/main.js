@@ -304,6 +304,10 @@ function togglePlay() {
 
 function runStatement(stmt) {
   stopPlaying();
+  if (app.edited && app.source.kind === 'script') {
+    setStatus('Error: the script has edits that have not run yet.', 'Run the script first (Ctrl+Enter or Run script), then add statements here; nothing changed.', true);
+    return { ok: false };
+  }
   const h = app.model.heap;
   const pos = app.pos;
   const r = h.run(stmt);
@@ -1234,7 +1238,7 @@ async function main() {
       if (!app.model || v === 0) return `step 0 of ${app.steps}: the heap as made`;
       try { const s = app.model.heap.stepInfo(v); return `step ${v} of ${app.steps}: ${s.text}${s.error ? ' (failed)' : ''}`; } catch { return `step ${v}`; }
     },
-    onChange: (v) => { stopPlaying(); goTo(v); },
+    onChange: (v) => { if (app.busy) return; stopPlaying(); goTo(v); },
   });
   wire();
   wireMap();
