@@ -645,9 +645,17 @@ export function drawBuddy(canvas, d, changed = new Set()) {
     const treeRow = maxK - Math.round(Math.log2(tree[1]));
     const x = labelW + off * px;
     const w = Math.max(1, size * px);
-    // the split ancestors, from the tree's root down
-    ctx.fillStyle = '#e4e4e4';
-    for (let r = treeRow; r < Math.min(row, levels); r++) ctx.fillRect(x, r * rowH + 2, w, rowH - 4);
+    // the split ancestors, from the tree's root down, each with its left edge
+    // where this block is the leftmost part of it
+    for (let r = treeRow; r < Math.min(row, levels); r++) {
+      ctx.fillStyle = '#e4e4e4';
+      ctx.fillRect(x, r * rowH + 2, w, rowH - 4);
+      const node = 2 ** (maxK - r);
+      if ((off - tree[0]) % node === 0) {
+        ctx.fillStyle = '#8a8a8a';
+        ctx.fillRect(x, r * rowH + 2, 1, rowH - 4);
+      }
+    }
     if (row < levels) {
       ctx.fillStyle = used ? COLORS.used : pats.free;
       ctx.fillRect(x, row * rowH + 2, w, rowH - 4);
@@ -656,16 +664,6 @@ export function drawBuddy(canvas, d, changed = new Set()) {
         ctx.strokeStyle = COLORS.changed; ctx.lineWidth = 2;
         ctx.strokeRect(x + 1, row * rowH + 3, Math.max(2, w - 2), rowH - 6);
       }
-    }
-  }
-  // node boundaries of the split rows
-  ctx.fillStyle = '#9a9a9a';
-  for (const [t, s] of trees) {
-    const tk = Math.round(Math.log2(s));
-    for (let r = maxK - tk; r < levels; r++) {
-      const node = 2 ** (maxK - r);
-      if (node * px < 4) break;
-      for (let o = t; o <= t + s; o += node) ctx.fillRect(labelW + o * px, r * rowH + 2, 1, rowH - 4);
     }
   }
   let used = 0;

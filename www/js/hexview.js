@@ -5,6 +5,7 @@
 import { hex } from './narrate.js';
 
 const MAX_BYTES = 512;
+const MAX_BYTES_NARROW = 256;
 
 /** Byte roles of a block, by offset in the block: [from, to, role, label]. */
 export function fields(b, words, policy) {
@@ -44,7 +45,7 @@ export function fields(b, words, policy) {
  * of fields. `view`: the block's bytes (a Uint8Array over real memory).
  */
 export function renderHex(el, b, view, policy, perRow = 16) {
-  const shown = Math.min(view.length, MAX_BYTES);
+  const shown = Math.min(view.length, perRow < 16 ? MAX_BYTES_NARROW : MAX_BYTES);
   const dv = new DataView(view.buffer, view.byteOffset, view.byteLength);
   const words = (o) => (o + 4 <= view.length ? dv.getUint32(o, true) : 0);
   const fs = fields(b, words, policy);
