@@ -11,8 +11,9 @@
 //    event recorded and read, snapshots and statistics samples taken); and
 //    heap.replay() (the checked replay: every block checked and filled);
 //  - time to draw a heap of 100,000 blocks: HeapMap.draw() of the whole heap
-//    (the detail at "whole heap" and the overview), and the read before it
-//    (blocksPacked, freeListsPacked, stats);
+//    (66,667 used and 33,333 free: the detail at "whole heap" and the
+//    overview), and the read before it (the walk over the real headers:
+//    blocksPacked, freeListsPacked, stats);
 //  - jump to a step of a 100,000-op trace: heap.seek(n) for random n over the
 //    first 100,000 ops of node-json.rep (median, 95th percentile, max);
 //  - page load to first drawn heap: navigation start to the first drawn heap
@@ -95,10 +96,10 @@ for (let run = 0; run < RUNS; run++) {
     const { HeapMap } = await import('/www/js/heapmap.js');
     const glue = await instance(0);
     const m = new HeapModel(glue, { policy: 'tlsf', header: 8, align: 8 });
-    // 150,000 blocks allocated, every third freed: 100,000 used blocks and 50,000 free ones
+    // 100,000 blocks: every third freed (between used neighbours, so no merging)
     const ps = [];
-    for (let i = 0; i < 150000; i++) ps.push(m.heap.malloc(8 + (i % 13) * 8));
-    for (let i = 0; i < 150000; i += 3) m.heap.free(ps[i]);
+    for (let i = 0; i < 100000; i++) ps.push(m.heap.malloc(8 + (i % 13) * 8));
+    for (let i = 0; i < 100000; i += 3) m.heap.free(ps[i]);
     const box = document.createElement('div');
     box.style.width = '900px';
     const canvas = document.createElement('canvas');
