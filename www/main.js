@@ -1222,8 +1222,10 @@ function fillPolicies(list) {
 }
 
 async function main() {
+  performance.mark('heaptale:main');
   try {
     app.glue = await instance(0);
+    performance.mark('heaptale:engine');
   } catch (e) {
     setStatus(`Error: could not load the WebAssembly module (${errText(e)}). Build it with "make build".`, '', true);
     document.documentElement.dataset.state = 'error';
