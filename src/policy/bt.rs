@@ -52,19 +52,25 @@ pub struct Bt<F, G = Layout> {
     quick: [u32; QUICK_LISTS],
     /// Blocks up to this size go to the quick lists (0: no quick lists).
     quick_max: u32,
-    /// How many blocks the quick lists hold.
+    /// How many blocks, and bytes, the quick lists hold.
     quick_len: u32,
+    quick_bytes: u32,
+    /// Bit `i` set: quick list `i` is not empty.
+    quick_map: u32,
 }
 
 /// How many quick lists there can be (one per size granule from the minimum block up).
 pub const QUICK_LISTS: usize = 32;
+/// Bytes the quick lists may hold before a large request merges them back.
+pub const QUICK_HOLD: u32 = 64 * 1024;
+
 
 /// How many foreign regions a heap steps over before it stops growing past them.
 pub const MAX_FOREIGN: usize = 8;
 
 impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     pub fn new(layout: G, coalesce: bool, index: F) -> Self {
-        Bt { layout, coalesce, index, first: 0, top_prev_used: true, foreign: [0; MAX_FOREIGN], nforeign: 0, quick: [0; QUICK_LISTS], quick_max: 0, quick_len: 0 }
+        Bt { layout, coalesce, index, first: 0, top_prev_used: true, foreign: [0; MAX_FOREIGN], nforeign: 0, quick: [0; QUICK_LISTS], quick_max: 0, quick_len: 0, quick_bytes: 0, quick_map: 0 }
     }
 
     /// Quick lists, as glibc's fastbins: a freed block of up to `max_block` bytes stays a used
@@ -96,7 +102,9 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     #[cold]
     fn consolidate<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O) {
         let l = self.layout;
-        for i in 0..QUICK_LISTS {
+        while self.quick_map != 0 {
+            let i = self.quick_map.trailing_zeros() as usize & (QUICK_LISTS - 1);
+            self.quick_map &= self.quick_map - 1;
             let mut e = core::mem::take(&mut self.quick[i]);
             while e != 0 {
                 let b = e - 1;
@@ -106,6 +114,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             }
         }
         self.quick_len = 0;
+        self.quick_bytes = 0;
     }
 
     /// The blocks waiting in the quick lists, by list.
@@ -209,11 +218,22 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             let e = self.quick[q];
             if e != 0 && align <= l.align() {
                 let b = e - 1;
-                self.quick[q] = m.read(b + l.header());
+                let next = m.read(b + l.header());
+                self.quick[q] = next;
                 self.quick_len -= 1;
+                self.quick_bytes -= asize;
+                if next == 0 {
+                    self.quick_map &= !(1 << q);
+                }
                 o.event(Event::Alloc { block: b, size: asize, request: request as u32, probes: 1 });
                 return Ok(b + l.header());
             }
+        }
+        if asize > self.quick_max && self.quick_bytes > QUICK_HOLD {
+            // A large request merges what the quick lists hold first once that is more than a
+            // little (glibc merges its fastbins for every large request), so small blocks
+            // waiting there do not fragment the heap for it.
+            self.consolidate(m, o);
         }
         let mut probes = 0;
         let mut found = self.index.find(m, &l, asize, align, &mut probes);
@@ -369,6 +389,8 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             m.write(b + self.layout.header(), self.quick[q]);
             self.quick[q] = b + 1;
             self.quick_len += 1;
+            self.quick_bytes += size;
+            self.quick_map |= 1 << q;
             return;
         }
         self.release(m, o, b, size);
@@ -406,6 +428,10 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     pub fn realloc<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, request: usize) -> Result<u32, HeapError> {
         let l = self.layout;
         let asize = l.block_size(request).ok_or(HeapError::SizeOverflow)?;
+        if asize > self.quick_max && self.quick_bytes > QUICK_HOLD {
+            // Neighbours waiting in quick lists could not be grown into: merge them first.
+            self.consolidate(m, o);
+        }
         let size = m.size_of(b);
         let end = self.end(m);
         let next = b + size;

@@ -122,8 +122,10 @@ impl FreeIndex for Tlsf {
         let base = m.base_ptr() as usize;
         // Aligned requests look for room for the worst lead gap as well.
         let want = if align > l.align() { asize.checked_add(align + l.min_block())? } else { asize };
-        // Good fit: any block of the first list at or above the rounded size will do.
-        if let Some((fl, sl)) = mapping_search(want).and_then(|(fl, sl)| self.search(fl, sl)) {
+        // The request's own list first: its head, when large enough, is the tightest fit
+        // at hand (rounding up would skip it and cut a larger block).
+        let (fl, sl) = mapping(want);
+        if self.nonempty(fl, sl) {
             let b = *self.head(fl, sl);
             *probes += 1;
             let size = m.size_of(b);
@@ -131,9 +133,8 @@ impl FreeIndex for Tlsf {
                 return Some((b, size, lead));
             }
         }
-        // Rounding skipped the request's own list, whose head may fit all the same.
-        let (fl, sl) = mapping(want);
-        if self.nonempty(fl, sl) {
+        // Good fit: any block of the first list above the rounded size will do.
+        if let Some((fl, sl)) = mapping_search(want).and_then(|(fl, sl)| self.search(fl, sl)) {
             let b = *self.head(fl, sl);
             *probes += 1;
             let size = m.size_of(b);
