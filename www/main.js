@@ -937,23 +937,17 @@ function fillLibrary() {
   sel.replaceChildren(g1, g2);
 }
 
-/** Fetches a built-in trace with progress. */
-async function fetchTrace(t) {
-  const res = await fetch(traceUrl(t));
-  if (!res.ok) throw new Error(`${t.file}: HTTP ${res.status}`);
-  const total = Number(res.headers.get('content-length')) || 0;
-  if (!res.body || !total) return res.text();
-  const reader = res.body.getReader();
-  const parts = [];
-  let got = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    parts.push(value);
-    got += value.length;
-    progress(`Downloading ${t.file}`, got / total);
-  }
-  return new TextDecoder().decode(await new Blob(parts).arrayBuffer());
+/** Downloads a built-in trace, with progress (XMLHttpRequest reports it as it comes). */
+function fetchTrace(t) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('GET', traceUrl(t));
+    xhr.responseType = 'text';
+    xhr.onprogress = (e) => { if (e.lengthComputable) progress(`Downloading ${t.file}`, e.loaded / e.total); };
+    xhr.onload = () => (xhr.status === 200 ? resolve(xhr.responseText) : reject(new Error(`${t.file}: HTTP ${xhr.status}`)));
+    xhr.onerror = () => reject(new Error(`${t.file}: the download failed`));
+    xhr.send();
+  });
 }
 
 async function openTrace(id, { step = null, cut = null, extra = [] } = {}) {
@@ -1080,7 +1074,7 @@ async function applyUrl(st) {
   if (st.source?.trace) return openTrace(st.source.trace, { step: st.step, cut: st.source.cut, extra: st.source.extra });
   const text = st.source?.text ?? DEFAULT_SCRIPT;
   const isRep = /^\d/.test((text.split('\n').map((l) => l.trim()).find((l) => l)) || '');
-  return useSource(isRep ? { kind: 'rep', text, name: 'the linked trace', cut: st.source.cut ?? null, extra: st.source.extra ?? [] }
+  return useSource(isRep ? { kind: 'rep', text, name: 'the linked trace', cut: st.source?.cut ?? null, extra: st.source?.extra ?? [] }
     : { kind: 'script', text }, { step: st.step, note: 'Opened the linked state.' });
 }
 

@@ -42,8 +42,11 @@ export function narrate(info, events, ctx) {
   const call = callOf(text) || text;
   if (info.error) {
     const msg = String(info.error);
-    // The engine's message usually starts with the statement already.
-    const said = msg.startsWith(text) ? msg : `${text}: ${msg}`;
+    // The engine's message usually starts with the statement, or its call, already.
+    const callPart = text.replace(/^\s*[A-Za-z_]\w*\s*=\s*/, '');
+    let said = msg.startsWith(text) ? msg
+      : callPart && msg.startsWith(callPart) ? `${text}${msg.slice(callPart.length)}` : `${text}: ${msg}`;
+    if (!/[.!?]$/.test(said)) said += '.';
     return {
       summary: `Error at ${where.toLowerCase()}: ${said}`,
       detail: 'The heap is unchanged, and the session goes on.',
@@ -121,13 +124,18 @@ export function narrate(info, events, ctx) {
   } else if (frees.length) {
     const f = frees[0];
     parts.push(`The ${sized(f.size)} block at ${hex(f.block)} is free again.`);
-    if (merges.length) {
+    if (merges.length && ctx.policy === 'buddy') {
+      const last = merges[merges.length - 1];
+      parts.push(`Its buddy was free, so they merged${merges.length > 1 ? `, and again with the next buddy up, ${plural(merges.length, 'merge')} in all` : ''}: one ${sized(last.size)} free block at ${hex(last.block)}.`);
+    } else if (merges.length) {
       const last = merges[merges.length - 1];
       parts.push(merges.length === 1
         ? `It merged with a free neighbour (coalescing): one ${sized(last.size)} free block at ${hex(last.block)}.`
         : `It merged with both free neighbours (coalescing): one ${sized(last.size)} free block at ${hex(last.block)}.`);
     } else if (ctx.coalesce === false && ctx.policy !== 'buddy') {
       parts.push('Coalescing is off: it went onto the free list as it is.');
+    } else if (ctx.policy === 'buddy') {
+      parts.push('Its buddy is in use (or split), so it cannot merge: it went onto the free list of its size.');
     } else {
       parts.push('No free neighbour to merge with: it went onto the free list.');
     }

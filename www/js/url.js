@@ -60,13 +60,11 @@ export async function encodeState(st) {
   p.set('header', String(c.header));
   p.set('align', String(c.align));
   if (c.heapSize) p.set('heap-size', String(c.heapSize));
-  if (st.source.trace) {
-    p.set('trace', st.source.trace);
-    if (st.source.cut != null) p.set('cut', String(st.source.cut));
-    if (st.source.extra?.length) p.set('extra', await packText(st.source.extra.join('\n')));
-  } else {
-    p.set('script', await packText(st.source.text));
-  }
+  if (st.source.trace) p.set('trace', st.source.trace);
+  else p.set('script', await packText(st.source.text));
+  // a .rep program: the steps kept of it, and the statements typed after them
+  if (st.source.cut != null) p.set('cut', String(st.source.cut));
+  if (st.source.extra?.length) p.set('extra', await packText(st.source.extra.join('\n')));
   p.set('step', String(st.step));
   if (st.compare?.length) p.set('compare', st.compare.join(','));
   return '#' + p.toString();
@@ -117,14 +115,18 @@ export async function decodeState(hash, traces) {
     if (p.has('trace')) {
       const name = p.get('trace');
       if (!traces.includes(name)) throw new Error(`unknown trace "${name}" (built in: ${traces.join(', ')})`);
-      source = { trace: name, cut: p.has('cut') ? whole(p.get('cut'), 'cut', 0, 1e8) : null, extra: [] };
+      source = { trace: name };
+    } else if (p.has('script')) {
+      try { source = { text: await unpackText(p.get('script')) }; }
+      catch (e) { throw new Error(`the script cannot be read: ${e.message}`); }
+    }
+    if (source) {
+      source.cut = p.has('cut') ? whole(p.get('cut'), 'cut', 0, 1e8) : null;
+      source.extra = [];
       if (p.has('extra')) {
         try { source.extra = (await unpackText(p.get('extra'))).split('\n').filter((l) => l.trim()); }
         catch (e) { throw new Error(`the statements after the trace cannot be read: ${e.message}`); }
       }
-    } else if (p.has('script')) {
-      try { source = { text: await unpackText(p.get('script')) }; }
-      catch (e) { throw new Error(`the script cannot be read: ${e.message}`); }
     }
     const step = p.has('step') ? whole(p.get('step'), 'step', 0, 1e8) : null;
     let compare = [];

@@ -295,6 +295,30 @@ test('a shared link restores the exact state in a new page', async () => {
   await again.context.close();
 });
 
+test('a link to a built-in trace cut short, with statements after it, restores the same heap', async () => {
+  const { page, context, problems } = await openPage();
+  await openLibrary(page, 'Real trace: mawk counting words (1,880 calls)');
+  await page.getByRole('textbox', { name: 'Go to step' }).fill('700');
+  await page.getByRole('button', { name: 'Go', exact: true }).click();
+  await page.waitForFunction(() => document.getElementById('step-count').textContent.startsWith('Step 700 of'));
+  await runStatement(page, 'mine = malloc(5000)');
+  await runStatement(page, 'free(mine)');
+  assert.equal(await slider(page).getAttribute('aria-valuemax'), '702');
+  assert.match(await page.locator('#trace-summary').textContent(), /Cut after its step 700\. Then 2 statements typed after it/);
+  const want = await blockTexts(page);
+  await page.waitForFunction(() => /step=702/.test(location.hash));
+  const hash = await page.evaluate(() => location.hash);
+  assert.match(hash, /trace=awk-wordcount&cut=700&extra=/);
+  await context.close();
+  const again = await openPage({ hash });
+  assert.equal(await slider(again.page).getAttribute('aria-valuemax'), '702');
+  assert.equal(await sliderValue(again.page), 702);
+  assert.deepEqual(await blockTexts(again.page), want);
+  assert.deepEqual(problems, [], 'first page');
+  assert.deepEqual(again.problems, [], 'second page');
+  await again.context.close();
+});
+
 test('compare mode runs the same program under other policies, stepping together', async () => {
   const { page, context, problems } = await openPage();
   await openLibrary(page, 'Worst fit\u2019s worst case: breaking up the big hole');
