@@ -445,7 +445,8 @@ function describeMap() {
   $('heap-canvas').setAttribute('aria-label',
     `Heap map: ${num(n)} blocks (${num(used)} used, ${num(n - used)} free) from ${hex(d.heapStart)} ` +
     `to the break at ${hex(d.brk)}; memory grown to ${hex(d.memoryBytes)}. The block list has the same content.`);
-  $('row-bytes').textContent = num(app.map.rowBytes());
+  $('row-bytes').textContent = app.map.readable ? 'one cell per block, in address order, not to scale'
+    : `the heap to scale, ${num(app.map.rowBytes())} bytes a row`;
 }
 
 function blockWords(b) {
@@ -720,7 +721,7 @@ function wireMap() {
       case 'End': setFocusBlock(n - 1); break;
       case 'Enter': case ' ': setFocusBlock(cur, { select: true }); break;
       case 'Escape': m.selected = -1; renderSelection(); m.draw(); break;
-      case '+': case '=': m.zoomIn(); if (m.focus >= 0) m.reveal(m.focus); m.draw(); describeMap(); break;
+      case '+': case '=': m.zoomIn(); m.reveal(m.focus >= 0 ? m.focus : [...m.changed][0] ?? -1); m.draw(); describeMap(); break;
       case '-': case '_': m.zoomOut(); m.draw(); describeMap(); break;
       case '0': m.fit(); m.draw(); describeMap(); break;
       case 'PageDown': m.pan(m.visibleRows()); m.draw(); break;
@@ -733,13 +734,16 @@ function wireMap() {
     if (app.map.focus < 0 && app.last && app.last.packed.length) setFocusBlock(0);
     else if (app.map.focus >= 0) $('map-focus').textContent = focusWords(app.map.focus);
   });
-  $('zoom-in').addEventListener('click', () => { app.map.zoomIn(); app.map.draw(); describeMap(); });
+  // zooming in keeps the block in focus, or the one the step changed, in view
+  const zoomTarget = () => (app.map.focus >= 0 ? app.map.focus : [...app.map.changed][0] ?? -1);
+  $('zoom-in').addEventListener('click', () => { app.map.zoomIn(); app.map.reveal(zoomTarget()); app.map.draw(); describeMap(); });
   $('zoom-out').addEventListener('click', () => { app.map.zoomOut(); app.map.draw(); describeMap(); });
   $('zoom-fit').addEventListener('click', () => { app.map.fit(); app.map.draw(); describeMap(); });
   $('readable').addEventListener('change', () => {
     app.map.readable = $('readable').checked;
     if (app.map.readable && app.map.focus >= 0) app.map.reveal(app.map.focus);
     app.map.draw();
+    describeMap();
   });
   $('arrows').addEventListener('change', () => { app.map.arrows = $('arrows').checked; app.map.draw(); });
   $('blocks').addEventListener('click', (e) => {

@@ -185,6 +185,7 @@ export class HeapMap {
       this.readableFrom = i;
       return;
     }
+    if (this.isFit()) return;
     if (off < this.viewStart || off + Math.min(b.size, rb) > this.viewStart + rows * rb) {
       this.viewStart = off - Math.floor(rows / 2) * rb;
       this.clampView();
