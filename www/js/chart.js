@@ -28,12 +28,16 @@ const PANELS = [
   { title: 'Bytes', h: 110, lines: [
     { key: 'heap', label: 'heap (brk − start)', color: '#D55E00', dash: '' },
     { key: 'live', label: 'live bytes', color: '#0072B2', dash: '6 3' },
+    { key: 'largest', label: 'largest free block', color: '#E69F00', dash: '2 2' },
   ], fmt: (v) => (v >= 1 << 20 ? `${(v / (1 << 20)).toFixed(1)} MiB` : v >= 1024 ? `${(v / 1024).toFixed(0)} KiB` : `${v} B`) },
   { title: 'Ratios', h: 90, max: 1, lines: [
     { key: 'utilization', label: 'utilization', color: '#009E73', dash: '' },
     { key: 'internal', label: 'internal fragmentation', color: '#CC79A7', dash: '6 3' },
     { key: 'external', label: 'external fragmentation', color: '#E69F00', dash: '2 2' },
   ], fmt: (v) => `${Math.round(v * 100)} %` },
+  { title: 'Free blocks', h: 70, lines: [
+    { key: 'freeBlocks', label: 'free blocks', color: '#CC79A7', dash: '' },
+  ], fmt: (v) => v.toLocaleString('en', { maximumFractionDigits: 0 }) },
   { title: 'Probes per step', h: 70, lines: [
     { key: 'probesPerStep', label: 'free blocks examined per allocation step', color: '#56B4E9', dash: '' },
   ], fmt: (v) => (v >= 100 ? v.toFixed(0) : v.toFixed(1)) },
@@ -114,5 +118,6 @@ export function describeChart(data, steps) {
   const pct = (v) => `${Math.round(v * 100)} %`;
   return `Over ${steps.toLocaleString('en')} steps the heap grew to ${peakHeap.heap.toLocaleString('en')} bytes; ` +
     `live bytes peaked at ${peakLive.live.toLocaleString('en')} at step ${peakLive.step.toLocaleString('en')}. ` +
-    `At the last step: utilization ${pct(last.utilization)}, internal fragmentation ${pct(last.internal)}, external fragmentation ${pct(last.external)}.`;
+    `At the last step: utilization ${pct(last.utilization)}, internal fragmentation ${pct(last.internal)}, external fragmentation ${pct(last.external)}, ` +
+    `${last.freeBlocks.toLocaleString('en')} free blocks, the largest ${last.largest.toLocaleString('en')} bytes.`;
 }

@@ -224,6 +224,23 @@ test('a real trace opens from the library and a .rep file opens with progress', 
   await context.close();
 });
 
+test('a script file dropped on the page opens, its errors marked in place', async () => {
+  const { page, context, problems } = await openPage();
+  await page.evaluate(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(['a = malloc(10)\nfree(b)\nc = malloc(20)\n'], 'dropped.txt', { type: 'text/plain' }));
+    document.body.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    document.body.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
+  await page.waitForFunction(() => /Opened dropped\.txt/.test(document.querySelector('[role="status"]').textContent));
+  await idle(page);
+  assert.match(await page.getByRole('alert').textContent(), /dropped\.txt: 1 statement failed; each is marked on its line/);
+  assert.equal(await page.getByRole('textbox', { name: /script/i }).inputValue(), 'a = malloc(10)\nfree(b)\nc = malloc(20)\n');
+  assert.equal(countUsed(await blockTexts(page)), 2);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
 test('malformed files are refused with a clear message and the program before stays', async () => {
   const { page, context, problems } = await openPage();
   const before = await blockTexts(page);
