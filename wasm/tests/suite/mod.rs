@@ -746,7 +746,9 @@ fn replay_of_a_larger_trace_stays_inside_the_module_arena() {
 
 /// Everything that tells one heap state from another: the break, the blocks and every byte
 /// from the heap's start to the break (hashed: the tests keep hundreds of states).
-fn state(h: &JsHeap) -> (f64, Vec<(u32, u32, bool, u32)>, u64) {
+type State = (f64, Vec<(u32, u32, bool, u32)>, u64);
+
+fn state(h: &JsHeap) -> State {
     let start = h.heap_start().unwrap();
     let brk = h.brk().unwrap();
     let bytes = h.bytes(start, brk - start).unwrap().to_vec();
@@ -770,7 +772,7 @@ fn synthetic_script(n: usize) -> String {
     for _ in 0..n {
         x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         let r = (x >> 33) as usize;
-        if live.len() > 3 && r % 3 == 0 {
+        if live.len() > 3 && r.is_multiple_of(3) {
             let v = live.swap_remove(r % live.len());
             s.push_str(&format!("free(v{v})\n"));
         } else if !live.is_empty() && r % 7 == 1 {
