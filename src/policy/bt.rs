@@ -102,6 +102,9 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     #[cold]
     fn consolidate<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O) {
         let l = self.layout;
+        // Counters first: releasing must not come back here.
+        self.quick_len = 0;
+        self.quick_bytes = 0;
         while self.quick_map != 0 {
             let i = self.quick_map.trailing_zeros() as usize & (QUICK_LISTS - 1);
             self.quick_map &= self.quick_map - 1;
@@ -113,8 +116,6 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                 self.release(m, o, b, size);
             }
         }
-        self.quick_len = 0;
-        self.quick_bytes = 0;
     }
 
     /// The blocks waiting in the quick lists, by list.
@@ -393,11 +394,17 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             self.quick_map |= 1 << q;
             return;
         }
-        self.release(m, o, b, size);
+        let merged = self.release(m, o, b, size);
+        if merged >= QUICK_HOLD && self.quick_len > 0 {
+            // A large free area just formed (after a mass free, say): quick blocks scattered
+            // in it would cut it up, so merge them now (glibc does so past 64 KiB too).
+            self.consolidate(m, o);
+        }
     }
 
     /// Makes `[b, b + size)` a free block, merging it with free neighbours when coalescing.
-    fn release<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, size: u32) {
+    /// Returns the size of the free block it made.
+    fn release<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, size: u32) -> u32 {
         let l = self.layout;
         let (mut start, mut total) = (b, size);
         let end = self.end(m);
@@ -423,6 +430,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         m.set_block(&l, start, total, false);
         self.set_prev_used(m, start + total, false);
         self.index.insert(m, &l, start, total);
+        total
     }
 
     pub fn realloc<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, request: usize) -> Result<u32, HeapError> {
