@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# make fuzz: every cargo-fuzz target in fuzz/ for a set time each, one after the other.
+#
+#   bash scripts/fuzz.sh                 every target, FUZZ_SECONDS (default 60) each
+#   bash scripts/fuzz.sh heap_ops rep    only those targets
+#   FUZZ_SECONDS=600 make fuzz           longer runs
+#   bash scripts/fuzz.sh --install       only install what fuzzing needs
+#
+# Needs: a nightly Rust toolchain (`rustup toolchain install nightly`; libFuzzer's
+# sanitizer coverage flags are nightly-only) and cargo-fuzz, which this script installs
+# from crates.io (`cargo install cargo-fuzz`) when it is missing. A fresh CI machine has
+# only stable: fuzzing is never part of `make test`, which instead replays the corpora in
+# fuzz/corpus/ on stable (tests/fuzz_corpus.rs).
+#
+# New inputs that libFuzzer finds go to fuzz/corpus/TARGET/ (kept in the repository; run
+# `bash scripts/fuzz.sh --minimize` to shrink the corpora with `cargo fuzz cmin`). A crash
+# leaves its input in fuzz/artifacts/TARGET/ and the script exits non-zero; reproduce it
+# with `cargo +nightly fuzz run TARGET fuzz/artifacts/TARGET/crash-...` or, on stable, by
+# copying the file into fuzz/corpus/TARGET/ and running `cargo test --test fuzz_corpus`.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+export PATH="$HOME/.cargo/bin:$PATH"
+SECONDS_EACH=${FUZZ_SECONDS:-60}
+ALL_TARGETS=(heap_ops quick_ops global_alloc rep script ostep_ops)
+
+die() { printf 'fuzz: ERROR: %s\n' "$*" >&2; exit 1; }
+
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+  die "fuzzing needs a nightly toolchain (libFuzzer's instrumentation is nightly-only): rustup toolchain install nightly"
+fi
+if cargo fuzz --version >/dev/null 2>&1; then
+  echo "fuzz: cargo-fuzz present ($(cargo fuzz --version))"
+else
+  echo "fuzz: installing cargo-fuzz from crates.io (a few minutes, once)"
+  cargo install cargo-fuzz || die "cargo install cargo-fuzz failed"
+fi
+
+mode=run
+targets=()
+for a in "$@"; do
+  case $a in
+    --install) exit 0 ;;
+    --minimize) mode=cmin ;;
+    *) targets+=("$a") ;;
+  esac
+done
+[[ ${#targets[@]} -gt 0 ]] || targets=("${ALL_TARGETS[@]}")
+
+summary=()
+status=0
+for t in "${targets[@]}"; do
+  mkdir -p "fuzz/corpus/$t"
+  if [[ $mode == cmin ]]; then
+    cargo +nightly fuzz cmin "$t" "fuzz/corpus/$t" -- -rss_limit_mb=2048
+    continue
+  fi
+  log=$(mktemp)
+  echo "==== fuzz $t for ${SECONDS_EACH}s"
+  # -max_len keeps inputs (and so the corpus) small; -rss_limit_mb leaves the other
+  # engineers on this machine room.
+  if cargo +nightly fuzz run "$t" "fuzz/corpus/$t" -- \
+      -max_total_time="$SECONDS_EACH" -max_len=4096 -rss_limit_mb=2048 -print_final_stats=1 2>&1 | tee "$log" | grep -E '^(#[0-9]+.*(DONE|pulse)|==|stat::number_of_executed_units|stat::average_exec_per_sec|SUMMARY|Test unit written)'; then
+    :
+  fi
+  if grep -qE 'SUMMARY|Test unit written|panicked' "$log"; then
+    status=1
+    summary+=("$t: FAILED (see fuzz/artifacts/$t/)")
+  else
+    execs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || echo '?')
+    rate=$(grep -oE 'stat::average_exec_per_sec: *[0-9]+' "$log" | grep -oE '[0-9]+$' || echo '?')
+    files=$(find "fuzz/corpus/$t" -type f | wc -l)
+    summary+=("$t: ok, $execs executions in ${SECONDS_EACH}s ($rate/s), corpus $files files")
+  fi
+  rm -f "$log"
+done
+
+echo
+echo "==== fuzz summary"
+for s in "${summary[@]}"; do echo "  $s"; done
+exit $status

@@ -1,0 +1,70 @@
+//! Replays every input kept in `fuzz/corpus/TARGET/` through the same checks the fuzz
+//! targets run (`tests/fuzzing/mod.rs`), on stable, as part of `make test`. Fuzzing itself
+//! (`make fuzz`) needs nightly; what it found stays tested here.
+//!
+//! `FUZZ_CORPUS_TARGET=rep cargo test --test fuzz_corpus` replays one target only; a failing
+//! input is named in the panic message.
+#![cfg(feature = "std")]
+
+#[path = "fuzzing/mod.rs"]
+mod fuzzing;
+
+use std::path::{Path, PathBuf};
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz").join("corpus")
+}
+
+fn inputs(target: &str) -> Vec<PathBuf> {
+    let dir = corpus_dir().join(target);
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()).collect(),
+        Err(_) => Vec::new(),
+    };
+    files.sort();
+    files
+}
+
+fn replay(target: &str, f: fn(&[u8])) -> usize {
+    let files = inputs(target);
+    for path in &files {
+        let data = std::fs::read(path).unwrap();
+        let r = std::panic::catch_unwind(|| f(&data));
+        if r.is_err() {
+            panic!("fuzz corpus {target}: {} fails (the message is above); reproduce with `cargo test --test fuzz_corpus` or `cargo +nightly fuzz run {target} {}`", path.display(), path.display());
+        }
+    }
+    files.len()
+}
+
+macro_rules! corpus_test {
+    ($name:ident) => {
+        #[test]
+        #[cfg_attr(miri, ignore)]
+        fn $name() {
+            if std::env::var("FUZZ_CORPUS_TARGET").is_ok_and(|t| t != stringify!($name)) {
+                return;
+            }
+            let n = replay(stringify!($name), fuzzing::$name);
+            assert!(n > 0, "fuzz/corpus/{} holds no inputs", stringify!($name));
+        }
+    };
+}
+
+corpus_test!(heap_ops);
+corpus_test!(quick_ops);
+corpus_test!(global_alloc);
+corpus_test!(rep);
+corpus_test!(script);
+corpus_test!(ostep_ops);
+
+/// Every corpus folder belongs to a target (a renamed target would silently stop replaying
+/// its corpus otherwise).
+#[test]
+fn every_corpus_has_a_target() {
+    let names: Vec<&str> = fuzzing::TARGETS.iter().map(|t| t.0).collect();
+    for e in std::fs::read_dir(corpus_dir()).expect("fuzz/corpus exists") {
+        let name = e.unwrap().file_name().into_string().unwrap();
+        assert!(names.contains(&name.as_str()), "fuzz/corpus/{name} has no target in tests/fuzzing/mod.rs");
+    }
+}
