@@ -7,6 +7,7 @@
 //!                 [--json] [--steps FILE] FILE...
 //! heaptale replay --ostep [knobs] [--ostep-text | --ostep-quiz] [--steps FILE]
 //!                 [--ops LIST | FILE... | --seed N --num-ops N --range N --percent-alloc N]
+//! heaptale record [--out DIR] [--keep-raw] -- COMMAND [ARGS]     (Linux; see record.rs)
 //! ```
 //! `--ostep` reproduces OSTEP's `malloc.py` exactly (see `ostep.rs` next to this file).
 //! Exit status: 0 when every trace replayed cleanly; 1 when a replay met an integrity error
@@ -22,6 +23,8 @@ use std::time::{Duration, Instant};
 
 #[path = "heaptale/ostep.rs"]
 mod ostep;
+#[path = "heaptale/record.rs"]
+mod record;
 
 /// The largest input file read (a 10-million-op trace is about 150 MB).
 const MAX_INPUT: u64 = 1 << 30;
@@ -43,6 +46,9 @@ enum Cmd {
     /// utilization (peak live payload / peak heap) and the integrity errors. Exit status:
     /// 0 clean, 1 integrity error or allocation failure, 2 bad input.
     Replay(ReplayArgs),
+    /// Run a Linux program under the recording library and write one .rep trace per
+    /// process (see README: "The command line tool").
+    Record(record::RecordArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -166,6 +172,7 @@ fn main() -> ExitCode {
         Cmd::Policies => policies(&mut out),
         Cmd::Replay(args) if args.ostep => ostep::replay(&args, &mut out),
         Cmd::Replay(args) => replay(&args, &mut out),
+        Cmd::Record(args) => record::record(&args, &mut out),
     };
     // A closed pipe (`heaptale ... | head`) is not an error worth a message.
     match out.flush() {
