@@ -105,7 +105,7 @@ where
     let at = |i: usize, op: &Op| format!("op {i} (line {})", op.line);
     for (i, op) in trace.ops.iter().enumerate() {
         r.ops += 1;
-        let outcome = s.exec(heap, op);
+        let outcome = s.step_quiet(heap, op);
         each(i, op, outcome.as_ref().map(|a| *a), heap);
         match outcome {
             Ok(_) => {}
@@ -361,8 +361,11 @@ impl Session {
     }
 
     /// Runs one op; the text of the step names ids by this session's names.
+    ///
+    /// For a console, where each step is shown. A replay, which shows none, uses
+    /// [`Session::step_quiet`]: the same op, the same checks, without the text.
     pub fn step<S: Source, P: Policy, O: Observer>(&mut self, heap: &mut Heap<S, P, O>, op: &Op) -> Result<Step, StepError> {
-        let text = op_text(op, |id| self.name(id));
+        let text = self.op_text(op);
         match self.exec(heap, op) {
             Ok(addr) => {
                 let text = match addr {
@@ -373,6 +376,21 @@ impl Session {
             }
             Err(e) => Err(StepError { kind: e.kind, message: format!("{text}: {}", e.message) }),
         }
+    }
+
+    /// Runs one op as [`Session::step`] does, with every check, but builds no text: the
+    /// address it returned (`None` for `free`), or why it failed. The error's message is
+    /// [`Session::step`]'s without the op's text in front (`double free: ...`); prefix
+    /// [`Session::op_text`] for that. Replays call this for every op: formatting each op's
+    /// text cost more than the checks.
+    #[inline]
+    pub fn step_quiet<S: Source, P: Policy, O: Observer>(&mut self, heap: &mut Heap<S, P, O>, op: &Op) -> Result<Option<usize>, StepError> {
+        self.exec(heap, op)
+    }
+
+    /// An op as C, its ids named by this session's names (`p = malloc(24)`).
+    pub fn op_text(&self, op: &Op) -> String {
+        op_text(op, |id| self.name(id))
     }
 
     /// Records the heap's size for the peak.
@@ -661,19 +679,34 @@ fn fill(buf: &mut [u8], from: usize, seed: u64) {
     if i >= buf.len() {
         return;
     }
-    for (k, chunk) in buf[i..].chunks_mut(8).enumerate() {
-        let w = pattern_word(seed, i / 8 + k);
-        chunk.copy_from_slice(&w[..chunk.len()]);
+    // Whole words as fixed-size arrays (a store each, not a call to memcpy), then the tail.
+    let mut chunks = buf[i..].chunks_exact_mut(8);
+    let mut j = i / 8;
+    for chunk in &mut chunks {
+        if let Ok(c) = <&mut [u8; 8]>::try_from(chunk) {
+            *c = pattern_word(seed, j);
+        }
+        j += 1;
     }
+    let tail = chunks.into_remainder();
+    let n = tail.len();
+    tail.copy_from_slice(&pattern_word(seed, j)[..n]);
 }
 
 /// The first byte of `buf` that differs from the pattern.
 fn check(buf: &[u8], seed: u64) -> Option<usize> {
-    for (j, chunk) in buf.chunks(8).enumerate() {
+    let differs = |chunk: &[u8], j: usize| {
         let w = pattern_word(seed, j);
-        if chunk != &w[..chunk.len()] {
-            return chunk.iter().zip(w).position(|(a, b)| *a != b).map(|k| j * 8 + k);
+        chunk.iter().zip(w).position(|(a, b)| *a != b).map(|k| j * 8 + k)
+    };
+    // Whole words compared as fixed-size arrays (one comparison, not a call to memcmp).
+    let mut chunks = buf.chunks_exact(8);
+    let mut j = 0;
+    for chunk in &mut chunks {
+        if <[u8; 8]>::try_from(chunk).ok() != Some(pattern_word(seed, j)) {
+            return differs(chunk, j);
         }
+        j += 1;
     }
-    None
+    differs(chunks.remainder(), j)
 }

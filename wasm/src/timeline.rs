@@ -94,7 +94,8 @@ pub struct StepErr {
 pub struct Outcome {
     pub addr: Option<usize>,
     pub err: Option<StepErr>,
-    /// The step as C with its result (`p = malloc(24) = 0x...`), for statements and ops.
+    /// The step as C with its result (`p = malloc(24) = 0x...`), for statements (a trace's
+    /// ops run without text: `stepInfo` makes it when asked).
     pub text: Option<String>,
     /// Pages `memory.grow` added during the step.
     pub pages: u32,
@@ -468,15 +469,18 @@ fn exec_ref(heap: &mut crate::instance::EngineHeap, session: &mut Session, step:
                 OpKind::Realloc { size } => Some(size as usize),
                 _ => None,
             };
-            let out = match session.step(heap, op) {
-                Ok(s) => Outcome { addr: s.addr, err: None, text: Some(s.text), pages: 0 },
+            // No text for an op that worked (nothing shows it: `stepInfo` makes it when
+            // asked); an error names the op, as `Session::step`'s do.
+            let out = match session.step_quiet(heap, op) {
+                Ok(addr) => Outcome { addr, err: None, text: None, pages: 0 },
                 Err(e) => {
                     let kind = match e.kind {
                         StepErrorKind::Usage => ErrKind::Usage,
                         StepErrorKind::Engine(_) => ErrKind::Engine,
                         StepErrorKind::Integrity => ErrKind::Integrity,
                     };
-                    Outcome { addr: None, err: Some(StepErr { kind, message: e.message }), text: None, pages: 0 }
+                    let message = format!("{}: {}", session.op_text(op), e.message);
+                    Outcome { addr: None, err: Some(StepErr { kind, message }), text: None, pages: 0 }
                 }
             };
             (out, realloc)
@@ -578,6 +582,30 @@ fn snapshot(l: &mut Live) {
     if js_cost > JS_BUDGET / 4 || arena_cost > ARENA_BUDGET / 4 {
         return;
     }
+    // Thin the snapshots first if this one would not fit (every other goes, `k` doubles):
+    // one that the thinning would drop at once is then not taken at all.
+    let pos = t.pos;
+    let mut k = t.k;
+    loop {
+        let kept = t.snaps.iter().filter(|s| s.step % k == 0);
+        let (mine_js, mine_ar) = if pos % k == 0 { (js_cost, arena_cost) } else { (0, 0) };
+        let js: usize = kept.clone().map(|s| s.js_cost).sum::<usize>() + mine_js;
+        let ar: usize = kept.map(|s| s.arena_cost).sum::<usize>() + mine_ar;
+        if js <= JS_BUDGET && ar <= ARENA_BUDGET {
+            break;
+        }
+        k = k.saturating_mul(2);
+    }
+    if k != t.k {
+        let t = &mut l.timeline;
+        t.k = k;
+        t.snaps.retain(|s| s.step % k == 0);
+        t.js_bytes = t.snaps.iter().map(|s| s.js_cost).sum();
+        t.arena_bytes = t.snaps.iter().map(|s| s.arena_cost).sum();
+    }
+    if pos % k != 0 {
+        return;
+    }
     let mut pairs: Vec<u32> = Vec::new();
     if l.timeline.snaps.try_reserve(1).is_err() || pairs.try_reserve_exact(l.requested.len() * 2).is_err() {
         return;
@@ -605,13 +633,6 @@ fn snapshot(l: &mut Live) {
     t.snaps.push(snap);
     t.js_bytes += js_cost;
     t.arena_bytes += arena_cost;
-    while t.js_bytes > JS_BUDGET || t.arena_bytes > ARENA_BUDGET {
-        t.k = t.k.saturating_mul(2);
-        let k = t.k;
-        t.snaps.retain(|s| s.step % k == 0);
-        t.js_bytes = t.snaps.iter().map(|s| s.js_cost).sum();
-        t.arena_bytes = t.snaps.iter().map(|s| s.arena_cost).sum();
-    }
 }
 
 /// Installs the steps of a load on a heap just made (its timeline begun): snapshot 0 keeps

@@ -233,29 +233,30 @@ impl JsHeap {
             };
             timeline::install(l, t, session).map_err(|e| JsError::new(&e))?;
             let mut r = Summary::default();
-            let mut lines = Vec::new();
-            // The op lines, for the messages (the timeline keeps the ops).
-            for i in 0..l.timeline.len() {
-                lines.push(l.timeline.line(i));
-            }
+            // Failures by op index, named with their lines after the run (the timeline
+            // keeps the ops and their lines).
+            let mut first_failure: Option<(u32, String)> = None;
+            let mut integrity: Vec<(u32, String)> = Vec::new();
             timeline::run_all(l, u32::MAX, |i, out| {
                 r.ops += 1;
                 if let Some(e) = &out.err {
-                    let msg = format!("op {i} (line {}): {}", lines.get(i as usize).copied().unwrap_or(0), e.message);
                     match e.kind {
                         ErrKind::Engine => {
                             r.alloc_failures += 1;
-                            r.first_alloc_failure.get_or_insert(msg);
+                            first_failure.get_or_insert_with(|| (i, e.message.clone()));
                         }
-                        _ => r.integrity_errors.push(msg),
+                        _ => integrity.push((i, e.message.clone())),
                     }
                 }
-                if r.integrity_errors.len() >= MAX_ERRORS {
-                    r.integrity_errors.push(format!("stopped after {} integrity errors", r.integrity_errors.len()));
-                    return false;
-                }
-                true
+                // Stop at the limit (as the CLI does).
+                integrity.len() < MAX_ERRORS
             });
+            let at = |i: u32, m: &str| format!("op {i} (line {}): {m}", l.timeline.line(i));
+            r.first_alloc_failure = first_failure.map(|(i, m)| at(i, &m));
+            r.integrity_errors = integrity.iter().map(|(i, m)| at(*i, m)).collect();
+            if r.integrity_errors.len() >= MAX_ERRORS {
+                r.integrity_errors.push(format!("stopped after {} integrity errors", r.integrity_errors.len()));
+            }
             if let Err(e) = l.heap.check() {
                 r.integrity_errors.push(format!("at the end: heap check failed: {e}"));
             }
