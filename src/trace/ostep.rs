@@ -68,6 +68,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::{self, Write as _};
+use crate::vm::rng::Mt19937 as Mt;
 
 /// malloc.py's search rules (`-p`). It has no next fit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -566,7 +567,7 @@ impl Run {
         if opts.percent_alloc <= 0 {
             return Err(Crash::PercentNotPositive(opts.percent_alloc));
         }
-        let source = Source::Random { opts, rng: alloc::boxed::Box::new(Mt::python_seed(opts.seed)), percent: opts.percent_alloc as f64 / 100.0, live: Vec::new(), done: 0 };
+        let source = Source::Random { opts, rng: alloc::boxed::Box::new(Mt::new(opts.seed.unsigned_abs())), percent: opts.percent_alloc as f64 / 100.0, live: Vec::new(), done: 0 };
         Ok(Run { sim, source, ptrs: BTreeMap::new(), count: 0, failed_allocs: 0, alloc_list: String::new(), random: opts, stopped: false })
     }
 
@@ -833,97 +834,6 @@ fn python_trunc(x: f64) -> Option<i64> {
 // CPython's random: MT19937 seeded by `random.seed(int)`, `random.random()` on top
 // ---------------------------------------------------------------------------------------
 
-const MT_N: usize = 624;
-const MT_M: usize = 397;
-
-/// CPython's Mersenne Twister, seeded as `random.seed(n)` seeds it for an integer `n`
-/// (Python 2 and 3 alike: `init_by_array` over `abs(n)`'s 32-bit words, least significant
-/// first, one zero word for 0).
-#[derive(Clone)]
-struct Mt {
-    mt: [u32; MT_N],
-    i: usize,
-}
-
-impl Mt {
-    fn python_seed(seed: i64) -> Mt {
-        let n = seed.unsigned_abs();
-        let (lo, hi) = (n as u32, (n >> 32) as u32);
-        if hi == 0 {
-            Mt::by_array(&[lo])
-        } else {
-            Mt::by_array(&[lo, hi])
-        }
-    }
-
-    fn by_seed(s: u32) -> Mt {
-        let mut mt = [0u32; MT_N];
-        mt[0] = s;
-        for i in 1..MT_N {
-            mt[i] = 1_812_433_253u32.wrapping_mul(mt[i - 1] ^ (mt[i - 1] >> 30)).wrapping_add(i as u32);
-        }
-        Mt { mt, i: MT_N }
-    }
-
-    fn by_array(key: &[u32]) -> Mt {
-        let mut g = Mt::by_seed(19_650_218);
-        let mt = &mut g.mt;
-        let (mut i, mut j) = (1usize, 0usize);
-        for _ in 0..MT_N.max(key.len()) {
-            let x = mt[i - 1] ^ (mt[i - 1] >> 30);
-            mt[i] = (mt[i] ^ x.wrapping_mul(1_664_525)).wrapping_add(key[j]).wrapping_add(j as u32);
-            i += 1;
-            j += 1;
-            if i >= MT_N {
-                mt[0] = mt[MT_N - 1];
-                i = 1;
-            }
-            if j >= key.len() {
-                j = 0;
-            }
-        }
-        for _ in 0..MT_N - 1 {
-            let x = mt[i - 1] ^ (mt[i - 1] >> 30);
-            mt[i] = (mt[i] ^ x.wrapping_mul(1_566_083_941)).wrapping_sub(i as u32);
-            i += 1;
-            if i >= MT_N {
-                mt[0] = mt[MT_N - 1];
-                i = 1;
-            }
-        }
-        mt[0] = 0x8000_0000;
-        g
-    }
-
-    fn next_u32(&mut self) -> u32 {
-        const UPPER: u32 = 0x8000_0000;
-        const LOWER: u32 = 0x7fff_ffff;
-        const MATRIX_A: u32 = 0x9908_b0df;
-        if self.i >= MT_N {
-            let mt = &mut self.mt;
-            for k in 0..MT_N {
-                let y = (mt[k] & UPPER) | (mt[(k + 1) % MT_N] & LOWER);
-                let mag = if y & 1 != 0 { MATRIX_A } else { 0 };
-                mt[k] = mt[(k + MT_M) % MT_N] ^ (y >> 1) ^ mag;
-            }
-            self.i = 0;
-        }
-        let mut y = self.mt[self.i];
-        self.i += 1;
-        y ^= y >> 11;
-        y ^= (y << 7) & 0x9d2c_5680;
-        y ^= (y << 15) & 0xefc6_0000;
-        y ^ (y >> 18)
-    }
-
-    /// `random.random()`: 53 random bits in [0, 1).
-    fn random(&mut self) -> f64 {
-        let a = (self.next_u32() >> 5) as f64;
-        let b = (self.next_u32() >> 6) as f64;
-        (a * 67_108_864.0 + b) * (1.0 / 9_007_199_254_740_992.0)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -931,7 +841,7 @@ mod tests {
     #[test]
     fn python_random_seed_0() {
         // CPython: random.seed(0); random.random() == 0.8444218515250481
-        let mut g = Mt::python_seed(0);
+        let mut g = Mt::new(0);
         assert_eq!(g.random(), 0.844_421_851_525_048_1);
         assert_eq!(g.random(), 0.757_954_402_940_302_5);
     }

@@ -41,7 +41,7 @@ pub mod ostep;
 pub mod paging;
 pub mod process;
 pub mod replace;
-mod rng;
+pub(crate) mod rng;
 pub mod swap;
 pub mod tlb;
 
