@@ -139,6 +139,7 @@ impl Stats {
 }
 
 /// One process's log turned into a `.rep` trace.
+#[derive(Default)]
 pub struct Converter {
     body: String,
     live: HashMap<u64, u32>,
@@ -148,12 +149,6 @@ pub struct Converter {
     /// Freed ids, kept only once every id has been used.
     spare: Vec<u32>,
     pub stats: Stats,
-}
-
-impl Default for Converter {
-    fn default() -> Self {
-        Converter { body: String::new(), live: HashMap::new(), pending: HashMap::new(), next_id: 0, spare: Vec::new(), stats: Stats::default() }
-    }
 }
 
 impl Converter {
@@ -377,6 +372,16 @@ fn thousands(n: u64) -> String {
     out
 }
 
+/// A command line on one line: whitespace runs as one space, at most `max` characters.
+fn one_line(s: &str, max: usize) -> String {
+    let flat = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= max {
+        flat
+    } else {
+        flat.chars().take(max - 3).collect::<String>() + "..."
+    }
+}
+
 fn file_stem(h: &RawHeader) -> String {
     let mut name: String =
         h.comm.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
@@ -454,7 +459,7 @@ pub fn record(args: &RecordArgs, out: &mut impl Write) -> ExitCode {
         return ExitCode::from(BAD);
     }
     let program = &args.command[0];
-    let shown = args.command.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ");
+    let shown = one_line(&args.command.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "), 100);
     let preload = match std::env::var_os("LD_PRELOAD") {
         Some(old) if !old.is_empty() => {
             let mut v = OsString::from(&lib_text);
@@ -512,7 +517,7 @@ pub fn record(args: &RecordArgs, out: &mut impl Write) -> ExitCode {
     let mut written = 0;
     let _ = writeln!(out, "recorded `{shown}`: {} process{}", done.len(), if done.len() == 1 { "" } else { "es" });
     for (h, text, s) in &done {
-        let what = if h.cmdline.is_empty() { h.comm.clone() } else { h.cmdline.clone() };
+        let what = one_line(if h.cmdline.is_empty() { &h.comm } else { &h.cmdline }, 60);
         if s.ops() == 0 {
             let _ = writeln!(out, "  (no trace)  pid {} ({what}): no allocations", h.pid);
             continue;
@@ -552,7 +557,11 @@ pub fn record(args: &RecordArgs, out: &mut impl Write) -> ExitCode {
         note(s.unwritten, "records cut short");
         note(s.end_frees, "blocks live at the end freed");
         if s.cut {
-            notes.push(format!("cut at heaptale's limit ({} ops, {} ids)", thousands(MAX_OPS as u64), thousands(MAX_IDS as u64)));
+            notes.push(format!(
+                "cut at heaptale's limit ({} ops, {} ids)",
+                thousands(MAX_OPS as u64),
+                thousands(MAX_IDS as u64)
+            ));
         }
         if h.flags & FLAG_FULL != 0 {
             notes.push("the log filled up (16 GiB): later calls are missing".into());
@@ -613,15 +622,18 @@ mod tests {
             rec(OP_MEMALIGN | 64 << 8, 0, 100, 0x3000),
             rec(OP_REALLOC_BEGIN, 0x1000, 200, 0),
             rec(OP_REALLOC, 0x1000, 200, 0x4000),
-            rec(OP_FREE, 0, 0, 0),       // free(NULL)
-            rec(OP_FREE, 0x9999, 0, 0),  // never allocated
-            rec(OP_MALLOC, 0, 10, 0),    // failed
+            rec(OP_FREE, 0, 0, 0),         // free(NULL)
+            rec(OP_FREE, 0x9999, 0, 0),    // never allocated
+            rec(OP_MALLOC, 0, 10, 0),      // failed
             rec(OP_REALLOC, 0, 8, 0x5000), // realloc(NULL, 8)
             rec(OP_FREE, 0x2000, 0, 0),
             rec(OP_POSIX_MEMALIGN | 16 << 8, 0, 32, 0x1000), // the old address again
         ]);
-        assert_eq!(text, "0\n5\n10\n1\na 0 24\na 1 64\na 2 100\nr 0 200\na 3 8\nf 1\na 4 32\nf 0\nf 2\nf 3\nf 4\n");
-        assert_eq!((s.a, s.r, s.f, s.ids, s.free_null, s.free_unknown, s.failed, s.end_frees), (5, 1, 5, 5, 1, 1, 1, 4));
+        assert_eq!(text, "0\n5\n11\n1\na 0 24\na 1 64\na 2 100\nr 0 200\na 3 8\nf 1\na 4 32\nf 0\nf 2\nf 3\nf 4\n");
+        assert_eq!(
+            (s.a, s.r, s.f, s.ids, s.free_null, s.free_unknown, s.failed, s.end_frees),
+            (5, 1, 5, 5, 1, 1, 1, 4)
+        );
         heaptale::trace::parse_rep(&text).unwrap();
     }
 
@@ -672,10 +684,20 @@ mod tests {
 
     #[test]
     fn names() {
-        let h = RawHeader { pid: 7, ppid: 1, seq: 0, start_ns: 0, flags: 0, comm: "py thon/3".into(), cmdline: String::new() };
+        let h = RawHeader {
+            pid: 7,
+            ppid: 1,
+            seq: 0,
+            start_ns: 0,
+            flags: 0,
+            comm: "py thon/3".into(),
+            cmdline: String::new(),
+        };
         assert_eq!(file_stem(&h), "py_thon_3-7");
         assert_eq!(file_stem(&RawHeader { seq: 2, comm: String::new(), ..h }), "process-7-2");
         assert_eq!(thousands(1234567), "1,234,567");
         assert_eq!(thousands(12), "12");
+        assert_eq!(one_line("python3 -c '\nx = 1\n'", 100), "python3 -c ' x = 1 '");
+        assert_eq!(one_line("abcdefghij", 8), "abcde...");
     }
 }
