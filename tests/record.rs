@@ -189,6 +189,7 @@ fn python_trace_parses_and_replays_under_every_policy() {
     for policy in PolicyKind::ALL {
         replays_clean(&file, policy);
     }
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 const C_THREADS: &str = r#"
@@ -316,6 +317,7 @@ fn threads_and_a_fork_record_without_deadlock() {
     for (name, _) in &all {
         replays_clean(&out.join(name), PolicyKind::First);
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 const PY_FORKS: &str = r#"
@@ -372,6 +374,7 @@ fn forks_and_execs_give_one_trace_per_process() {
         assert!(a > 1000 && a == f, "{name}: a {a}, f {f}");
         replays_clean(&out.join(name), PolicyKind::Best);
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -386,6 +389,7 @@ fn the_programs_failure_is_reported_and_its_trace_kept() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("exit status: 3"), "{}", text(&o.stderr));
     assert_eq!(traces(&out).len(), 1);
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 #[test]
@@ -401,6 +405,7 @@ fn a_missing_command_fails_clearly() {
     let o = Command::new(BIN).arg("record").output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("<COMMAND>"), "{}", text(&o.stderr));
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 #[test]
@@ -416,4 +421,5 @@ fn a_missing_library_fails_clearly() {
     assert_eq!(o.status.code(), Some(2));
     let err = text(&o.stderr);
     assert!(err.contains("HEAPTALE_RECORD_LIB names /nonexistent/libheaptale_record.so, which is not a file"), "{err}");
+    let _ = std::fs::remove_dir_all(&out);
 }
