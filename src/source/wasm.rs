@@ -8,17 +8,47 @@ use core::arch::wasm32;
 ///
 /// If other code grows the memory between its calls, its next growth starts past their pages
 /// and reports the gap (see [`Source::sbrk`]): the heap marks it foreign and never touches it.
+///
+/// Reports give real addresses, unless [`WasmMemory::with_report_base`] says otherwise.
 #[derive(Debug)]
 pub struct WasmMemory {
     start: usize,
     brk: usize,
     /// End of the pages this heap grew (its own part of `memory.size`).
     end: usize,
+    /// What [`Source::report_base`] gives when `reports_from_base` is set (else the real
+    /// start). Two fields, not an `Option`, so that a new source is all zero bytes.
+    report_base: usize,
+    reports_from_base: bool,
 }
 
 impl WasmMemory {
     pub const fn new() -> WasmMemory {
-        WasmMemory { start: 0, brk: 0, end: 0 }
+        WasmMemory { start: 0, brk: 0, end: 0, report_base: 0, reports_from_base: false }
+    }
+
+    /// The same source, with reports that give the heap's start as `base` (OSTEP's `-b`,
+    /// the CLI's `--base`); `None`: the real address, as [`WasmMemory::new`] does.
+    ///
+    /// Only reports change: a heap over this source names its start `base` and every block
+    /// by its offset from there, while its bytes stay at the real start in linear memory
+    /// (`Heap::mem().base_ptr()`). A reader of linear memory turns a reported address `a`
+    /// into the real one as `a - base + real start`. Layouts do not change either: alignment
+    /// applies to real addresses (a base that is not a multiple of the alignment shows
+    /// payloads that look misaligned). Set it before a heap is made over the source (the
+    /// heap reads it once); [`WasmMemory::restart`] keeps it.
+    pub const fn with_report_base(mut self, base: Option<usize>) -> WasmMemory {
+        match base {
+            Some(b) => {
+                self.report_base = b;
+                self.reports_from_base = true;
+            }
+            None => {
+                self.report_base = 0;
+                self.reports_from_base = false;
+            }
+        }
+        self
     }
 
     /// A source over the pages this one has grown, with its break back at its start.
@@ -32,7 +62,7 @@ impl WasmMemory {
     /// The heap over `self` (and any other user of those pages) must be gone before the
     /// returned source is used: both would own the same memory.
     pub unsafe fn restart(&self) -> WasmMemory {
-        WasmMemory { start: self.start, brk: self.start, end: self.end }
+        WasmMemory { brk: self.start, ..*self }
     }
 
     fn init(&mut self) {
@@ -96,6 +126,14 @@ unsafe impl Source for WasmMemory {
     }
     fn committed_end(&self) -> *mut u8 {
         memory_end().unwrap_or(usize::MAX) as *mut u8
+    }
+    fn report_base(&mut self) -> usize {
+        self.init();
+        if self.reports_from_base {
+            self.report_base
+        } else {
+            self.start
+        }
     }
 }
 

@@ -91,10 +91,48 @@ pub fn config(options: &JsValue) -> Result<Config, JsError> {
         }
         c.heap_size = Some(n);
     }
+    if let Some(v) = get("base")? {
+        c.base = Some(base(&v)?);
+    }
     Ok(c)
 }
 
-const KNOWN: [&str; 6] = ["policy", "order", "coalesce", "header", "align", "heapSize"];
+const KNOWN: [&str; 7] = ["policy", "order", "coalesce", "header", "align", "heapSize", "base"];
+
+/// The largest base: the heap (up to `MAX_HEAP` bytes) must fit below 4 GiB in reports.
+pub const MAX_BASE: usize = u32::MAX as usize - MAX_HEAP as usize;
+
+/// Option `base`: the address reports give the heap's start, a number or a string of one
+/// (decimal or `0x` hex, as the CLI's `--base`).
+fn base(v: &JsValue) -> Result<usize, JsError> {
+    const WANT: &str = "an address: a number such as 4096, or a string such as '0x1000'";
+    let n = match (v.as_f64(), v.as_string()) {
+        (Some(n), _) => whole(n, "new Heap", "option 'base'")?,
+        (_, Some(s)) => {
+            let t = s.trim().replace('_', "");
+            let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+                Some(h) if !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()) => u64::from_str_radix(h, 16).ok(),
+                None if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) => t.parse::<u64>().ok(),
+                _ => return Err(bad("base", WANT, v)),
+            };
+            match parsed.and_then(|n| usize::try_from(n).ok()) {
+                Some(n) if n <= u32::MAX as usize => n,
+                _ => return Err(too_large_base(&t)),
+            }
+        }
+        _ => return Err(bad("base", WANT, v)),
+    };
+    if n > MAX_BASE {
+        return Err(too_large_base(&format!("{n:#x}")));
+    }
+    Ok(n)
+}
+
+fn too_large_base(shown: &str) -> JsError {
+    JsError::new(&format!(
+        "new Heap: option 'base' {shown} is too large: the heap (up to 1 GiB) must fit below 4 GiB, so the base is at most {MAX_BASE:#x}"
+    ))
+}
 
 fn small_number(name: &str, v: &JsValue) -> Result<u32, JsError> {
     let n = v.as_f64().ok_or_else(|| bad(name, "a number of bytes", v))?;

@@ -34,7 +34,11 @@ pub struct JsHeap {
 
 #[wasm_bindgen(js_class = Heap)]
 impl JsHeap {
-    /// `new Heap({ policy, order, coalesce, header, align, heapSize })`, every option optional.
+    /// `new Heap({ policy, order, coalesce, header, align, heapSize, base })`, every option
+    /// optional. `base`: the address reports give the heap's start (OSTEP's `-b`, the CLI's
+    /// `--base`), a number or a string such as `'0x1000'`, at most `0xbfffffff`; every
+    /// address in and out (calls, blocks, lists, events, steps, `bytes`) is then reported
+    /// from it, while the bytes stay where they really are (see `realStart`).
     /// Replaces (and releases) the heap that was live in this instance, if any.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<JsHeap, JsError> {
@@ -202,10 +206,26 @@ impl JsHeap {
         })
     }
 
-    /// Where the heap starts (64 KiB aligned: right after the module's own memory).
+    /// Where the heap starts, as reports give it: the `base` option if one was given, else
+    /// the real start (64 KiB aligned: right after the module's own memory).
     #[wasm_bindgen(js_name = heapStart)]
     pub fn heap_start(&self) -> Result<f64, JsError> {
         instance::with_live(self.id, |l| Ok(num_f(l.heap.start())))
+    }
+
+    /// Where the heap's bytes really are: the offset of `heapStart()` in
+    /// `wasmMemory().buffer`. The same as `heapStart()` unless a `base` was given; a
+    /// reported address `a` is at `a - heapStart() + realStart()` in the buffer.
+    #[wasm_bindgen(js_name = realStart)]
+    pub fn real_start(&self) -> Result<f64, JsError> {
+        instance::with_live(self.id, |l| Ok(num_f(l.heap.mem().base_ptr() as usize)))
+    }
+
+    /// The end of linear memory (`memory.size`) as a reported address: the same as
+    /// `memoryBytes()` unless a `base` was given. The break is at or below it.
+    #[wasm_bindgen(js_name = memoryEnd)]
+    pub fn memory_end(&self) -> Result<f64, JsError> {
+        instance::with_live(self.id, |l| Ok(l.heap.start() as f64 + (memory_bytes() - l.heap.mem().base_ptr() as usize as f64)))
     }
 
     /// The program break.
@@ -213,7 +233,7 @@ impl JsHeap {
         instance::with_live(self.id, |l| Ok(num_f(l.heap.brk())))
     }
 
-    /// `memory.size` in bytes: the break is at or below it.
+    /// `memory.size` in bytes (real: not moved by a `base`; see `memoryEnd`).
     #[wasm_bindgen(js_name = memoryBytes)]
     pub fn memory_bytes(&self) -> f64 {
         memory_bytes()
@@ -258,7 +278,8 @@ impl JsHeap {
         Ok(out)
     }
 
-    /// A copy of the heap's real bytes `[addr, addr + len)`, clipped to the heap.
+    /// A copy of the heap's real bytes `[addr, addr + len)` (a reported address, as every
+    /// address of this API), clipped to the heap.
     pub fn bytes(&self, addr: f64, len: f64) -> Result<Uint8Array, JsError> {
         let a = whole(addr, "bytes", "address")?;
         let n = whole(len, "bytes", "length")?;

@@ -105,7 +105,8 @@ impl Instance {
     /// Makes a heap over the spare pages (or the end of memory) and makes it the live one.
     /// Call [`Instance::release`] first. On failure the pages stay spare.
     pub fn make(&mut self, id: u32, config: Config, policy: AnyPolicy) -> Result<(), HeapError> {
-        let mem = self.take_memory();
+        // Reports from the base asked for, if any (the pages are the same either way).
+        let mem = self.take_memory().with_report_base(config.base);
         // SAFETY: `backup` is used only if no heap was made over `mem` (it was dropped).
         let backup = unsafe { mem.restart() };
         match Heap::with_policy(mem, PlayPolicy::new(policy), Recorder::default(), config.heap_size) {

@@ -5,9 +5,11 @@
 //! await init();
 //! policies();                              // [{name, description, has_order}, ...]
 //! const h = new Heap({ policy: 'first', order: 'addr', coalesce: true, header: 8, align: 8 });
+//! // also heapSize (a fixed heap) and base (the address reports give the heap's start)
 //! const p = h.malloc(24);                  // also free, realloc, calloc, memalign, usableSize
 //! h.blocks(); h.blocksPacked(); h.freeList(); h.freeLists(); h.stats(); h.check();
 //! h.heapStart(); h.brk(); h.memoryBytes(); h.events(); h.bytes(p, 24);
+//! h.realStart(); h.memoryEnd();            // where the bytes really are, memory.size as reported
 //! h.run('q = malloc(40)');                 // {text, addr, error}
 //! h.replay(repText);                       // {ops, peak_live_bytes, ..., error}
 //! h.free(p);

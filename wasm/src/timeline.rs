@@ -558,7 +558,7 @@ pub fn sample(l: &mut Live) {
         s.largest_free as f64,
         l.probes as f64,
         s.used_blocks as f64,
-        (l.heap.committed_end() - l.heap.start()) as f64,
+        l.heap.mem().committed() as f64,
     ];
     if l.timeline.samples.try_reserve(SAMPLE_WORDS).is_ok() {
         l.timeline.samples.extend_from_slice(&row);

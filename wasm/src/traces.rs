@@ -262,7 +262,7 @@ impl JsHeap {
             }
             r.peak_live_bytes = l.session.peak_live_bytes();
             r.peak_heap_bytes = l.session.peak_heap_bytes();
-            let heap_bytes = (l.heap.brk() - l.heap.start()) as u64;
+            let heap_bytes = l.heap.mem().brk() as u64;
             Ok((r, heap_bytes))
         })
         .map_err(crate::heap::js_error_message)?;

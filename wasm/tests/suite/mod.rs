@@ -978,3 +978,180 @@ fn a_load_can_stop_early_and_run_in_parts() {
     h.seek(1000.0).unwrap();
     assert_eq!(state(&h), at_1000);
 }
+
+// ---- a base: addresses reported from it ----------------------------------------------------
+
+/// The base of these tests (OSTEP's `-b 0x1000`).
+const BASE: f64 = 4096.0;
+
+/// The events of the step shown, their addresses made offsets from `start`.
+fn relative_events(h: &JsHeap, start: f64) -> Vec<String> {
+    let keys = ["kind", "block", "rest", "absorbed", "old_brk", "new_brk", "old", "new", "size", "rest_size", "request", "probes", "pages", "message"];
+    let addr_keys = ["block", "rest", "absorbed", "old_brk", "new_brk", "old", "new"];
+    h.events()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let mut s = String::new();
+            for k in keys {
+                let v = get(&e, k);
+                if v.is_undefined() {
+                    continue;
+                }
+                let shown = match v.as_f64() {
+                    Some(x) if addr_keys.contains(&k) => format!("{}", x - start),
+                    Some(x) => format!("{x}"),
+                    None => v.as_string().unwrap_or_else(|| format!("{v:?}")),
+                };
+                s.push_str(&format!("{k}={shown} "));
+            }
+            s
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+fn a_base_shifts_every_address_by_base_minus_the_real_start() {
+    let script = synthetic_script(300);
+    // The script without a base (this heap goes when the next is made: one per instance).
+    let (real_start, real_addrs, real_packed, real_free, real_state, real_events, real_memory) = {
+        let h = heap("{\"policy\": \"first\"}");
+        let start = h.heap_start().unwrap();
+        assert_eq!(h.real_start().unwrap(), start, "no base: reports give real addresses");
+        assert_eq!(h.memory_end().unwrap(), h.memory_bytes());
+        load(&h, &script);
+        let n = h.step_count().unwrap() as u32;
+        let addrs: Vec<Option<f64>> = (1..=n).map(|i| get(&h.step_info(i as f64).unwrap(), "addr").as_f64()).collect();
+        let packed = h.blocks_packed().unwrap().to_vec();
+        let free = h.free_lists_packed().unwrap().to_vec();
+        let st = state(&h);
+        h.seek(40.0).unwrap();
+        let ev = relative_events(&h, start);
+        h.seek(n as f64).unwrap();
+        (start, addrs, packed, free, st, ev, h.memory_bytes())
+    };
+    // The same script from base 0x1000: the same pages, the same layout and bytes, every
+    // address shifted by exactly base - real start.
+    let h = heap("{\"policy\": \"first\", \"base\": 4096}");
+    let shift = BASE - real_start;
+    assert_eq!(h.heap_start().unwrap(), BASE);
+    assert_eq!(h.real_start().unwrap(), real_start, "the bytes stay where they are");
+    load(&h, &script);
+    assert_eq!(h.memory_bytes(), real_memory);
+    assert_eq!(h.memory_end().unwrap(), real_memory + shift);
+    let n = h.step_count().unwrap() as u32;
+    let addrs: Vec<Option<f64>> = (1..=n).map(|i| get(&h.step_info(i as f64).unwrap(), "addr").as_f64()).collect();
+    assert_eq!(addrs, real_addrs.iter().map(|a| a.map(|a| a + shift)).collect::<Vec<_>>());
+    assert!(addrs.iter().flatten().all(|&a| a > BASE && a < BASE + (1 << 20) as f64));
+    let packed = h.blocks_packed().unwrap().to_vec();
+    let want: Vec<u32> =
+        real_packed.iter().enumerate().map(|(i, &w)| if i % 4 == 0 { (w as f64 + shift) as u32 } else { w }).collect();
+    assert_eq!(packed, want, "blocksPacked");
+    let free = h.free_lists_packed().unwrap().to_vec();
+    let want: Vec<u32> = real_free.iter().enumerate().map(|(i, &w)| if i % 3 == 1 { (w as f64 + shift) as u32 } else { w }).collect();
+    assert_eq!(free, want, "freeListsPacked");
+    assert_eq!(state(&h), real_state, "the same break, blocks and bytes from the heap's start");
+    assert_eq!(h.brk().unwrap(), BASE + real_state.0);
+    h.seek(40.0).unwrap();
+    assert_eq!(relative_events(&h, BASE), real_events, "the events of step 40");
+    h.seek(n as f64).unwrap();
+    h.check().unwrap();
+
+    // Calls take and give addresses from the base; bytes() reads the real memory under them.
+    let p = h.malloc(100.0).unwrap();
+    assert!(p > BASE && p < h.brk().unwrap(), "{p}");
+    let mem: WebAssembly::Memory = heaptale_wasm::wasm_memory().dyn_into().unwrap();
+    let view = Uint8Array::new(&mem.buffer());
+    for i in 0..16u32 {
+        view.set_index((p - shift) as u32 + i, 0xB0 + i as u8);
+    }
+    let pattern: Vec<u8> = (0..16).map(|i| 0xB0 + i as u8).collect();
+    assert_eq!(h.bytes(p, 16.0).unwrap().to_vec(), pattern);
+    let q = h.realloc(p, 70000.0).unwrap();
+    assert!(q > BASE && q < h.brk().unwrap(), "{q}");
+    assert_eq!(h.bytes(q, 16.0).unwrap().to_vec(), pattern, "realloc kept the data");
+    assert!(h.usable_size(q).unwrap() >= 70000.0);
+    h.free_block(q.into()).unwrap();
+    assert_eq!(err(h.free_block(q.into())), HeapError::DoubleFree { addr: q as usize }.to_string());
+    // A real address means nothing to it.
+    let c = h.calloc(4.0, 8.0).unwrap();
+    assert!(err(h.free_block((c - shift).into())).contains(&format!("{:#x}", (c - shift) as u32)));
+    h.free_block(c.into()).unwrap();
+    // Statements too.
+    let x = run_ok(&h, "x = malloc(24)").unwrap();
+    assert!(x > BASE && x < h.brk().unwrap());
+    let (text, x2, _) = run(&h, "x = realloc(x, 3000)");
+    let x2 = x2.unwrap();
+    assert!(x2 > BASE && x2 < h.brk().unwrap(), "{x2}");
+    assert_eq!(text, format!("x = realloc(x, 3000) = {:#x}", x2 as u32));
+    assert!(run_ok(&h, "free(x)").is_none());
+    let e = run(&h, "free(x)").2.unwrap();
+    assert!(e.contains("double free") && e.contains(&format!("{:#x}", x2 as u32)), "{e}");
+    still_usable(&h);
+
+    // A replay from the base reports what it reports without one, and lays the heap out
+    // the same way.
+    let r = replay(&h, SMALL_REP);
+    assert!(get(&r, "error").is_null());
+    assert_eq!(get_f(&r, "peak_heap_bytes"), 144.0);
+    assert_eq!(get_f(&r, "heap_bytes"), 144.0);
+    assert_eq!(Array::from(&get(&r, "integrity_errors")).length(), 0);
+    assert_eq!(blocks(&h), vec![(0, 32, false, 0), (32, 112, true, 100)]);
+    assert_eq!(h.heap_start().unwrap(), BASE);
+}
+
+#[wasm_bindgen_test]
+fn a_base_is_a_number_or_a_string_and_a_bad_one_is_refused() {
+    for (json, start) in [
+        ("{\"base\": \"0x1000\"}", 4096.0),
+        ("{\"base\": \" 4_096 \"}", 4096.0),
+        ("{\"base\": 0}", 0.0),
+        ("{\"base\": \"0XBFFFFFFF\"}", 3221225471.0),
+        ("{\"base\": null}", -1.0),
+    ] {
+        let h = heap(json);
+        if start >= 0.0 {
+            assert_eq!(h.heap_start().unwrap(), start, "{json}");
+        } else {
+            assert_eq!(h.heap_start().unwrap(), h.real_start().unwrap(), "{json}");
+        }
+        still_usable(&h);
+        let p = h.malloc(8.0).unwrap();
+        assert_eq!(p, h.heap_start().unwrap() + 8.0, "{json}");
+        h.free_block(p.into()).unwrap();
+        h.check().unwrap();
+    }
+    let h = heap("{\"base\": 4096}");
+    let p = h.malloc(24.0).unwrap();
+    let cases: [(&str, &str); 8] = [
+        ("{\"base\": -1}", "must not be negative"),
+        ("{\"base\": 1.5}", "must be a whole number"),
+        ("{\"base\": \"zz\"}", "must be an address: a number such as 4096, or a string such as '0x1000', got the string 'zz'"),
+        ("{\"base\": \"0x\"}", "must be an address"),
+        ("{\"base\": true}", "must be an address"),
+        ("{\"base\": 3221225472}", "0xc0000000 is too large: the heap (up to 1 GiB) must fit below 4 GiB, so the base is at most 0xbfffffff"),
+        ("{\"base\": \"0x100000000\"}", "is too large"),
+        ("{\"base\": 4294967296}", "too large"),
+    ];
+    for (json, want) in cases {
+        let m = err(JsHeap::new(opts(json)));
+        assert!(m.starts_with("new Heap: ") && m.contains("option 'base'") && m.contains(want), "{json}: {m}");
+    }
+    // The heap made before is still the live one, from its base.
+    assert_eq!(h.usable_size(p).unwrap(), 24.0);
+    assert_eq!(h.heap_start().unwrap(), 4096.0);
+    still_usable(&h);
+}
+
+#[wasm_bindgen_test]
+fn a_failed_op_of_a_replay_names_its_index_line_and_text() {
+    let h = heap("{\"heapSize\": 4096}");
+    let r = replay(&h, "0\n2\n3\n1\na 0 100000\na 1 24\nf 1\n");
+    assert!(get(&r, "error").is_null());
+    assert_eq!(get_f(&r, "alloc_failures"), 1.0);
+    let m = get(&r, "first_alloc_failure").as_string().unwrap();
+    assert_eq!(m, "op 0 (line 5): #0 = malloc(100000): out of memory: no room for 100000 bytes and the heap cannot grow");
+    assert_eq!(get(&h.step_info(1.0).unwrap(), "error").as_string().unwrap(), "#0 = malloc(100000): out of memory: no room for 100000 bytes and the heap cannot grow");
+    assert_eq!(get(&h.step_info(2.0).unwrap(), "text").as_string().unwrap(), "#1 = malloc(24)");
+    assert!(get(&h.step_info(2.0).unwrap(), "error").is_null());
+}
