@@ -37,8 +37,9 @@
 //! header (magic `HTREC01\n`, then native-endian u64s: pid, parent pid, SEQ, start time in
 //! ns of `CLOCK_MONOTONIC`, flags (1: exited, 2: log full), record size 32, unused; then
 //! `/proc/self/comm` in 16 bytes and `/proc/self/cmdline` in 176, NUL-padded), then 32-byte
-//! records of four native-endian u64s: `op | align << 8`, pointer argument, size in bytes
-//! (calloc's product), result. A record whose first word is 0 was claimed but never written.
+//! records of four native-endian u64s: `op | align << 8` (the aligned calls) or `op |
+//! pthread_self() << 8` (realloc's two records), pointer argument, size in bytes (calloc's
+//! product), result. A record whose first word is 0 was claimed but never written.
 #![cfg(target_os = "linux")]
 #![allow(clippy::missing_safety_doc)]
 
@@ -234,6 +235,8 @@ fn complain(msg: &[u8]) {
 static CONSTRUCTOR: extern "C" fn() = constructor;
 
 extern "C" fn constructor() {
+    // Inside the guard: what resolving allocates (pthread_atfork) is not the program's.
+    let _g = Guard::enter();
     ready();
 }
 
@@ -610,11 +613,14 @@ pub unsafe extern "C" fn realloc(old: *mut c_void, size: usize) -> *mut c_void {
             None => ptr::null_mut(),
         };
     }
+    // The thread in both records: two threads may be inside reallocs of the same address
+    // at once (the first one's block moved, the address handed to the second).
+    let thread = (me() as u64) << 8;
     if !old.is_null() {
-        log(OP_REALLOC_BEGIN, old, size, ptr::null_mut());
+        log(OP_REALLOC_BEGIN | thread, old, size, ptr::null_mut());
     }
     let p = must!(realloc as ReallocFn)(old, size);
-    log(OP_REALLOC, old, size, p);
+    log(OP_REALLOC | thread, old, size, p);
     p
 }
 

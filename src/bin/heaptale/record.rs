@@ -143,8 +143,8 @@ impl Stats {
 pub struct Converter {
     body: String,
     live: HashMap<u64, u32>,
-    /// Blocks inside a realloc (begun, not yet ended), by their old address.
-    pending: HashMap<u64, u32>,
+    /// Blocks inside a realloc (begun, not yet ended), by their old address and thread.
+    pending: HashMap<(u64, u64), u32>,
     next_id: u32,
     /// Freed ids, kept only once every id has been used.
     spare: Vec<u32>,
@@ -203,6 +203,8 @@ impl Converter {
             return false;
         }
         let [w0, arg, size, result] = r;
+        // Realloc's records carry the calling thread above the op.
+        let thread = w0 >> 8;
         match w0 & 0xFF {
             0 => self.stats.unwritten += 1,
             OP_MALLOC => {
@@ -230,7 +232,7 @@ impl Converter {
             OP_REALLOC_BEGIN => {
                 // The old address may be handed out again from here on.
                 if let Some(id) = self.live.remove(&arg) {
-                    self.pending.insert(arg, id);
+                    self.pending.insert((arg, thread), id);
                 }
             }
             OP_REALLOC => {
@@ -240,7 +242,7 @@ impl Converter {
                     return true;
                 }
                 // A begin record not written (or not logged): the block is still in `live`.
-                let id = self.pending.remove(&arg).or_else(|| self.live.remove(&arg));
+                let id = self.pending.remove(&(arg, thread)).or_else(|| self.live.remove(&arg));
                 match (id, result) {
                     (Some(id), 0) if size == 0 => self.op_f(id), // realloc(p, 0) freed p
                     (Some(id), 0) => {
@@ -588,7 +590,7 @@ pub fn record(args: &RecordArgs, out: &mut impl Write) -> ExitCode {
     match status {
         Ok(s) if s.success() => ExitCode::from(if failed { 1 } else { 0 }),
         Ok(s) => {
-            eprintln!("heaptale: {} {s}; its traces are written all the same", program.to_string_lossy());
+            eprintln!("heaptale: {} ended with {s}; its traces are written all the same", program.to_string_lossy());
             ExitCode::from(1)
         }
         Err(e) => {
@@ -661,6 +663,22 @@ mod tests {
         assert_eq!(text, "0\n4\n9\n1\na 0 24\na 1 24\nf 0\na 2 16\nr 1 48\na 3 8\nf 1\nf 2\nf 3\n");
         assert_eq!((s.failed, s.realloc_unknown, s.unwritten, s.reused_live), (1, 1, 1, 0));
         heaptale::trace::parse_rep(&text).unwrap();
+    }
+
+    #[test]
+    fn reallocs_of_one_address_on_two_threads() {
+        let (t1, t2) = (0x7f00_0000_1000u64 << 8, 0x7f00_0080_2000u64 << 8);
+        let (text, s) = convert(&[
+            rec(OP_MALLOC, 0, 24, 0x1000),
+            rec(OP_REALLOC_BEGIN | t1, 0x1000, 4000, 0),
+            // Thread 1's block moves; thread 2 gets the old address and reallocs it in turn.
+            rec(OP_MALLOC, 0, 16, 0x1000),
+            rec(OP_REALLOC_BEGIN | t2, 0x1000, 32, 0),
+            rec(OP_REALLOC | t1, 0x1000, 4000, 0x9000),
+            rec(OP_REALLOC | t2, 0x1000, 32, 0x1000),
+        ]);
+        assert_eq!(text, "0\n2\n6\n1\na 0 24\na 1 16\nr 0 4000\nr 1 32\nf 0\nf 1\n");
+        assert_eq!((s.reused_live, s.realloc_unknown), (0, 0));
     }
 
     #[test]
