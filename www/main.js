@@ -29,7 +29,7 @@ const EDITOR_MAX = 150_000;
 /** Largest program put in a link. */
 const LINK_MAX = 60_000;
 
-const DEFAULT_CONFIG = { policy: 'first', order: 'addr', coalesce: true, header: 8, align: 8, heapSize: null };
+const DEFAULT_CONFIG = { policy: 'first', order: 'addr', coalesce: true, header: 8, align: 8, heapSize: null, base: null };
 
 const app = {
   glue: null,
@@ -86,7 +86,7 @@ function notice(text) {
 }
 
 const CONTROLS = ['statement', 'run', 'script', 'run-script', 'reset', 'library', 'open-library', 'file', 'policy',
-  'order', 'coalesce', 'header', 'align', 'heap-size', 'share', 'first', 'back', 'play', 'forward', 'last', 'speed',
+  'order', 'coalesce', 'header', 'align', 'heap-size', 'base', 'share', 'first', 'back', 'play', 'forward', 'last', 'speed',
   'goto', 'goto-button', 'zoom-out', 'zoom-in', 'zoom-fit', 'readable', 'arrows'];
 
 function setEnabled(on) {
@@ -211,6 +211,7 @@ function narrationContext(model, policy) {
     header: model.cfg.header,
     coalesce: model.cfg.coalesce,
     memoryBytes: model.heap.memoryBytes(),
+    memoryEnd: model.heap.memoryEnd(),
     steps: app.steps,
   };
 }
@@ -444,7 +445,7 @@ function describeMap() {
   for (let i = 0; i < n; i++) if (d.packed[i * 4 + 3] & 0x80000000) used++;
   $('heap-canvas').setAttribute('aria-label',
     `Heap map: ${num(n)} blocks (${num(used)} used, ${num(n - used)} free) from ${hex(d.heapStart)} ` +
-    `to the break at ${hex(d.brk)}; memory grown to ${hex(d.memoryBytes)}. The block list has the same content.`);
+    `to the break at ${hex(d.brk)}; memory grown to ${hex(d.memoryEnd)}. The block list has the same content.`);
   $('row-bytes').textContent = app.map.readable ? 'one cell per block, in address order, not to scale'
     : `the heap to scale, ${num(app.map.rowBytes())} bytes a row`;
 }
@@ -570,8 +571,10 @@ function renderStats() {
   const rows = [
     ['policy', `${app.cfg.policy} (${POLICY_NAMES[app.cfg.policy]})`],
     ['heap start', hex(d.heapStart)],
+    ...(d.realStart === d.heapStart ? [] : [['base address', `${hex(d.heapStart)}: addresses are reported from it; the heap's bytes really start at ${hex(d.realStart)} in linear memory (the hex view reads them there)`]]),
     ['break (brk)', `${hex(d.brk)} (${num(d.brk - d.heapStart)} bytes into the heap)`],
-    ['memory.size', `${hex(d.memoryBytes)} (${num(d.memoryBytes / 65536)} pages of 64 KiB)`],
+    ['memory.size', `${hex(d.memoryEnd)} (${num(d.memoryBytes / 65536)} pages of 64 KiB)` +
+      (d.memoryEnd === d.memoryBytes ? '' : `: where memory ends, in reported addresses (${hex(d.memoryBytes)} bytes of linear memory)`)],
     ['live bytes', `${num(s.live_bytes)} (asked for by live blocks)`],
     ['heap size', `${num(s.heap_bytes)} bytes`],
     ['used blocks', `${num(s.used_blocks)} (${num(s.used_bytes)} bytes with headers and padding)`],
@@ -581,7 +584,7 @@ function renderStats() {
     ['internal fragmentation', `${pct(internal)} of used bytes are headers or padding`],
     ['external fragmentation', `${pct(s.external_fragmentation)} of free bytes are outside the largest free block`],
     ['probes', `${num(app.narration.probes)} this step`],
-    ['module memory', `arena ${hex(mm.arena_start)}–${hex(mm.arena_end)} below the heap, ${kib(mm.arena_used)} used (the module's own bookkeeping; it never grows memory)`],
+    ['module memory', `arena ${hex(mm.arena_start)}–${hex(mm.arena_end)}${d.realStart === d.heapStart ? '' : ' (real addresses)'} below the heap, ${kib(mm.arena_used)} used (the module's own bookkeeping; it never grows memory)`],
     ['time travel', t.recording ? `${num(t.snapshots)} snapshot${t.snapshots === 1 ? '' : 's'} of the heap (one every ${num(t.interval)} steps; ${kib(t.snapshotBytes)} of heap bytes copied)` : `off: ${t.why}`],
   ];
   $('stats').replaceChildren(...rows.flatMap(([k, v]) => {
@@ -1084,6 +1087,19 @@ async function applyUrl(st) {
 
 // ---------------------------------------------------------------- knobs
 
+/**
+ * The base address box: empty (real addresses), or an address in decimal or
+ * 0x hex (as the CLI's --base). Returns {value} or {error}; the engine checks
+ * the range (at most 0xbfffffff) and says why when it refuses one.
+ */
+function parseBase(text) {
+  const t = text.trim().replace(/[_,\s]/g, '');
+  if (!t) return { value: null };
+  if (/^0x[0-9a-f]+$/i.test(t)) return { value: Number.parseInt(t.slice(2), 16) };
+  if (/^\d+$/.test(t)) return { value: Number(t) };
+  return { error: 'must be an address in decimal or 0x hex (such as 0x1000), or empty for the real addresses' };
+}
+
 function syncKnobs() {
   $('policy').value = app.cfg.policy;
   $('order').value = app.cfg.order || 'addr';
@@ -1091,6 +1107,7 @@ function syncKnobs() {
   $('header').value = String(app.cfg.header);
   $('align').value = String(app.cfg.align);
   $('heap-size').value = app.cfg.heapSize ? String(app.cfg.heapSize) : '';
+  $('base').value = app.cfg.base != null ? hex(app.cfg.base) : '';
   updateKnobs();
 }
 
@@ -1102,6 +1119,12 @@ async function knobsChanged(what) {
     $('heap-size').value = before.heapSize ? String(before.heapSize) : '';
     return;
   }
+  const base = parseBase($('base').value);
+  if (base.error) {
+    setStatus(`Error: the base address ${base.error}, got "${$('base').value}"`, 'The settings are unchanged.', true);
+    $('base').value = before.base != null ? hex(before.base) : '';
+    return;
+  }
   app.cfg = {
     policy: $('policy').value,
     order: $('order').value,
@@ -1109,6 +1132,7 @@ async function knobsChanged(what) {
     header: Number($('header').value),
     align: Number($('align').value),
     heapSize: hs ? Number(hs) : null,
+    base: base.value,
   };
   updateKnobs();
   await resyncCompare();
@@ -1175,6 +1199,7 @@ function wire() {
     $(id).addEventListener('change', () => knobsChanged(id === 'policy' ? 'policy' : id));
   }
   $('heap-size').addEventListener('change', () => knobsChanged('heap size'));
+  $('base').addEventListener('change', () => knobsChanged('base address'));
   $('share').addEventListener('click', share);
   $('first').addEventListener('click', () => { stopPlaying(); goTo(0); });
   $('back').addEventListener('click', () => { stopPlaying(); goTo(app.pos - 1); });

@@ -43,6 +43,7 @@ export function heapOptions(cfg) {
   if (cfg.order) o.order = cfg.order;
   if (cfg.coalesce !== undefined) o.coalesce = cfg.coalesce;
   if (cfg.heapSize) o.heapSize = cfg.heapSize;
+  if (cfg.base != null) o.base = cfg.base;
   return o;
 }
 
@@ -90,7 +91,12 @@ export class HeapModel {
     return { steps: t.steps, failed: t.failed, format: t.format, error: null };
   }
 
-  /** Reads everything drawn: blocks, free lists, stats, break, memory size. */
+  /**
+   * Reads everything drawn: blocks, free lists, stats, break, memory size.
+   * Addresses are as reported (from the base, when one is set): `memoryEnd`
+   * is memory.size as a reported address, `memoryBytes` the real size and
+   * `realStart` where the heap's bytes really are.
+   */
   read() {
     const h = this.heap;
     return {
@@ -98,18 +104,30 @@ export class HeapModel {
       free: h.freeListsPacked(),
       stats: h.stats(),
       heapStart: h.heapStart(),
+      realStart: h.realStart(),
       brk: h.brk(),
       memoryBytes: h.memoryBytes(),
+      memoryEnd: h.memoryEnd(),
       position: h.position(),
       steps: h.stepCount(),
     };
   }
 
-  /** Real bytes of linear memory, read through a fresh view (growth detaches old ones). */
+  /**
+   * The real bytes at reported address `addr` (as every address the heap
+   * gives), read through a fresh view of linear memory (growth detaches old
+   * ones). With a base, reports and memory differ: the view starts at
+   * `addr - heapStart() + realStart()`. Clipped to the heap, from its start
+   * to memory.size.
+   */
   memoryView(addr, len) {
+    const h = this.heap;
     const buf = this.glue.wasmMemory().buffer;
-    const end = Math.min(buf.byteLength, addr + len);
-    return new Uint8Array(buf, addr, Math.max(0, end - addr));
+    const start = h.realStart();
+    const real = addr - h.heapStart() + start;
+    if (!(real >= start) || real >= buf.byteLength) return new Uint8Array(0);
+    const end = Math.min(buf.byteLength, real + Math.max(0, len));
+    return new Uint8Array(buf, real, end - real);
   }
 }
 

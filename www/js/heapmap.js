@@ -85,7 +85,10 @@ export class HeapMap {
     this.lastDrawMs = 0;
   }
 
-  /** `d`: {packed, free, heapStart, brk, memoryBytes, changedAddrs, header, policy}. */
+  /**
+   * `d`: {packed, free, heapStart, brk, memoryBytes, memoryEnd, changedAddrs,
+   * header, policy}; addresses as reported (memoryEnd: memory.size as one).
+   */
   setData(d) {
     this.data = d;
     const n = d.packed.length / 4;
@@ -235,10 +238,12 @@ export class HeapMap {
     this.geom = { width, gutter, barW, overviewTop, overviewH, detailTop, rowH, rb, rows };
     if (!d) return;
     const { packed, heapStart, brk, memoryBytes } = d;
+    // memory.size as a reported address (they differ when reports start at a base)
+    const memoryEnd = d.memoryEnd ?? memoryBytes;
     const n = packed.length / 4;
 
     // ---- overview: heap start .. memory.size, gathered per pixel
-    const total = Math.max(1, memoryBytes - heapStart);
+    const total = Math.max(1, memoryEnd - heapStart);
     const ox = (off) => gutter + (off / total) * barW;
     ctx.fillStyle = P.unused;
     ctx.fillRect(gutter, overviewTop, barW, overviewH);
@@ -283,7 +288,9 @@ export class HeapMap {
       ctx.fillText(brkLabel, Math.min(Math.max(gutter, bx - bw / 2), gutter + barW - bw), overviewTop + overviewH + 13);
       ctx.fillStyle = COLORS.text;
       ctx.textAlign = 'right';
-      ctx.fillText(`memory.size ${hex(memoryBytes)} (${(memoryBytes / PAGE).toLocaleString('en')} pages)`, gutter + barW, overviewTop + overviewH + 27);
+      const pagesText = `${(memoryBytes / PAGE).toLocaleString('en')} pages`;
+      ctx.fillText(memoryEnd === memoryBytes ? `memory.size ${hex(memoryBytes)} (${pagesText})`
+        : `memory.size ends at ${hex(memoryEnd)} (${pagesText})`, gutter + barW, overviewTop + overviewH + 27);
       ctx.textAlign = 'left';
       if (gutter > 0) ctx.fillText('grown', 0, overviewTop + overviewH / 2);
     }
@@ -563,7 +570,7 @@ export class HeapMap {
       return -1;
     }
     if (y >= g.overviewTop && y < g.overviewTop + g.overviewH && x >= g.gutter) {
-      const total = Math.max(1, d.memoryBytes - d.heapStart);
+      const total = Math.max(1, (d.memoryEnd ?? d.memoryBytes) - d.heapStart);
       const off = ((x - g.gutter) / g.barW) * total;
       return blockIndexAt(d.packed, d.heapStart + Math.floor(off));
     }
@@ -578,7 +585,7 @@ export class HeapMap {
   overviewOffset(x, y) {
     const d = this.data; const g = this.geom;
     if (!d || !g || y < g.overviewTop - 4 || y > g.overviewTop + g.overviewH + 4 || x < g.gutter) return null;
-    const total = Math.max(1, d.memoryBytes - d.heapStart);
+    const total = Math.max(1, (d.memoryEnd ?? d.memoryBytes) - d.heapStart);
     return ((x - g.gutter) / g.barW) * total;
   }
 }

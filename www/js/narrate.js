@@ -29,7 +29,8 @@ function callOf(text) {
 
 /**
  * Narrates step `info` ({step, line, text, addr, error, grewPages}) from its
- * `events`. `ctx`: {policy, header, memoryBytes, steps}. Returns
+ * `events`. `ctx`: {policy, header, memoryBytes, memoryEnd, steps} (memoryEnd:
+ * memory.size as a reported address, when reports start at a base). Returns
  * {summary, detail, changed: [addresses], grow: bool, error: bool}.
  */
 export function narrate(info, events, ctx) {
@@ -77,7 +78,9 @@ export function narrate(info, events, ctx) {
     const pages = grows.reduce((n, g) => n + g.pages, 0);
     growText = `The break moved from ${hex(g0.old_brk)} to ${hex(g1.new_brk)} (+${bytes(g1.new_brk - g0.old_brk)})`;
     if (pages > 0) {
-      growText += `; memory.grow added ${plural(pages, 'page')} (${kib(pages * 65536)}), memory.size is now ${hex(ctx.memoryBytes)}.`;
+      const end = ctx.memoryEnd ?? ctx.memoryBytes;
+      growText += `; memory.grow added ${plural(pages, 'page')} (${kib(pages * 65536)}), memory.size is now ${hex(ctx.memoryBytes)}` +
+        (end === ctx.memoryBytes ? '.' : ` (its end is at ${hex(end)} in reported addresses).`);
     } else if (info.grewPages > 0) {
       growText += `, inside pages already there: memory.grow added ${plural(info.grewPages, 'page')} when this step first ran, and memory never shrinks, so after a step back they are still there.`;
     } else {

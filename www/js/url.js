@@ -1,5 +1,5 @@
 // The page's state in the URL's fragment, with the knob names the CLI and the
-// JS API share (policy, order, coalesce, header, align, heap-size), plus the
+// JS API share (policy, order, coalesce, header, align, heap-size, base), plus the
 // program (script, or a built-in trace with its cut and the statements typed
 // after it), the step, and the policies compared.
 //
@@ -10,6 +10,8 @@
 
 export const POLICIES = ['first', 'next', 'best', 'worst', 'seglist', 'tlsf', 'buddy'];
 export const ORDERS = ['addr', 'size-asc', 'size-desc', 'front', 'back'];
+/** The largest base address the engine takes (its 1 GiB heap must fit below 4 GiB). */
+export const MAX_BASE = 0xbfffffff;
 
 const b64url = (bytes) => {
   let s = '';
@@ -60,6 +62,7 @@ export async function encodeState(st) {
   p.set('header', String(c.header));
   p.set('align', String(c.align));
   if (c.heapSize) p.set('heap-size', String(c.heapSize));
+  if (c.base != null) p.set('base', `0x${c.base.toString(16)}`);
   if (st.source.trace) p.set('trace', st.source.trace);
   else p.set('script', await packText(st.source.text));
   // a .rep program: the steps kept of it, and the statements typed after them
@@ -87,7 +90,7 @@ export async function decodeState(hash, traces) {
   if (!h) return { state: null, error: null };
   try {
     const p = new URLSearchParams(h);
-    const known = new Set(['policy', 'order', 'coalesce', 'header', 'align', 'heap-size', 'script', 'trace', 'cut', 'extra', 'step', 'compare']);
+    const known = new Set(['policy', 'order', 'coalesce', 'header', 'align', 'heap-size', 'base', 'script', 'trace', 'cut', 'extra', 'step', 'compare']);
     for (const k of p.keys()) if (!known.has(k)) throw new Error(`unknown setting "${k}"`);
     const config = {};
     if (p.has('policy')) {
@@ -111,6 +114,14 @@ export async function decodeState(hash, traces) {
       if (config.align & (config.align - 1)) throw new Error(`align must be a power of two, got ${config.align}`);
     }
     if (p.has('heap-size')) config.heapSize = whole(p.get('heap-size'), 'heap-size', 1, 1 << 30);
+    if (p.has('base')) {
+      // decimal or 0x hex, as the CLI's --base
+      const v = p.get('base');
+      const hexed = /^0x[0-9a-f]+$/i.test(v);
+      if (!hexed && !/^\d+$/.test(v)) throw new Error(`base must be an address in decimal or 0x hex, got "${v}"`);
+      config.base = hexed ? Number.parseInt(v.slice(2), 16) : Number(v);
+      if (config.base > MAX_BASE) throw new Error(`base must be at most 0x${MAX_BASE.toString(16)} (the heap must fit below 4 GiB), got ${v}`);
+    }
     let source = null;
     if (p.has('trace')) {
       const name = p.get('trace');

@@ -336,6 +336,82 @@ test('a link to a built-in trace cut short, with statements after it, restores t
   await again.context.close();
 });
 
+test('a base address: every address is reported from it, the hex view reads the real bytes, a link restores it', async () => {
+  const { page, context, problems } = await openPage({ permissions: ['clipboard-read', 'clipboard-write'] });
+  const addrs = (texts) => texts.map((t) => hexOf(t));
+  const real = await figures(page);
+  const realStart = hexOf(real['heap start']);
+  const realBlocks = await blockTexts(page);
+  const base = page.getByRole('textbox', { name: /base address/i });
+  await base.fill('0x1000');
+  await base.press('Enter');
+  await page.waitForFunction(() => /base address changed/.test(document.querySelector('[role="status"]').textContent));
+  await idle(page);
+  let f = await figures(page);
+  assert.equal(hexOf(f['heap start']), 0x1000);
+  assert.match(f['base address'], new RegExp(`really start at 0x${realStart.toString(16)}`), f['base address']);
+  // the same program, the same layout: every address shifted by exactly base - real start
+  const shifted = await blockTexts(page);
+  assert.deepEqual(addrs(shifted), addrs(realBlocks).map((a) => a - realStart + 0x1000));
+  assert.deepEqual(shifted.map((t) => t.replace(/0x[0-9a-f]+/, 'X')), realBlocks.map((t) => t.replace(/0x[0-9a-f]+/, 'X')));
+  assert.ok(hexOf(f['break (brk)']) < hexOf(f['memory.size']), `${f['break (brk)']} below ${f['memory.size']}`);
+  // a statement: the status names an address from the base; free and realloc take them
+  const st = await runStatement(page, 'b = malloc(40)');
+  assert.match(st, /b = malloc\(40\) returned 0x[0-9a-f]+\./, st);
+  const b = hexOf(st.split('returned')[1]);
+  f = await figures(page);
+  assert.ok(b > 0x1000 && b < hexOf(f['break (brk)']), `0x${b.toString(16)} lies in [0x1000, ${f['break (brk)']})`);
+  assert.ok((await blockTexts(page)).some((t) => t.startsWith(`used, 0x${(b - 8).toString(16)}, `)), 'the block list names it');
+  const grown = await runStatement(page, 'b = realloc(b, 300)');
+  assert.match(grown, /b = realloc\(b, 300\) returned 0x[0-9a-f]+\./, grown);
+  const b2 = hexOf(grown.split('returned')[1]);
+  assert.ok(b2 > 0x1000 && b2 < 0x1000 + 65536, grown);
+  assert.doesNotMatch(await runStatement(page, 'free(b)'), /Error/);
+  assert.match(await runStatement(page, 'free(b)'), /Error.*double free.*0x[0-9a-f]+/i, 'the double free names its base address');
+  // the hex view reads the block's real bytes: its header word holds its size and state
+  await runStatement(page, 'keep = malloc(100)');
+  const keep = (await blockTexts(page)).find((t) => t.startsWith('used,') && t.endsWith(', 112 bytes'));
+  assert.ok(keep, 'the 112-byte block');
+  await page.locator('#blocks li', { hasText: keep }).click();
+  await page.getByRole('table', { name: new RegExp(`Used block at ${keep.split(', ')[1]}`) }).waitFor();
+  const fields = await page.locator('#hex .fields li').allTextContents();
+  assert.ok(fields.some((t) => /header word 0x[0-9a-f]+: size 112, used \(U=1\)/.test(t)), fields.join('\n'));
+  assert.ok(fields.some((t) => t.includes(`${keep.split(', ')[1]}`)), 'the fields are named by reported addresses');
+  // the link carries the base; a new page restores it exactly
+  const want = { blocks: await blockTexts(page), step: await sliderValue(page) };
+  await page.getByRole('button', { name: /share/i }).click();
+  await page.waitForFunction(() => /copied|Copy this link/.test(document.getElementById('share-status').textContent));
+  const hash = await page.evaluate(() => location.hash);
+  assert.match(hash, /[#&]base=0x1000(&|$)/);
+  // a bad base is refused with a message; the heap goes on from the base it had
+  await base.fill('zz');
+  await base.press('Enter');
+  await page.waitForFunction(() => /base address must be an address/.test(document.querySelector('[role="status"]').textContent));
+  assert.equal(await base.inputValue(), '0x1000');
+  await base.fill('0xc0000000');
+  await base.press('Enter');
+  await page.waitForFunction(() => /too large/.test(document.querySelector('[role="status"]').textContent));
+  await idle(page);
+  assert.equal(await base.inputValue(), '0x1000', 'the settings are back');
+  assert.deepEqual(await blockTexts(page), want.blocks);
+  await context.close();
+
+  const again = await openPage({ hash });
+  assert.equal(await again.page.getByRole('textbox', { name: /base address/i }).inputValue(), '0x1000');
+  assert.equal(hexOf((await figures(again.page))['heap start']), 0x1000);
+  assert.equal(await sliderValue(again.page), want.step);
+  assert.deepEqual(await blockTexts(again.page), want.blocks);
+  // emptied: real addresses again
+  await again.page.getByRole('textbox', { name: /base address/i }).fill('');
+  await again.page.getByRole('textbox', { name: /base address/i }).press('Enter');
+  await again.page.waitForFunction(() => /base address changed/.test(document.querySelector('[role="status"]').textContent));
+  await idle(again.page);
+  assert.equal(hexOf((await figures(again.page))['heap start']), realStart);
+  await again.page.waitForFunction(() => !/base=/.test(location.hash));
+  assert.deepEqual([...problems, ...again.problems], []);
+  await again.context.close();
+});
+
 test('compare mode runs the same program under other policies, stepping together', async () => {
   const { page, context, problems } = await openPage();
   await openLibrary(page, 'Worst fit\u2019s worst case: breaking up the big hole');
