@@ -33,6 +33,11 @@
 //! * **exit**: a `.fini_array` destructor marks the log's header "exited" (a log without
 //!   the mark was cut short by `_exit`, `exec` or a signal; it is whole all the same).
 //!
+//! Limits: glibc on 64-bit Linux (the hooks take `dlsym(RTLD_NEXT)`'s functions as glibc's);
+//! a child made by a raw `clone` or `vfork` (no atfork handlers) that allocates before
+//! `exec`, or an atfork child handler registered before this library's that allocates,
+//! writes into the parent's log; static and setuid programs ignore `LD_PRELOAD`.
+//!
 //! The raw format, read by `src/bin/heaptale/record.rs` (keep the two in step): a 256-byte
 //! header (magic `HTREC01\n`, then native-endian u64s: pid, parent pid, SEQ, start time in
 //! ns of `CLOCK_MONOTONIC`, flags (1: exited, 2: log full), record size 32, unused; then
