@@ -3,7 +3,8 @@
 //! (`make fuzz`) needs nightly; what it found stays tested here.
 //!
 //! `FUZZ_CORPUS_TARGET=rep cargo test --test fuzz_corpus` replays one target only; a failing
-//! input is named in the panic message.
+//! input is named in the panic message. `FUZZ_INPUT=FILE FUZZ_CORPUS_TARGET=rep cargo test
+//! --test fuzz_corpus one_input` runs one file (a crash libFuzzer left in fuzz/artifacts/).
 #![cfg(feature = "std")]
 
 #[path = "fuzzing/mod.rs"]
@@ -57,6 +58,14 @@ corpus_test!(global_alloc);
 corpus_test!(rep);
 corpus_test!(script);
 corpus_test!(ostep_ops);
+
+/// `FUZZ_INPUT=FILE FUZZ_CORPUS_TARGET=NAME`: one input, for reproducing a crash on stable.
+#[test]
+fn one_input() {
+    let (Ok(file), Ok(target)) = (std::env::var("FUZZ_INPUT"), std::env::var("FUZZ_CORPUS_TARGET")) else { return };
+    let f = fuzzing::TARGETS.iter().find(|t| t.0 == target).unwrap_or_else(|| panic!("no fuzz target {target}")).1;
+    f(&std::fs::read(&file).unwrap());
+}
 
 /// Every corpus folder belongs to a target (a renamed target would silently stop replaying
 /// its corpus otherwise).

@@ -144,6 +144,10 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             self.index.insert(m, &self.layout, self.first, size);
             self.top_prev_used = false;
             // Bytes past the last whole granule stay unused; a fixed heap never grows into them.
+        } else if brk > self.first {
+            // A fixed heap too small for one block holds none: all of it is unusable tail,
+            // and the (empty) block area starts at its end.
+            self.first = brk;
         }
     }
 

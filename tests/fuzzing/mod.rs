@@ -104,8 +104,37 @@ struct Live {
     seed: u8,
 }
 
-fn pattern(seed: u8, i: usize) -> u8 {
-    seed.wrapping_add((i as u8).wrapping_mul(31)).wrapping_add((i >> 8) as u8)
+/// The bytes a block filled from `seed` holds: a window of a fixed pseudo-random table,
+/// so that filling and verifying are one copy and one comparison (byte-by-byte loops are
+/// slow under the fuzzer's coverage instrumentation), and a block displaced by any number
+/// of bytes shows different bytes.
+fn pattern(seed: u8, len: usize) -> &'static [u8] {
+    static TABLE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let t = TABLE.get_or_init(|| {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        (0..PATTERN_MAX + 256)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    });
+    assert!(len <= PATTERN_MAX, "a block of {len} bytes is larger than the pattern table");
+    &t[seed as usize..seed as usize + len]
+}
+
+/// The largest block a target fills (arenas and regions are at most 17 pages).
+const PATTERN_MAX: usize = 4 << 20;
+
+/// Where `got` differs from `want`, if anywhere.
+fn first_difference(got: &[u8], want: &[u8]) -> Option<usize> {
+    if got == want {
+        None
+    } else {
+        got.iter().zip(want).position(|(a, b)| a != b)
+    }
 }
 
 /// Bytes verified at each end of every live payload after every call (the whole payload is
@@ -148,22 +177,21 @@ impl<P: Policy> Model<'_, P> {
 
     fn fill(&mut self, l: Live) {
         let p = self.h.payload_mut(l.addr).expect("a live block has a payload");
-        for (i, b) in p[..l.len].iter_mut().enumerate() {
-            *b = pattern(l.seed, i);
-        }
+        p[..l.len].copy_from_slice(pattern(l.seed, l.len));
     }
 
     /// The first `len` bytes of a live block hold its pattern (`edges`: only its two ends).
     fn verify(&self, l: &Live, len: usize, edges: bool, what: &str) {
         let p = self.h.payload(l.addr).unwrap_or_else(|e| panic!("step {}: {what}: live block {:#x} refused: {e}", self.step, l.addr));
         assert!(p.len() >= len, "step {}: {what}: payload of {:#x} shrank to {} < {len}", self.step, l.addr, p.len());
-        let check = |i: usize| {
-            assert_eq!(p[i], pattern(l.seed, i), "step {}: {what}: byte {i} of the block at {:#x} ({len} bytes) changed", self.step, l.addr);
-        };
-        if edges && len > 2 * EDGE {
-            (0..EDGE).chain(len - EDGE..len).for_each(check);
+        let want = pattern(l.seed, len);
+        let bad = if edges && len > 2 * EDGE {
+            first_difference(&p[..EDGE], &want[..EDGE]).or_else(|| first_difference(&p[len - EDGE..len], &want[len - EDGE..]).map(|i| i + len - EDGE))
         } else {
-            (0..len).for_each(check);
+            first_difference(&p[..len], want)
+        };
+        if let Some(i) = bad {
+            panic!("step {}: {what}: byte {i} of the block at {:#x} ({len} bytes) changed", self.step, l.addr);
         }
     }
 
@@ -392,6 +420,9 @@ pub fn heap_ops(data: &[u8]) {
         heap_size: heap_size(&mut b, cap),
         base: None,
     };
+    if std::env::var_os("FUZZ_DEBUG").is_some() {
+        eprintln!("heap_ops: cap {cap}, {config:?}");
+    }
     let Some(arena) = Arena::new(cap) else { return };
     let mut h = match Heap::new(arena, &config) {
         Ok(h) => h,
@@ -462,16 +493,13 @@ fn global_ops(a: &Allocator<FixedRegion>, b: &mut Bytes<'_>, start: usize, cap: 
     let mut seed = 0u8;
     let fill = |p: *mut u8, n: usize, s: u8| {
         // SAFETY: `p` is a live block of at least `n` bytes.
-        let bytes = unsafe { std::slice::from_raw_parts_mut(p, n) };
-        for (i, x) in bytes.iter_mut().enumerate() {
-            *x = pattern(s, i);
-        }
+        unsafe { std::slice::from_raw_parts_mut(p, n) }.copy_from_slice(pattern(s, n));
     };
     let verify = |p: *mut u8, n: usize, s: u8, step: usize, what: &str| {
         // SAFETY: `p` is a live block of at least `n` bytes.
         let bytes = unsafe { std::slice::from_raw_parts(p, n) };
-        for (i, &x) in bytes.iter().enumerate() {
-            assert_eq!(x, pattern(s, i), "step {step}: {what}: byte {i} of the block at {p:?} changed");
+        if let Some(i) = first_difference(bytes, pattern(s, n)) {
+            panic!("step {step}: {what}: byte {i} of the block at {p:?} changed");
         }
     };
     let mut step = 0;
