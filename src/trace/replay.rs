@@ -710,3 +710,69 @@ fn check(buf: &[u8], seed: u64) -> Option<usize> {
     }
     differs(chunks.remainder(), j)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Arena;
+    use crate::trace::parse;
+    use crate::Config;
+
+    fn heap() -> Heap<Arena, crate::policy::AnyPolicy> {
+        Heap::new(Arena::new(1 << 20).unwrap(), &Config::default()).unwrap()
+    }
+
+    #[test]
+    fn step_quiet_is_step_without_the_text() {
+        let t = parse("0\n2\n4\n1\na 0 16\na 1 40\nf 0\nr 1 100\n").unwrap();
+        let (mut h1, mut h2) = (heap(), heap());
+        let (mut loud, mut quiet) = (Session::for_trace(&t), Session::for_trace(&t));
+        // Then failures: a double free (the heap refuses it) and an op with nowhere to
+        // store its result (a usage error).
+        let mut ops = t.ops.clone();
+        ops.push(t.ops[2]);
+        ops.push(Op { line: 0, kind: OpKind::Malloc { size: 1 }, id: NULL_ID, to: NULL_ID });
+        let mut failed = 0;
+        for op in &ops {
+            let a = loud.step(&mut h1, op);
+            let b = quiet.step_quiet(&mut h2, op);
+            match (a, b) {
+                (Ok(s), Ok(addr)) => assert_eq!(s.addr, addr, "{}", s.text),
+                (Err(e1), Err(e2)) => {
+                    failed += 1;
+                    assert_eq!(e1.kind, e2.kind);
+                    assert_eq!(e1.message, format!("{}: {}", quiet.op_text(op), e2.message));
+                }
+                (a, b) => panic!("{a:?} against {b:?}"),
+            }
+        }
+        assert_eq!(failed, 2);
+        assert_eq!(quiet.op_text(&t.ops[3]), "#1 = realloc(#1, 100)");
+        assert_eq!(loud.live_bytes(), quiet.live_bytes());
+        assert_eq!(loud.peak_heap_bytes(), quiet.peak_heap_bytes());
+        assert_eq!(h1.brk(), h2.brk());
+        assert!(quiet.verify_live(&h2).is_empty());
+    }
+
+    #[test]
+    fn patterns_fill_from_any_byte_and_every_changed_byte_is_found() {
+        for len in 0..41 {
+            for from in 0..len.min(19) {
+                let mut buf = alloc::vec![0xEEu8; len];
+                fill(&mut buf, from, 7);
+                assert!(buf[..from].iter().all(|&b| b == 0xEE), "fill({len}, {from}) wrote before {from}");
+                for (i, &b) in buf.iter().enumerate().skip(from) {
+                    assert_eq!(b, pattern_byte(7, i), "fill({len}, {from}) byte {i}");
+                }
+            }
+            let mut buf = alloc::vec![0u8; len];
+            fill(&mut buf, 0, 99);
+            assert_eq!(check(&buf, 99), None, "{len}");
+            for i in 0..len {
+                buf[i] ^= 0x10;
+                assert_eq!(check(&buf, 99), Some(i), "{len}: byte {i}");
+                buf[i] ^= 0x10;
+            }
+        }
+    }
+}

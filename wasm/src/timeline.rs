@@ -588,7 +588,7 @@ fn snapshot(l: &mut Live) {
     let mut k = t.k;
     loop {
         let kept = t.snaps.iter().filter(|s| s.step % k == 0);
-        let (mine_js, mine_ar) = if pos % k == 0 { (js_cost, arena_cost) } else { (0, 0) };
+        let (mine_js, mine_ar) = if pos.is_multiple_of(k) { (js_cost, arena_cost) } else { (0, 0) };
         let js: usize = kept.clone().map(|s| s.js_cost).sum::<usize>() + mine_js;
         let ar: usize = kept.map(|s| s.arena_cost).sum::<usize>() + mine_ar;
         if js <= JS_BUDGET && ar <= ARENA_BUDGET {
@@ -603,7 +603,7 @@ fn snapshot(l: &mut Live) {
         t.js_bytes = t.snaps.iter().map(|s| s.js_cost).sum();
         t.arena_bytes = t.snaps.iter().map(|s| s.arena_cost).sum();
     }
-    if pos % k != 0 {
+    if !pos.is_multiple_of(k) {
         return;
     }
     let mut pairs: Vec<u32> = Vec::new();
