@@ -154,7 +154,7 @@ fn run(cfg: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
         if let Err(e) = result {
             // Failures must change nothing.
             prop_assert!(
-                matches!(e, HeapError::OutOfMemory { .. } | HeapError::SizeOverflow | HeapError::DoubleFree { .. } | HeapError::Interior { .. } | HeapError::Foreign { .. }),
+                matches!(e, HeapError::OutOfMemory { .. } | HeapError::SizeOverflow | HeapError::DoubleFree { .. } | HeapError::Interior { .. } | HeapError::Foreign { .. } | HeapError::Corrupt { .. }),
                 "step {step}: unexpected {e}"
             );
             prop_assert_eq!(&snapshot(&h), &before, "step {}: a failed call changed the heap", step);

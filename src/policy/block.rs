@@ -190,6 +190,15 @@ pub fn tag(b: u32, size: u32, used: bool) -> u32 {
     }
 }
 
+/// The size a check tag `t` was made for, were it the tag of a block at `b` in that state:
+/// the inverse of [`tag`]. A header whose own tag names a plausible size was written by the
+/// engine and overwritten since (rather than never being a header at all).
+#[inline]
+pub fn tag_size(b: u32, t: u32, used: bool) -> u32 {
+    let x = if used { !t } else { t };
+    (x ^ b.wrapping_mul(0x9E37_79B1) ^ 0xA110_C8ED).rotate_right(13)
+}
+
 /// Reading and writing boundary tags on a heap.
 impl<S: Source> Mem<S> {
     #[inline]

@@ -187,25 +187,72 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         let b = p - l.header();
         let h = m.read(b);
         let size = h & super::block::SIZE_MASK;
-        if size < l.min_block() || size & (l.align() - 1) != 0 || size > end - b {
+        let plausible = |b: u32, size: u32| size >= l.min_block() && size & (l.align() - 1) == 0 && size <= end - b;
+        if l.tagged() {
+            // `b + 8 <= p < end`: the tag word is inside the heap.
+            let t = m.read(b + 4);
+            if plausible(b, size) && t == super::block::tag(b, size, true) && m.is_used(b) {
+                self.not_foreign(b, addr)?;
+                return self.neighbours_intact(m, b, size, addr);
+            }
+            if plausible(b, size) && t == super::block::tag(b, size, false) && !m.is_used(b) {
+                return Err(HeapError::DoubleFree { addr });
+            }
+            // Not a block as its header stands. If the tag word is a block's tag (it names a
+            // size that fits here), the engine wrote a header here and something overwrote it.
+            if plausible(b, super::block::tag_size(b, t, true)) || plausible(b, super::block::tag_size(b, t, false)) {
+                return Err(HeapError::Corrupt {
+                    addr: addr.wrapping_sub(l.header() as usize),
+                    what: "the block's header was overwritten: its size and flags no longer match its check tag (a write past the end of the block before it, or a pointer to a block freed and reused since)",
+                });
+            }
             return Err(HeapError::Interior { addr });
         }
-        if l.tagged() {
-            let t = m.read(b + 4);
-            if t == super::block::tag(b, size, true) && m.is_used(b) {
-                self.not_foreign(b, addr)
-            } else if t == super::block::tag(b, size, false) && !m.is_used(b) {
-                Err(HeapError::DoubleFree { addr })
-            } else {
-                Err(HeapError::Interior { addr })
-            }
-        } else if !m.is_used(b) {
+        if !plausible(b, size) {
+            return Err(HeapError::Interior { addr });
+        }
+        if !m.is_used(b) {
             Err(HeapError::DoubleFree { addr })
         } else if b + size < end && !m.prev_is_used(b + size) {
             Err(HeapError::Interior { addr })
         } else {
             self.not_foreign(b, addr)
         }
+    }
+
+    /// With check tags: the blocks next to the live block `b` (which `free` and `realloc`
+    /// merge with) are intact, so that an overflow out of `b` or into its header from the
+    /// block before is refused before it spreads. `addr` is `b`'s payload address.
+    fn neighbours_intact<S: Source>(&self, m: &Mem<S>, b: u32, size: u32, addr: usize) -> Result<u32, HeapError> {
+        let l = &self.layout;
+        let end = self.end(m);
+        let at = |off: u32| addr.wrapping_sub((b + l.header()) as usize).wrapping_add(off as usize);
+        let intact = |x: u32| {
+            let h = m.read(x);
+            let s = h & super::block::SIZE_MASK;
+            s >= l.min_block() && s & (l.align() - 1) == 0 && s <= end - x && m.read(x + 4) == super::block::tag(x, s, h & super::block::USED != 0)
+        };
+        let next = b + size;
+        if next < end && !intact(next) {
+            return Err(HeapError::Corrupt {
+                addr: at(next),
+                what: "the header of the block after this one was overwritten: it no longer matches its check tag (a write past the end of this block?)",
+            });
+        }
+        if b > self.first && !m.prev_is_used(b) {
+            let ps = m.read(b - 4);
+            let prev_ok = ps <= b - self.first && {
+                let prev = b - ps;
+                intact(prev) && !m.is_used(prev) && m.size_of(prev) == ps
+            };
+            if !prev_ok {
+                return Err(HeapError::Corrupt {
+                    addr: at(b),
+                    what: "the block's header says the block before it is free, but no intact free block ends there: a header or footer was overwritten",
+                });
+            }
+        }
+        Ok(b)
     }
 
     #[inline]

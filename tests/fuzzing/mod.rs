@@ -369,7 +369,7 @@ impl<P: Policy> Model<'_, P> {
         match r {
             Ok(()) => panic!("step {}: a bad pointer {addr:#x} ({what}) was accepted", self.step),
             Err(e) => {
-                let allowed: &[&str] = if outside { &["foreign"] } else { &["double", "interior", "foreign"] };
+                let allowed: &[&str] = if outside { &["foreign"] } else { &["double", "interior", "foreign", "corrupt"] };
                 self.failed(e, before, allowed, what);
             }
         }
