@@ -284,6 +284,9 @@ fn read_text(file: &str, stdin_used: &mut bool) -> Result<String, String> {
     if bytes.starts_with(&[0x1F, 0x8B]) {
         return Err("gzip-compressed: decompress it first (gunzip -k FILE) and replay the result".into());
     }
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err("UTF-16 text: heaptale reads UTF-8 (or ASCII); convert it first (iconv -f UTF-16 -t UTF-8 FILE)".into());
+    }
     let text = std::str::from_utf8(&bytes).map_err(|e| {
         format!("not a text file (invalid UTF-8 at byte {}): expected a .rep trace or a script", e.valid_up_to())
     })?;
