@@ -4,10 +4,16 @@
 #   make serve       bootstrap, build, serve http://127.0.0.1:$(PORT)/www/
 #   make test        every test: native, no_std, wasm (node + headless Chrome), page
 #   make bench       allocator benchmarks (bench/run.mjs): BENCHMARKS.md; never part of test
+#   make fuzz        every cargo-fuzz target for FUZZ_SECONDS (60) each: nightly + cargo-fuzz
+#                    (installed if missing); the corpora in fuzz/corpus/ are replayed on
+#                    stable by `make test` (tests/fuzz_corpus.rs)
+#   make miri        the engine's tests under Miri: nightly + the miri and rust-src components
+#   make soak        10 million random calls per policy, checked (release build, stable)
+#   RELIABILITY.md says what each of these covers, with the figures.
 PORT ?= 8080
 HOST ?= 127.0.0.1
 
-.PHONY: all bootstrap build serve test bench clean
+.PHONY: all bootstrap build serve test bench fuzz miri soak clean
 all: build
 
 bootstrap:
@@ -24,6 +30,15 @@ test:
 
 bench:
 	node bench/run.mjs
+
+fuzz:
+	bash scripts/fuzz.sh
+
+miri:
+	bash scripts/miri.sh
+
+soak:
+	cargo run --release --example soak
 
 clean:
 	rm -rf pkg test-results

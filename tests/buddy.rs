@@ -869,7 +869,7 @@ fn run(cfg: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 2 } else { 300 }, ..ProptestConfig::default() })]
     #[test]
     fn random_sequences_keep_every_invariant(cfg in config(), ops in proptest::collection::vec(op(), 1..150)) {
         run(cfg, ops)?;

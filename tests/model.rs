@@ -179,7 +179,7 @@ fn run(cfg: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 4 } else { 400 }, ..ProptestConfig::default() })]
     #[test]
     fn random_ops_keep_every_invariant(cfg in config(), ops in proptest::collection::vec(op(), 1..120)) {
         run(cfg, ops)?;
@@ -189,7 +189,7 @@ proptest! {
 /// Every policy in turn, with longer sequences.
 #[test]
 fn every_policy_survives_long_runs() {
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: 12, ..ProptestConfig::default() });
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: if cfg!(miri) { 1 } else { 12 }, ..ProptestConfig::default() });
     for policy in PolicyKind::ALL {
         for coalesce in [true, false] {
             let cfg = Config { policy, coalesce, ..Config::default() };

@@ -12,6 +12,9 @@ use heaptale::source::{Arena, FixedRegion, PAGE};
 use heaptale::{Allocator, Config, Heap, HeapError, PolicyKind};
 use std::alloc::{GlobalAlloc, Layout};
 
+/// Calls per round (fewer under Miri, which interprets every one).
+const OPS: usize = if cfg!(miri) { 150 } else { 3_000 };
+
 fn walk(h: &Heap<Arena>) -> (Vec<(u32, u32, bool)>, usize) {
     let mut v = Vec::new();
     h.walk(|b| v.push((b.block, b.size, b.used)));
@@ -39,7 +42,7 @@ fn exhaust(mut h: Heap<Arena>, cap: usize, what: &str) {
     for round in 0..3 {
         let mut live: Vec<usize> = Vec::new();
         let mut failures = 0;
-        for i in 0..3_000 {
+        for i in 0..OPS {
             let size = match rng.below(10) {
                 0..=5 => rng.below(64) as usize,
                 6..=8 => rng.below(2000) as usize,
@@ -77,7 +80,7 @@ fn exhaust(mut h: Heap<Arena>, cap: usize, what: &str) {
                 h.free(live.swap_remove(k)).unwrap();
             }
         }
-        assert!(failures > 0, "{what}: the cap was never reached");
+        assert!(failures > 0 || cfg!(miri), "{what}: the cap was never reached");
         h.check().unwrap();
         for a in live {
             h.free(a).unwrap();
@@ -94,7 +97,7 @@ fn exhaust(mut h: Heap<Arena>, cap: usize, what: &str) {
 #[test]
 fn every_policy_under_a_fixed_heap() {
     for policy in PolicyKind::ALL {
-        for size in [4_000u32, 100_000, 1 << 20] {
+        for size in [4_000u32, 100_000, 1 << 20].into_iter().take(if cfg!(miri) { 1 } else { 3 }) {
             let cfg = Config { policy, heap_size: Some(size), ..Config::default() };
             let h = Heap::new(Arena::new(size as usize).unwrap(), &cfg).unwrap();
             exhaust(h, size as usize, &format!("{policy} --heap-size {size}"));
@@ -121,7 +124,7 @@ fn every_policy_under_a_small_arena() {
 fn a_fixed_heap_too_small_for_one_block() {
     for policy in PolicyKind::ALL {
         for (header, align) in [(8, 8), (4, 2), (8, 1), (16, 64)] {
-            for size in 1..=80u32 {
+            for size in (1..=80u32).step_by(if cfg!(miri) { 13 } else { 1 }) {
                 let cfg = Config { policy, header, align, heap_size: Some(size), ..Config::default() };
                 let what = format!("{policy} header {header} align {align} --heap-size {size}");
                 let mut h = Heap::new(Arena::new(PAGE).unwrap(), &cfg).unwrap();
@@ -149,7 +152,7 @@ fn production_geometry_with_quick_lists() {
         for round in 0..3 {
             let mut live = Vec::new();
             let mut failures = 0;
-            for _ in 0..5_000 {
+            for _ in 0..OPS {
                 let size = if rng.below(8) == 0 { rng.below(cap as u64 / 3) } else { rng.below(300) } as usize;
                 match h.malloc(size) {
                     Ok(a) => live.push(a),
@@ -164,7 +167,7 @@ fn production_geometry_with_quick_lists() {
                     h.free(live.swap_remove(k)).unwrap();
                 }
             }
-            assert!(failures > 0);
+            assert!(failures > 0 || cfg!(miri));
             h.check().unwrap();
             for a in live {
                 h.free(a).unwrap();
@@ -193,7 +196,7 @@ fn allocator_over_a_small_region() {
         for _round in 0..3 {
             let mut live: Vec<(*mut u8, Layout)> = Vec::new();
             let mut nulls = 0;
-            for _ in 0..5_000 {
+            for _ in 0..OPS {
                 let size = 1 + if rng.below(6) == 0 { rng.below(CAP as u64 / 2) } else { rng.below(200) } as usize;
                 let l = Layout::from_size_align(size, 1 << rng.below(7)).unwrap();
                 // SAFETY: a non-zero size.
@@ -210,7 +213,7 @@ fn allocator_over_a_small_region() {
                     unsafe { a.dealloc(p, l) };
                 }
             }
-            assert!(nulls > 0);
+            assert!(nulls > 0 || cfg!(miri));
             a.check().unwrap();
             // realloc that cannot grow returns null and keeps the block.
             if let Some(&(p, l)) = live.first() {

@@ -47,7 +47,7 @@ fn quick_blocks_merge_before_the_heap_grows() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 3 } else { 200 }, ..ProptestConfig::default() })]
     #[test]
     fn random_work_keeps_invariants_and_bytes(ops in proptest::collection::vec((0u8..4, 0usize..2000, any::<usize>()), 1..400)) {
         let mut h = heap(16 << 20);

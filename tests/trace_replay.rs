@@ -439,7 +439,7 @@ fn script(cmds: &[Cmd]) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 2 } else { 64 }, ..ProptestConfig::default() })]
 
     #[test]
     fn random_scripts_replay_cleanly(cmds in proptest::collection::vec(cmd(), 1..120), small in any::<bool>()) {
