@@ -48,6 +48,8 @@ pub struct Live {
     /// Every step (statement, trace op or call) run on this heap, with snapshots to travel
     /// back and forth.
     pub timeline: Timeline,
+    /// The simulated process attached to this heap, if any (`crate::process`).
+    pub proc: Option<crate::process::Tracker>,
 }
 
 pub struct Instance {
@@ -123,6 +125,7 @@ impl Instance {
                     probes: 0,
                     slots: Vec::new(),
                     timeline: Timeline::default(),
+                    proc: None,
                 };
                 crate::timeline::begin(&mut live);
                 self.live = Some(live);

@@ -37,12 +37,16 @@ pub mod instance;
 #[cfg(target_arch = "wasm32")]
 pub mod play;
 #[cfg(target_arch = "wasm32")]
+pub mod process;
+#[cfg(target_arch = "wasm32")]
 pub mod timeline;
 #[cfg(target_arch = "wasm32")]
 mod traces;
 
 #[cfg(target_arch = "wasm32")]
 pub use heap::JsHeap;
+#[cfg(target_arch = "wasm32")]
+pub use process::JsProcess;
 
 /// The module's allocator: heaptale over a 64 MiB static arena (see [`arena`]).
 #[cfg(target_arch = "wasm32")]

@@ -413,6 +413,7 @@ fn exec(l: &mut Live, i: u32) -> Outcome {
         None => (Outcome { addr: None, err: Some(StepErr { kind: ErrKind::Usage, message: "no such step".into() }), text: None, pages: 0 }, None),
     };
     out.pages = grown_pages(&heap.observer().events[before..]);
+    crate::process::after_step(l, i, before);
     l.sync(realloc);
     out
 }

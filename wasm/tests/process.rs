@@ -1,0 +1,154 @@
+//! The JS `Process` (the simulated process around the live heap) under node:
+//! `wasm-pack test --node wasm`. Its options, first-touch faults, time travel (seek back
+//! and forth gives the same process as running there), page walks in both paging modes and
+//! the frame map.
+#![cfg(target_arch = "wasm32")]
+
+use heaptale_wasm::{JsHeap, JsProcess};
+use js_sys::{Array, Object, Reflect, JSON};
+use wasm_bindgen::{JsCast, JsError, JsValue};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+fn opts(json: &str) -> JsValue {
+    JSON::parse(json).expect("test JSON")
+}
+fn message(e: JsError) -> String {
+    let v = JsValue::from(e);
+    let err: js_sys::Error = v.dyn_into().expect("a JS Error");
+    err.message().into()
+}
+fn get(o: &JsValue, k: &str) -> JsValue {
+    Reflect::get(o, &k.into()).expect("property")
+}
+fn n(o: &JsValue, k: &str) -> f64 {
+    get(o, k).as_f64().unwrap_or_else(|| panic!("{k} is not a number: {:?}", get(o, k)))
+}
+fn heap() -> JsHeap {
+    JsHeap::new(opts("{}")).map_err(message).expect("heap")
+}
+fn process(h: &JsHeap, json: &str) -> JsProcess {
+    JsProcess::new(h, opts(json)).map_err(message).expect("process")
+}
+fn run(h: &JsHeap, s: &str) -> JsValue {
+    let r: JsValue = h.run(s.into()).into();
+    assert!(get(&r, "error").is_null() || get(&r, "error").is_undefined(), "{s}: {:?}", get(&r, "error"));
+    r
+}
+
+#[wasm_bindgen_test]
+fn bad_options_are_refused_with_clear_errors() {
+    let h = heap();
+    for (json, want) in [
+        (r#"{"mode": "arm"}"#, "mode must be 'x86'"),
+        (r#"{"physicalMemory": 1000}"#, "physicalMemory must be a whole number from"),
+        (r#"{"physicalMemory": 70000}"#, "whole number of 4 KiB frames"),
+        (r#"{"policy": "mru"}"#, "policy must be one of"),
+        (r#"{"tlbEntries": 64, "tlbWays": 3}"#, "must divide"),
+        (r#"{"mmap": "yes"}"#, "mmap must be true or false"),
+        (r#"{"colour": 1}"#, "unknown option 'colour'"),
+    ] {
+        let e = JsProcess::new(&h, opts(json)).err().map(message).unwrap_or_else(|| panic!("{json} accepted"));
+        assert!(e.contains(want), "{json}: {e}");
+    }
+    let p = process(&h, r#"{"mode": "x86-64", "policy": "clock", "tlbEntries": 0, "mmap": true}"#);
+    let o: JsValue = p.options().into();
+    assert_eq!(get(&o, "mode").as_string().unwrap(), "x86-64");
+    assert_eq!(get(&o, "simulated").as_bool(), Some(true));
+    assert_eq!(n(&o, "tlbEntries"), 0.0);
+}
+
+#[wasm_bindgen_test]
+fn first_touch_faults_once_and_seek_undoes_them() {
+    let h = heap();
+    let p = process(&h, "{}");
+    let s0: JsValue = p.stats().map_err(message).unwrap().into();
+    assert_eq!(n(&s0, "minorFaults"), 0.0);
+    run(&h, "a = malloc(24)");
+    let s1: JsValue = p.stats().map_err(message).unwrap().into();
+    assert!(n(&s1, "minorFaults") >= 1.0, "a first touch faults");
+    let notes = p.notes().map_err(message).unwrap();
+    let text: Vec<String> = notes.iter().filter_map(|v| v.as_string()).collect();
+    assert!(text.iter().any(|t| t.contains("page fault")), "{text:?}");
+    run(&h, "b = malloc(24)"); // same page: no new fault
+    let s2: JsValue = p.stats().map_err(message).unwrap().into();
+    assert_eq!(n(&s2, "minorFaults"), n(&s1, "minorFaults"));
+    run(&h, "c = malloc(20000)");
+    let s3: JsValue = p.stats().map_err(message).unwrap().into();
+    assert!(n(&s3, "rssPages") >= n(&s2, "rssPages"));
+    // Back in time: the counters return; forward again: the same as before.
+    h.seek(1.0).map_err(message).unwrap();
+    let b1: JsValue = p.stats().map_err(message).unwrap().into();
+    assert_eq!(JSON::stringify(&b1).unwrap(), JSON::stringify(&s1).unwrap());
+    h.seek(0.0).map_err(message).unwrap();
+    let b0: JsValue = p.stats().map_err(message).unwrap().into();
+    assert_eq!(n(&b0, "minorFaults"), 0.0);
+    assert_eq!(p.notes().unwrap().length(), 0);
+    h.seek(3.0).map_err(message).unwrap();
+    let b3: JsValue = p.stats().map_err(message).unwrap().into();
+    assert_eq!(JSON::stringify(&b3).unwrap(), JSON::stringify(&s3).unwrap());
+    // A new step where the future was: the process follows the new past.
+    h.seek(1.0).map_err(message).unwrap();
+    run(&h, "d = malloc(8)");
+    let d: JsValue = p.stats().map_err(message).unwrap().into();
+    assert_eq!(n(&d, "minorFaults"), n(&s1, "minorFaults"));
+    // Attached late: rebuilt from the steps so far, same figures.
+    let q = process(&h, "{}");
+    let late: JsValue = q.stats().map_err(message).unwrap().into();
+    assert_eq!(JSON::stringify(&late).unwrap(), JSON::stringify(&d).unwrap());
+    assert!(p.stats().is_err(), "the older Process was replaced");
+}
+
+#[wasm_bindgen_test]
+fn layout_pages_walk_and_frames() {
+    let h = heap();
+    let p = process(&h, "{}");
+    let a = n(&run(&h, "a = malloc(100)"), "addr");
+    let lay: JsValue = p.layout().map_err(message).unwrap().into();
+    assert_eq!(n(&lay, "startBrk"), h.heap_start().unwrap());
+    assert_eq!(n(&lay, "brk"), h.brk().unwrap());
+    assert!(n(&lay, "memoryEnd") >= n(&lay, "brk"));
+    let kinds: Vec<String> = Array::from(&get(&lay, "vmas")).iter().map(|v| get(&v, "kind").as_string().unwrap()).collect();
+    for k in ["code", "data", "bss", "heap", "stack"] {
+        assert!(kinds.iter().any(|x| x == k), "{k} in {kinds:?}");
+    }
+    let grid: JsValue = p.pages().map_err(message).unwrap().into();
+    let pages = Array::from(&get(&grid, "pages"));
+    assert_eq!(get(&pages.get(0), "state").as_string().unwrap(), "resident");
+    // x86: 10/10/12 over the real address, two levels, the frame of the grid's page.
+    let w: JsValue = p.walk(JsValue::from_f64(a)).map_err(message).unwrap().into();
+    let f = Array::from(&get(&w, "fields"));
+    assert_eq!(f.length(), 3);
+    let a = a as u64;
+    assert_eq!(n(&f.get(0), "value") as u64, a >> 22);
+    assert_eq!(n(&f.get(1), "value") as u64, (a >> 12) & 0x3ff);
+    assert_eq!(n(&f.get(2), "value") as u64, a & 0xfff);
+    let lv = Array::from(&get(&w, "levels"));
+    assert_eq!(lv.length(), 2);
+    assert_eq!(get(&lv.get(0), "entry").as_string().unwrap(), "PDE");
+    assert_eq!(n(&lv.get(0), "index") as u64, a >> 22);
+    assert_eq!(get(&lv.get(1), "entry").as_string().unwrap(), "PTE");
+    assert_eq!(get(&lv.get(1), "dirty").as_bool(), Some(true));
+    assert!(get(&w, "fault").is_null());
+    let frame = n(&lv.get(1), "frame") as u64;
+    assert_eq!(n(&w, "paddr") as u64, frame << 12 | (a & 0xfff));
+    // An address above the break faults.
+    let far = p.walk("0x70000000".into()).map_err(message).unwrap();
+    assert!(!get(&far, "fault").is_null());
+    assert!(p.walk("zz".into()).is_err());
+    // The frame map knows the frame as ours.
+    let fr: JsValue = p.frames().map_err(message).unwrap().into();
+    let kinds = js_sys::Uint8Array::from(get(&fr, "kinds"));
+    assert_eq!(kinds.get_index(frame as u32), 4);
+    let detail = js_sys::Float64Array::from(get(&fr, "detail"));
+    assert_eq!(detail.get_index(frame as u32) as u64, a >> 12);
+    // x86-64: four levels, 9/9/9/9/12.
+    let q = process(&h, r#"{"mode": "x86-64"}"#);
+    let w: JsValue = q.walk(JsValue::from_f64(a as f64)).map_err(message).unwrap().into();
+    assert_eq!(Array::from(&get(&w, "fields")).length(), 5);
+    let lv = Array::from(&get(&w, "levels"));
+    assert_eq!(lv.length(), 4);
+    let names: Vec<String> = lv.iter().map(|v| get(&v, "entry").as_string().unwrap()).collect();
+    assert_eq!(names, ["PML4E", "PDPTE", "PDE", "PTE"]);
+    assert_eq!(n(&lv.get(3), "index") as u64, (a >> 12) & 0x1ff);
+    let _ = Object::new();
+}
