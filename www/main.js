@@ -15,6 +15,7 @@ import { drawChart, rows as chartRows, describeChart } from './js/chart.js';
 import { Slider } from './js/slider.js';
 import { encodeState, decodeState, POLICIES } from './js/url.js';
 import { DEFAULT_SCRIPT, SCENARIOS, TRACES, traceUrl } from './js/scenarios.js';
+import { ProcessView, processOptionsFromHash, processHash } from './js/process.js';
 
 export { DEFAULT_SCRIPT };
 
@@ -135,6 +136,7 @@ async function rebuild({ step = null, note = '' } = {}) {
     const heaps = [];
     try {
       app.model = new HeapModel(app.glue, app.cfg);
+      app.process?.attach(app.glue, app.model.heap);
     } catch (e) {
       return { error: `The heap cannot be made with these settings: ${errText(e)}` };
     }
@@ -233,6 +235,7 @@ function show(info, events, { note = '', announce = true } = {}) {
   renderBlocks();
   renderFreeLists();
   renderStats();
+  app.process?.render();
   renderChart();
   renderSteps();
   renderCompare();
@@ -1044,7 +1047,8 @@ function shareable() {
 async function stateHash() {
   const sh = shareable();
   if (!sh.ok) return null;
-  return encodeState({ config: app.cfg, source: sh.source, step: app.pos, compare: app.compareWanted });
+  const h = await encodeState({ config: app.cfg, source: sh.source, step: app.pos, compare: app.compareWanted });
+  return h + (app.process ? processHash(app.process.options) : '');
 }
 
 async function writeUrl() {
@@ -1257,6 +1261,7 @@ async function main() {
   fillPolicies(Array.from(app.glue.policies(), (p) => ({ name: String(p.name), description: String(p.description), has_order: Boolean(p.has_order) })));
   fillLibrary();
   app.map = new HeapMap($('heap-canvas'));
+  app.process = new ProcessView($('process'), $('status-detail'), { options: processOptionsFromHash(location.hash).options, onChange: scheduleUrl });
   app.slider = new Slider($('slider'), {
     label: 'Timeline step',
     valueText: (v) => {

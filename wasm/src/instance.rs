@@ -144,8 +144,15 @@ impl Instance {
         let Some(live) = self.live.as_ref() else { return Ok(()) };
         let (id, config) = (live.id, live.config);
         let policy = AnyPolicy::new(&config)?;
+        // A simulated process attached to the heap stays attached, back at the heap as made.
+        let proc = self.live.as_mut().and_then(|l| l.proc.take());
         self.release();
-        self.make(id, config, policy)
+        self.make(id, config, policy)?;
+        if let (Some(l), Some(mut t)) = (self.live.as_mut(), proc) {
+            t.reset();
+            l.proc = Some(t);
+        }
+        Ok(())
     }
 
     /// Drops the live heap, if any: its bytes are zeroed (so the next heap sees memory as

@@ -32,7 +32,7 @@ use crate::heap::{set, JsHeap};
 use crate::instance::{self, Live};
 
 /// Steps whose events a process view keeps; beyond, it stops following (and says why).
-pub const MAX_STEPS: usize = 200_000;
+pub const MAX_STEPS: usize = 50_000;
 /// Checkpoints kept (each a clone of the whole simulation); the interval doubles beyond.
 const MAX_CHECKPOINTS: usize = 16;
 /// Largest simulated physical memory the playground allows (a checkpoint clones its frame
@@ -72,6 +72,16 @@ impl Tracker {
             notes: Vec::new(),
             off: None,
         }
+    }
+
+    /// Back to the heap as made (the heap was emptied and starts over at the same place).
+    pub fn reset(&mut self) {
+        self.steps.clear();
+        self.checkpoints.truncate(1);
+        self.interval = 64;
+        self.cur = self.checkpoints[0].clone();
+        self.notes.clear();
+        self.off = None;
     }
 
     /// Step `i` (0-based) ran and produced `events`.

@@ -90,7 +90,8 @@ export async function decodeState(hash, traces) {
   if (!h) return { state: null, error: null };
   try {
     const p = new URLSearchParams(h);
-    const known = new Set(['policy', 'order', 'coalesce', 'header', 'align', 'heap-size', 'base', 'script', 'trace', 'cut', 'extra', 'step', 'compare']);
+    const known = new Set(['policy', 'order', 'coalesce', 'header', 'align', 'heap-size', 'base', 'script', 'trace', 'cut', 'extra', 'step', 'compare',
+      'vm', 'phys', 'repl', 'tlb', 'mmap']); // the simulated process's knobs (js/process.js)
     for (const k of p.keys()) if (!known.has(k)) throw new Error(`unknown setting "${k}"`);
     const config = {};
     if (p.has('policy')) {
