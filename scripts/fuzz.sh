@@ -17,10 +17,12 @@
 # fuzz/corpus/ on stable (tests/fuzz_corpus.rs).
 #
 # New inputs that libFuzzer finds go to fuzz/corpus/TARGET/ (kept in the repository; run
-# `bash scripts/fuzz.sh --minimize` to shrink the corpora with `cargo fuzz cmin`). A crash
-# leaves its input in fuzz/artifacts/TARGET/ and the script exits non-zero; reproduce it
-# with `cargo +nightly fuzz run TARGET fuzz/artifacts/TARGET/crash-...` or, on stable, by
-# copying the file into fuzz/corpus/TARGET/ and running `cargo test --test fuzz_corpus`.
+# `bash scripts/fuzz.sh --minimize` to shrink the corpora with `cargo fuzz cmin` to a set
+# that covers every edge, before committing them). A crash leaves its input in
+# fuzz/artifacts/TARGET/ and the script exits non-zero; reproduce it with
+# `cargo +nightly fuzz run TARGET fuzz/artifacts/TARGET/crash-...` or, on stable, with
+# `FUZZ_INPUT=FILE FUZZ_CORPUS_TARGET=TARGET cargo test --test fuzz_corpus one_input`; once
+# fixed, keep it in fuzz/regressions/TARGET/ (replayed by `make test`, never minimised away).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -57,14 +59,16 @@ status=0
 for t in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$t"
   if [[ $mode == cmin ]]; then
-    cargo +nightly fuzz cmin -s "$SANITIZER" "$t" "fuzz/corpus/$t" -- -rss_limit_mb=2048
+    cargo +nightly fuzz cmin -s "$SANITIZER" "$t" "fuzz/corpus/$t" -- -rss_limit_mb=2048 -set_cover_merge=1 -use_counters=0
     continue
   fi
   log=$(mktemp)
   echo "==== fuzz $t for ${SECONDS_EACH}s"
   # -max_len keeps inputs (and so the corpus) small; -rss_limit_mb leaves the other
   # engineers on this machine room.
-  if cargo +nightly fuzz run -s "$SANITIZER" "$t" "fuzz/corpus/$t" -- \
+  seeds=()
+  [[ -d fuzz/regressions/$t ]] && seeds=("fuzz/regressions/$t")
+  if cargo +nightly fuzz run -s "$SANITIZER" "$t" "fuzz/corpus/$t" "${seeds[@]}" -- \
       -max_total_time="$SECONDS_EACH" -max_len=4096 -rss_limit_mb=2048 -print_final_stats=1 2>&1 | tee "$log" | grep -E '^(#[0-9]+.*(DONE|pulse)|==|stat::number_of_executed_units|stat::average_exec_per_sec|SUMMARY|Test unit written)'; then
     :
   fi

@@ -1,6 +1,7 @@
-//! Replays every input kept in `fuzz/corpus/TARGET/` through the same checks the fuzz
-//! targets run (`tests/fuzzing/mod.rs`), on stable, as part of `make test`. Fuzzing itself
-//! (`make fuzz`) needs nightly; what it found stays tested here.
+//! Replays every input kept in `fuzz/corpus/TARGET/` and `fuzz/regressions/TARGET/`
+//! through the same checks the fuzz targets run (`tests/fuzzing/mod.rs`), on stable, as
+//! part of `make test`. Fuzzing itself (`make fuzz`) needs nightly; what it found stays
+//! tested here.
 //!
 //! `FUZZ_CORPUS_TARGET=rep cargo test --test fuzz_corpus` replays one target only; a failing
 //! input is named in the panic message. `FUZZ_INPUT=FILE FUZZ_CORPUS_TARGET=rep cargo test
@@ -16,12 +17,15 @@ fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz").join("corpus")
 }
 
+/// The corpus of a target and its regressions (`fuzz/regressions/TARGET/`: inputs that once
+/// failed, kept apart so that minimising the corpus never drops them).
 fn inputs(target: &str) -> Vec<PathBuf> {
-    let dir = corpus_dir().join(target);
-    let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-        Ok(rd) => rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()).collect(),
-        Err(_) => Vec::new(),
-    };
+    let mut files: Vec<PathBuf> = Vec::new();
+    for dir in [corpus_dir().join(target), corpus_dir().with_file_name("regressions").join(target)] {
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            files.extend(rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()));
+        }
+    }
     files.sort();
     files
 }
