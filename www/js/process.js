@@ -8,6 +8,7 @@
 const hex = (v) => `0x${Math.round(v).toString(16)}`;
 const num = (v) => Number(v).toLocaleString('en');
 const kib = (b) => (b >= 1 << 30 ? `${+(b / 2 ** 30).toFixed(1)} GiB` : b >= 1 << 20 ? `${+(b / 2 ** 20).toFixed(1)} MiB` : `${+(b / 1024).toFixed(1)} KiB`);
+const pl = (n, w) => `${num(n)} ${w}${n === 1 ? '' : 's'}`;
 const SVG = 'http://www.w3.org/2000/svg';
 
 export const PROCESS_DEFAULTS = { mode: 'x86', physicalMemory: 16 << 20, policy: 'lru', tlbEntries: 64, tlbWays: 4, mmap: false };
@@ -93,7 +94,7 @@ export class ProcessView {
       return sel;
     };
     const o = this.options;
-    this.modeSel = select('vm-mode', 'Paging mode', [['x86', 'x86, two levels (10/10/12)'], ['x86-64', 'x86-64, four levels (9/9/9/9/12)']], o.mode);
+    this.modeSel = select('vm-mode', 'Paging mode', [['x86', 'x86 (10/10/12)'], ['x86-64', 'x86-64 (9/9/9/9/12)']], o.mode);
     this.physSel = select('vm-phys', 'Physical memory', PHYS.map((b) => [b, kib(b)]), o.physicalMemory);
     this.replSel = select('vm-repl', 'Page replacement', [['fifo', 'FIFO'], ['lru', 'LRU'], ['clock', 'CLOCK'], ['opt', 'OPT'], ['random', 'random']], o.policy);
     this.tlbSel = select('vm-tlb', 'TLB entries', [[0, 'no TLB'], [4, '4'], [8, '8'], [16, '16'], [64, '64'], [256, '256']], o.tlbEntries);
@@ -174,8 +175,10 @@ export class ProcessView {
       this.frameLegend.append(li);
     });
     s.append(this.frameLegend);
-    this.frameCanvas = el('canvas', { class: 'frame-map', id: 'vm-frames', role: 'img', 'aria-label': 'frame map' });
-    s.append(this.frameCanvas);
+    // Drawn on a canvas off the page and shown as an image (the page's one canvas stays the heap map).
+    this.frameCanvas = document.createElement('canvas');
+    this.frameImg = el('img', { class: 'frame-map', id: 'vm-frames', alt: 'frame map' });
+    s.append(this.frameImg);
     this.frameSummary = el('p', { class: 'help', id: 'vm-frames-summary' });
     s.append(this.frameSummary);
   }
@@ -272,7 +275,7 @@ export class ProcessView {
     );
     const rows = [];
     for (const v of l.vmas) rows.push([v.kind, `${hex(v.start)}–${hex(v.end)} ${v.prot}, ${kib(v.end - v.start)}`]);
-    rows.push(['start_brk', hex(l.startBrk)], ['brk', hex(l.brk)], ['memory.size (real)', `${hex(l.memoryEnd)}${l.brk < l.memoryEnd ? ' (linear memory never shrinks; the break is below it)' : ''}`],
+    rows.push(['start_brk', hex(l.startBrk)], ['brk', hex(l.brk)], ['memory.size (real)', `${hex(l.memoryEnd)}${l.brk < l.memoryEnd ? ' — the break is below it: memory.grow adds 64 KiB pages, and linear memory never shrinks when the break falls' : ''}`],
       ['mmap_base', hex(l.mmapBase)]);
     if (l.threshold !== null) rows.push(['mmap threshold', kib(l.threshold)]);
     for (const c of l.chunks) rows.push(['mmapped block', `${hex(c.block)} shown at ${hex(c.mapStart)} (${kib(c.mapLen)})`]);
@@ -284,11 +287,11 @@ export class ProcessView {
     const rows = [
       ['minor faults', num(s.minorFaults)],
       ['major faults', num(s.majorFaults)],
-      ['RSS', `${num(s.rssPages)} pages (${kib(s.rssPages * 4096)})`],
+      ['RSS', `${pl(s.rssPages, 'page')} (${kib(s.rssPages * 4096)}) resident of the virtual size`],
       ['virtual size', kib(s.virtualBytes)],
       ['TLB hits / misses', tlb ? `${num(s.tlbHits)} / ${num(s.tlbMisses)} (${((s.tlbHits / tlb) * 100).toFixed(1)} % hits)` : 'no accesses yet'],
-      ['page tables', `${num(s.pageTablePages)} pages`],
-      ['swapped', `${num(s.swappedPages)} pages, ${num(s.evictions)} evictions`],
+      ['page tables', pl(s.pageTablePages, 'page')],
+      ['swapped', `${pl(s.swappedPages, 'page')}, ${pl(s.evictions, 'eviction')}`],
       ['free frames', `${num(s.freeFrames)} of ${num(s.frames)}`],
     ];
     this.counters.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-counter': k }, v)]));
@@ -402,7 +405,6 @@ export class ProcessView {
     const rows = Math.ceil(n / cols);
     const dpr = window.devicePixelRatio || 1;
     c.width = cols * cell * dpr; c.height = rows * cell * dpr;
-    c.classList.toggle('frame-map-small', cell === 3);
     const g = c.getContext('2d');
     g.scale(dpr, dpr);
     const css = getComputedStyle(this.section);
@@ -414,8 +416,16 @@ export class ProcessView {
       g.fillStyle = colours[k];
       g.fillRect((i % cols) * cell, Math.floor(i / cols) * cell, cell - (cell > 3 ? 1 : 0), cell - (cell > 3 ? 1 : 0));
     }
-    const text = `${num(n)} frames of 4 KiB: ${KINDS.map((k, i) => `${num(counts[i])} ${k}${counts[i] === 1 ? '' : 's'}`).join(', ')}.`;
-    c.setAttribute('aria-label', `Frame map, one cell per frame: ${text}`);
-    this.frameSummary.textContent = `${text} Our heap's pages land on scattered frames: the others and the kernel hold the rest.`;
+    // Ours, outlined (a shape as well as a colour).
+    g.strokeStyle = '#000';
+    g.lineWidth = 1;
+    for (let i = 0; i < n; i++) {
+      if (f.kinds[i] < 3) continue;
+      g.strokeRect((i % cols) * cell - 0.5, Math.floor(i / cols) * cell - 0.5, cell, cell);
+    }
+    const text = `${num(n)} frames of 4 KiB: ${num(counts[0])} free, ${num(counts[1])} held by the kernel, ${num(counts[2])} by other processes, ${pl(counts[3], 'page table')} and ${pl(counts[4], 'page')} of ours`;
+    this.frameImg.src = c.toDataURL('image/png');
+    this.frameImg.alt = `Frame map, one cell per frame: ${text}.`;
+    this.frameSummary.textContent = `${text}. Ours are outlined in black. Our heap's pages land on scattered frames: the others and the kernel hold the rest.`;
   }
 }
