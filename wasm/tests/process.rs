@@ -152,3 +152,26 @@ fn layout_pages_walk_and_frames() {
     assert_eq!(n(&lv.get(3), "index") as u64, (a >> 12) & 0x1ff);
     let _ = Object::new();
 }
+
+#[wasm_bindgen_test]
+fn mmap_threshold_maps_big_blocks_apart_and_free_unmaps_them() {
+    let h = heap();
+    let p = process(&h, r#"{"mmap": true}"#);
+    run(&h, "big = malloc(200000)");
+    let lay: JsValue = p.layout().map_err(message).unwrap().into();
+    let chunks = Array::from(&get(&lay, "chunks"));
+    assert_eq!(chunks.length(), 1, "a request above 128 KiB has its own mapping");
+    let kinds: Vec<String> = Array::from(&get(&lay, "vmas")).iter().map(|v| get(&v, "kind").as_string().unwrap()).collect();
+    assert!(kinds.iter().any(|k| k == "mmap"), "{kinds:?}");
+    assert!(n(&chunks.get(0), "mapStart") >= n(&lay, "mmapBase") - 64.0 * 1024.0 * 1024.0);
+    run(&h, "free(big)");
+    let lay: JsValue = p.layout().map_err(message).unwrap().into();
+    assert_eq!(Array::from(&get(&lay, "chunks")).length(), 0, "free unmaps it");
+    assert!(n(&lay, "threshold") > 128.0 * 1024.0, "and raises the threshold, as glibc's dynamic threshold does");
+    // Without the threshold, no mapping.
+    let q = process(&h, "{}");
+    h.seek(1.0).map_err(message).unwrap();
+    let lay: JsValue = q.layout().map_err(message).unwrap().into();
+    assert_eq!(Array::from(&get(&lay, "chunks")).length(), 0);
+    assert!(get(&lay, "threshold").is_null());
+}

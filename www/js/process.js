@@ -239,6 +239,9 @@ export class ProcessView {
     this.renderNotes(notes);
     this.renderGrid(pages);
     this.renderFrames(frames);
+    this.walkInput.placeholder = hex(lay.startBrk + 8);
+    // Something to read from the start: the walk of the heap's first payload.
+    if (this.walkAddr === null && pages.pages.length) this.walkAddr = lay.startBrk + 8;
     if (this.walkAddr !== null) this.walk(this.walkAddr, { quiet: true });
   }
 
