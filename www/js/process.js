@@ -94,7 +94,7 @@ export class ProcessView {
       return sel;
     };
     const o = this.options;
-    this.modeSel = select('vm-mode', 'Paging mode', [['x86', 'x86 (10/10/12)'], ['x86-64', 'x86-64 (9/9/9/9/12)']], o.mode);
+    this.modeSel = select('vm-mode', 'Paging mode', [['x86', 'x86, 2 levels'], ['x86-64', 'x86-64, 4 levels']], o.mode);
     this.physSel = select('vm-phys', 'Physical memory', PHYS.map((b) => [b, kib(b)]), o.physicalMemory);
     this.replSel = select('vm-repl', 'Page replacement', [['fifo', 'FIFO'], ['lru', 'LRU'], ['clock', 'CLOCK'], ['opt', 'OPT'], ['random', 'random']], o.policy);
     this.tlbSel = select('vm-tlb', 'TLB entries', [[0, 'no TLB'], [4, '4'], [8, '8'], [16, '16'], [64, '64'], [256, '256']], o.tlbEntries);
