@@ -175,3 +175,22 @@ fn mmap_threshold_maps_big_blocks_apart_and_free_unmaps_them() {
     assert_eq!(Array::from(&get(&lay, "chunks")).length(), 0);
     assert!(get(&lay, "threshold").is_null());
 }
+
+#[wasm_bindgen_test]
+fn a_small_physical_memory_evicts_to_swap_and_faults_pages_back() {
+    let h = heap();
+    let p = process(&h, r#"{"physicalMemory": 65536, "policy": "fifo"}"#);
+    for i in 0..24 {
+        run(&h, &format!("p{i} = malloc(5000)"));
+    }
+    let s: JsValue = p.stats().map_err(message).unwrap().into();
+    assert!(n(&s, "evictions") > 0.0, "more pages than free frames: evictions");
+    assert!(n(&s, "swappedPages") > 0.0);
+    assert!(n(&s, "rssPages") <= n(&s, "frames"));
+    run(&h, "free(p0)"); // its header's page went to swap first (FIFO)
+    let t: JsValue = p.stats().map_err(message).unwrap().into();
+    assert!(n(&t, "majorFaults") > n(&s, "majorFaults"), "touching a swapped page is a major fault");
+    let grid: JsValue = p.pages().map_err(message).unwrap().into();
+    let states: Vec<String> = Array::from(&get(&grid, "pages")).iter().map(|v| get(&v, "state").as_string().unwrap()).collect();
+    assert!(states.iter().any(|s| s == "swapped"), "{states:?}");
+}
