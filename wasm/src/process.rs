@@ -104,11 +104,14 @@ impl Tracker {
             }
         }
         if i != self.steps.len() {
-            self.off = Some(format!("the process view missed steps (step {} ran after {} recorded)", i + 1, self.steps.len()));
+            self.off = Some(format!("it missed steps (step {} ran after {} recorded)", i + 1, self.steps.len()));
             return;
         }
         if self.steps.len() >= MAX_STEPS {
-            self.off = Some(format!("the process view follows at most {MAX_STEPS} steps"));
+            self.off = Some(format!("it follows at most {MAX_STEPS} steps (this timeline has more)"));
+            // Give the module's memory back: nothing more will be read from these.
+            self.steps = Vec::new();
+            self.checkpoints.truncate(1);
             return;
         }
         self.steps.push(events.to_vec());
