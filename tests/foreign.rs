@@ -49,7 +49,7 @@ unsafe impl Source for Shared {
 }
 
 fn heap(policy: PolicyKind) -> Heap<Shared> {
-    let src = Shared { arena: Arena::new(64 << 20).unwrap(), skip: 0, foreign: Vec::new() };
+    let src = Shared { arena: Arena::new(if cfg!(miri) { 8 << 20 } else { 64 << 20 }).unwrap(), skip: 0, foreign: Vec::new() };
     Heap::new(src, &Config { policy, ..Config::default() }).unwrap()
 }
 
@@ -90,7 +90,7 @@ fn growth_steps_over_foreign_pages() {
         assert_eq!(h.free(fp), Err(HeapError::Foreign { addr: fp }), "{policy}");
         // Work goes on around it; nothing ever writes the foreign bytes.
         let mut live = vec![a, b];
-        for i in 0..2000usize {
+        for i in 0..if cfg!(miri) { 150 } else { 2000usize } {
             live.push(h.malloc(i * 37 % 3000).unwrap());
             if i % 3 == 0 {
                 let p = live.swap_remove(i * 7 % live.len());
