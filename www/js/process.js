@@ -317,7 +317,9 @@ export class ProcessView {
       const c = el('span', { class: `page page-${st}`, role: 'button', tabindex: i === this.focusPage ? '0' : '-1', 'aria-label': this.pageText(p), 'data-i': String(i), 'data-addr': String(p.addr) });
       return c;
     });
+    const hadFocus = this.grid.contains(document.activeElement);
     this.grid.replaceChildren(...cells);
+    if (hadFocus && cells.length) cells[this.focusPage].focus();
     if (g.truncated || g.pages.length > MAX_CELLS) this.grid.append(el('p', { class: 'help' }, `First ${num(pages.length)} pages shown.`));
     if (pages.length && this.grid.contains(document.activeElement)) this.describePage();
   }
