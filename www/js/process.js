@@ -70,6 +70,11 @@ export class ProcessView {
     this.focusPage = 0;
     this.walkAddr = null;
     this.build(notesAfter);
+    const { errors } = processOptionsFromHash(typeof location === 'undefined' ? '' : location.hash);
+    if (errors.length) {
+      this.linkNote.textContent = `The link's simulated-process settings could not all be read (${errors.join(', ')}): the defaults are used for those.`;
+      this.linkNote.hidden = false;
+    }
   }
 
   build(notesAfter) {
@@ -109,6 +114,9 @@ export class ProcessView {
     s.append(el('p', { id: 'vm-mmap-help', class: 'help' }, 'With the mmap threshold on, a request of 128 KiB or more is shown in its own ' +
       'mapping in the mmap region, as glibc would map it, and freeing it unmaps it. Linear memory has no mmap: the real ' +
       'bytes of such a block stay in the heap.'));
+    this.linkNote = el('p', { class: 'help', id: 'vm-link-note' });
+    this.linkNote.hidden = true;
+    s.append(this.linkNote);
     this.error = el('p', { class: 'process-error', role: 'alert', id: 'vm-error' });
     this.error.hidden = true;
     s.append(this.error);

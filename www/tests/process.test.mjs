@@ -38,6 +38,10 @@ test('process: faults on first touch, undone by stepping back; walk; paging mode
     const first = page.locator('#vm-grid .page').first();
     await first.focus();
     assert.match(await page.locator('#vm-page-info').textContent(), /resident in frame 0x[0-9a-f]+/);
+    // Arrow keys move between pages and read each.
+    await page.keyboard.press('ArrowRight');
+    assert.match(await page.locator('#vm-page-info').textContent(), /^page 0x[0-9a-f]+ at 0x[0-9a-f]+: /);
+    assert.equal(await page.evaluate(() => document.activeElement.dataset.i), '1');
     // Walk an address: two levels in x86, PDE then PTE.
     const a = await page.evaluate(() => document.querySelector('#vm-grid .page').dataset.addr);
     const addr = `0x${(Number(a) + 8).toString(16)}`;
@@ -67,9 +71,24 @@ test('process: faults on first touch, undone by stepping back; walk; paging mode
     await page.getByRole('textbox', { name: 'Address to walk' }).fill('nonsense');
     await page.getByRole('button', { name: 'Walk' }).click();
     await page.getByText(/the address must be a whole number/).waitFor();
+    // Emptying the heap empties the process too.
+    await page.getByRole('button', { name: 'Empty heap' }).click();
+    await page.waitForFunction(() => document.getElementById('step-count').textContent.startsWith('Step 0 of 0'), null, { timeout: 10000 });
+    assert.equal(await faults(page), 0);
+    assert.equal(await page.locator('#vm-error').isHidden(), true);
     assert.deepEqual(problems, []);
   } finally {
     await context.close();
+  }
+  // A bad knob in a link is named, and the defaults used.
+  const bad = await openPage({ hash: '#policy=first&vm=arm' });
+  try {
+    await idle(bad.page);
+    assert.match(await bad.page.locator('#vm-link-note').textContent(), /paging mode "arm"/);
+    assert.equal(await bad.page.getByRole('combobox', { name: 'Paging mode' }).inputValue(), 'x86');
+    assert.ok(await faults(bad.page) > 0);
+  } finally {
+    await bad.context.close();
   }
   // A link with the knobs restores them; 360 px wide works.
   const small = await openPage({ viewport: { width: 360, height: 800 }, hash: '#policy=first&vm=x86-64&repl=fifo&tlb=16x4' });
