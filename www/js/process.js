@@ -123,6 +123,14 @@ export class ProcessView {
 
     // Layout.
     s.append(el('h3', { id: 'vm-layout-heading' }, 'Address space'));
+    const segLegend = el('ul', { class: 'legend', 'aria-label': 'address space legend' });
+    for (const [k, t] of [['code', 'code (grey)'], ['data', 'data (green)'], ['bss', 'bss (sky blue)'], ['heap', 'heap (blue)'],
+      ['mmap', 'mmap (orange)'], ['stack', 'stack (purple)']]) {
+      const li = el('li');
+      li.append(el('span', { class: `swatch swatch-seg-${k}`, 'aria-hidden': 'true' }), document.createTextNode(t));
+      segLegend.append(li);
+    }
+    s.append(segLegend);
     this.bar = el('div', { class: 'vm-bars' });
     s.append(this.bar);
     this.layoutList = el('dl', { class: 'stats vm-layout', 'aria-labelledby': 'vm-layout-heading' });
