@@ -57,13 +57,20 @@ pub struct Tracker {
     notes: Vec<String>,
     /// Why the view stopped following the heap.
     off: Option<String>,
+    /// OPT: the simulation as made, recording its page stream (run over every step to learn
+    /// the future the real run is then given: the timeline is recorded, so it is known).
+    scout: Option<Driver>,
+    /// The steps the future was learnt from (`usize::MAX`: never).
+    future_for: usize,
 }
 
 static NEXT_GEN: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(1);
 
 impl Tracker {
-    fn new(driver: Driver) -> Tracker {
+    fn new(driver: Driver, scout: Option<Driver>) -> Tracker {
         Tracker {
+            scout,
+            future_for: 0,
             gen: NEXT_GEN.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
             steps: Vec::new(),
             checkpoints: vec![(0, driver.clone())],
@@ -76,6 +83,7 @@ impl Tracker {
 
     /// Back to the heap as made (the heap was emptied and starts over at the same place).
     pub fn reset(&mut self) {
+        self.future_for = usize::MAX;
         self.steps.clear();
         self.checkpoints.truncate(1);
         self.interval = 64;
@@ -117,6 +125,27 @@ impl Tracker {
         self.steps.push(events.to_vec());
     }
 
+    /// OPT: runs every step once to record the pages accessed, and starts the simulation
+    /// over knowing them (every checkpoint is dropped: their futures were shorter).
+    fn learn_future(&mut self) {
+        let Some(scout) = &self.scout else { return };
+        let mut d = scout.clone();
+        for step in &self.steps {
+            for e in step {
+                d.apply(e);
+            }
+        }
+        let stream = d.process().page_stream().to_vec();
+        let mut first = self.checkpoints[0].1.clone();
+        first.process_mut().set_future(stream);
+        first.take_notes();
+        self.checkpoints = vec![(0, first.clone())];
+        self.interval = 64;
+        self.cur = (0, first);
+        self.notes.clear();
+        self.future_for = self.steps.len();
+    }
+
     /// Brings the simulation to the state after `n` steps.
     fn go(&mut self, n: u32) -> Result<(), String> {
         if let Some(why) = &self.off {
@@ -124,6 +153,9 @@ impl Tracker {
         }
         if n as usize > self.steps.len() {
             return Err(format!("the simulated process has {} steps, not {n}", self.steps.len()));
+        }
+        if self.scout.is_some() && self.future_for != self.steps.len() {
+            self.learn_future();
         }
         if self.cur.0 == n {
             return Ok(());
@@ -309,7 +341,14 @@ impl JsProcess {
                     return Err(JsError::new(&format!("new Process: the simulated process cannot hold this heap: {e}")));
                 }
             };
-            let t = Tracker::new(d);
+            // OPT needs the future: a second simulation records the page stream.
+            let scout = if cfg.policy == ReplacePolicy::Opt {
+                let sc = ProcessConfig { record_stream: true, ..cfg };
+                Driver::new(&sc, base, brk, BlockFormat::of(&l.config)).ok()
+            } else {
+                None
+            };
+            let t = Tracker::new(d, scout);
             let gen = t.gen;
             l.proc = Some(t);
             if len > 0 {

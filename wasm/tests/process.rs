@@ -194,3 +194,29 @@ fn a_small_physical_memory_evicts_to_swap_and_faults_pages_back() {
     let states: Vec<String> = Array::from(&get(&grid, "pages")).iter().map(|v| get(&v, "state").as_string().unwrap()).collect();
     assert!(states.iter().any(|s| s == "swapped"), "{states:?}");
 }
+
+#[wasm_bindgen_test]
+fn opt_knows_the_recorded_future_and_evicts_no_more_than_fifo_or_lru() {
+    let h = heap();
+    let script: Vec<String> = (0..24).map(|i| format!("p{i} = malloc(5000)")).chain((0..24).rev().map(|i| format!("free(p{i})"))).collect();
+    for s in &script {
+        run(&h, s);
+    }
+    let major = |policy: &str| {
+        let p = process(&h, &format!(r#"{{"physicalMemory": 65536, "policy": "{policy}"}}"#));
+        let s: JsValue = p.stats().map_err(message).unwrap().into();
+        (n(&s, "majorFaults"), n(&s, "evictions"), n(&s, "minorFaults"))
+    };
+    let (opt, fifo, lru) = (major("opt"), major("fifo"), major("lru"));
+    assert!(fifo.1 > 0.0, "the script must evict: {fifo:?}");
+    assert!(opt.0 <= fifo.0 && opt.0 <= lru.0, "OPT {opt:?}, FIFO {fifo:?}, LRU {lru:?}");
+    assert_eq!(opt.2, fifo.2, "first touches are the same under every policy");
+    // Stepping back and forth under OPT gives the same figures.
+    let p = process(&h, r#"{"physicalMemory": 65536, "policy": "opt"}"#);
+    let end: JsValue = p.stats().map_err(message).unwrap().into();
+    h.seek(10.0).map_err(message).unwrap();
+    p.stats().map_err(message).unwrap();
+    h.seek(script.len() as f64).map_err(message).unwrap();
+    let again: JsValue = p.stats().map_err(message).unwrap().into();
+    assert_eq!(JSON::stringify(&again).unwrap(), JSON::stringify(&end).unwrap());
+}
