@@ -24,6 +24,8 @@
 //! the blocks and the break exactly as they were; the heap never grows past its cap; a bad
 //! pointer (double free, interior, foreign) is refused.
 //!
+//! `FUZZ_DEBUG=1` makes `heap_ops` print the configuration an input decodes to.
+//!
 //! [`Config`]: heaptale::Config
 //! [`Crash`]: heaptale::trace::ostep::Crash
 #![allow(dead_code)]
