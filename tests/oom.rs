@@ -54,9 +54,8 @@ fn exhaust(mut h: Heap<Arena>, cap: usize, what: &str) {
                 1 => h.memalign(1 << rng.below(10), size),
                 2 if !live.is_empty() => {
                     let k = rng.below(live.len() as u64) as usize;
-                    h.realloc(live[k], size).map(|a| {
+                    h.realloc(live[k], size).inspect(|_| {
                         live.swap_remove(k);
-                        a
                     })
                 }
                 _ => h.malloc(size),

@@ -257,6 +257,7 @@ impl<P: Policy> Model<'_, P> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn malloc_like(&mut self, r: Result<usize, HeapError>, len: Option<usize>, align: usize, zeroed: bool, before: &Snapshot, allowed: &[&str], what: &str) {
         match (r, len) {
             (Ok(addr), Some(len)) => self.got(addr, len, align, zeroed),
@@ -770,8 +771,11 @@ pub fn ostep_ops(data: &[u8]) {
     let _ = run.command();
 }
 
+/// A target: its name and its function.
+pub type Target = (&'static str, fn(&[u8]));
+
 /// Every target by its name (the folder names under `fuzz/corpus/`).
-pub const TARGETS: [(&str, fn(&[u8])); 6] = [
+pub const TARGETS: [Target; 6] = [
     ("heap_ops", heap_ops),
     ("quick_ops", quick_ops),
     ("global_alloc", global_alloc),
