@@ -113,13 +113,14 @@ struct Live {
 fn pattern(seed: u8, len: usize) -> &'static [u8] {
     static TABLE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
     let t = TABLE.get_or_init(|| {
+        // Eight bytes a step (Miri interprets every step).
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        (0..PATTERN_MAX + 256)
-            .map(|_| {
+        (0..(PATTERN_MAX + 256) / 8)
+            .flat_map(|_| {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                (x >> 24) as u8
+                x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes()
             })
             .collect()
     });
@@ -127,8 +128,8 @@ fn pattern(seed: u8, len: usize) -> &'static [u8] {
     &t[seed as usize..seed as usize + len]
 }
 
-/// The largest block a target fills (arenas and regions are at most 17 pages).
-const PATTERN_MAX: usize = 4 << 20;
+/// The largest block a target fills (arenas and regions are at most 16 pages).
+const PATTERN_MAX: usize = 2 << 20;
 
 /// Where `got` differs from `want`, if anywhere.
 fn first_difference(got: &[u8], want: &[u8]) -> Option<usize> {
