@@ -115,14 +115,14 @@ fn pattern(seed: u8, len: usize) -> &'static [u8] {
     let t = TABLE.get_or_init(|| {
         // Eight bytes a step (Miri interprets every step).
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        (0..(PATTERN_MAX + 256) / 8)
-            .flat_map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes()
-            })
-            .collect()
+        let mut t = vec![0u8; PATTERN_MAX + 256];
+        for word in t.chunks_exact_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            word.copy_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+        }
+        t
     });
     assert!(len <= PATTERN_MAX, "a block of {len} bytes is larger than the pattern table");
     &t[seed as usize..seed as usize + len]
