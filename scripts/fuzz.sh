@@ -3,6 +3,10 @@
 #
 #   bash scripts/fuzz.sh                 every target, FUZZ_SECONDS (default 60) each
 #   bash scripts/fuzz.sh heap_ops rep    only those targets
+#   bash scripts/fuzz.sh url             only the playground's URL state decoder (www/js/url.js):
+#                                        its fast-check properties (www/tests/url.test.mjs) for
+#                                        FUZZ_SECONDS in all; needs node and www/node_modules, not
+#                                        nightly (make test runs the same properties, 300 runs each)
 #   FUZZ_SECONDS=600 make fuzz           longer runs
 #   bash scripts/fuzz.sh --install       only install what fuzzing needs
 #   FUZZ_SANITIZER=address make fuzz     with AddressSanitizer (about 4 x slower; the default
@@ -29,34 +33,55 @@ cd "$ROOT"
 export PATH="$HOME/.cargo/bin:$PATH"
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 SANITIZER=${FUZZ_SANITIZER:-none}
-ALL_TARGETS=(heap_ops quick_ops global_alloc rep script ostep_ops)
+ALL_TARGETS=(heap_ops quick_ops global_alloc rep script ostep_ops url)
 
 die() { printf 'fuzz: ERROR: %s\n' "$*" >&2; exit 1; }
 
-if ! rustup run nightly rustc --version >/dev/null 2>&1; then
-  die "fuzzing needs a nightly toolchain (libFuzzer's instrumentation is nightly-only): rustup toolchain install nightly"
-fi
-if cargo fuzz --version >/dev/null 2>&1; then
-  echo "fuzz: cargo-fuzz present ($(cargo fuzz --version))"
-else
-  echo "fuzz: installing cargo-fuzz from crates.io (a few minutes, once)"
-  cargo install cargo-fuzz || die "cargo install cargo-fuzz failed"
-fi
-
 mode=run
 targets=()
+install_only=0
 for a in "$@"; do
   case $a in
-    --install) exit 0 ;;
+    --install) install_only=1 ;;
     --minimize) mode=cmin ;;
     *) targets+=("$a") ;;
   esac
 done
 [[ ${#targets[@]} -gt 0 ]] || targets=("${ALL_TARGETS[@]}")
 
+if [[ $install_only == 1 || " ${targets[*]} " != " url " ]]; then
+  if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+    die "fuzzing needs a nightly toolchain (libFuzzer's instrumentation is nightly-only): rustup toolchain install nightly"
+  fi
+  if cargo fuzz --version >/dev/null 2>&1; then
+    echo "fuzz: cargo-fuzz present ($(cargo fuzz --version))"
+  else
+    echo "fuzz: installing cargo-fuzz from crates.io (a few minutes, once)"
+    cargo install cargo-fuzz || die "cargo install cargo-fuzz failed"
+  fi
+fi
+[[ $install_only == 0 ]] || exit 0
+
 summary=()
 status=0
 for t in "${targets[@]}"; do
+  if [[ $t == url ]]; then
+    # JavaScript: fast-check properties instead of libFuzzer (nothing to minimise; the inputs
+    # worth keeping are the fixed regression cases in the test file)
+    [[ $mode == cmin ]] && continue
+    [[ -d www/node_modules/fast-check ]] || (cd www && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || die "npm ci in www/ failed"
+    echo "==== fuzz url for ${SECONDS_EACH}s (www/tests/url.test.mjs)"
+    log=$(mktemp)
+    if URL_FUZZ_SECONDS=$SECONDS_EACH node --test www/tests/url.test.mjs >"$log" 2>&1; then
+      summary+=("url: ok, $(grep -oE 'url: [0-9,]+ fragments decoded, [0-9,]+ script values unpacked' "$log" | sed 's/^url: //') in ${SECONDS_EACH}s")
+    else
+      grep -E '^not ok|Counterexample|seed:' "$log" || tail -40 "$log"
+      status=1
+      summary+=("url: FAILED (replay with URL_FUZZ_SEED=N node --test www/tests/url.test.mjs, N the seed above)")
+    fi
+    rm -f "$log"
+    continue
+  fi
   mkdir -p "fuzz/corpus/$t"
   if [[ $mode == cmin ]]; then
     cargo +nightly fuzz cmin -s "$SANITIZER" "$t" "fuzz/corpus/$t" -- -rss_limit_mb=2048 -set_cover_merge=1 -use_counters=0

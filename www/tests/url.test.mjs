@@ -7,7 +7,10 @@
 // exception and never by hanging.
 //
 //   node --test www/tests/url.test.mjs
-//   URL_FUZZ_RUNS=20000 node --test www/tests/url.test.mjs   (make fuzz runs it longer)
+//   URL_FUZZ_RUNS=20000 node --test www/tests/url.test.mjs   more runs a property
+//   URL_FUZZ_SECONDS=60 node --test www/tests/url.test.mjs   a time instead, shared among the
+//                                                            properties (make fuzz does this)
+//   URL_FUZZ_SEED=N ...                                       replay the seed a failure printed
 //
 // No browser: node has CompressionStream, DecompressionStream, atob and
 // TextDecoder, all url.js uses.
@@ -18,13 +21,17 @@ import {
   POLICIES, ORDERS, MAX_BASE, MAX_FRAGMENT, MAX_TEXT_BYTES, encodeState, decodeState, packText, unpackText,
 } from '../js/url.js';
 
-const RUNS = Number(process.env.URL_FUZZ_RUNS) || 300;
+const SECONDS = Number(process.env.URL_FUZZ_SECONDS) || 0;
+const RUNS = SECONDS ? 1e9 : Number(process.env.URL_FUZZ_RUNS) || 300;
+const PROPERTIES = 7; // the fc.assert calls below share URL_FUZZ_SECONDS
 const SEED = process.env.URL_FUZZ_SEED ? Number(process.env.URL_FUZZ_SEED) : undefined;
 const TRACES = ['amptjp', 'cccp', 'short-trace'];
 const HANG_MS = 5000;
 const tried = { fragments: 0, unpacked: 0 };
 
-const opts = (extra = {}) => ({ numRuns: RUNS, seed: SEED, ...extra });
+const opts = (extra = {}) => ({
+  numRuns: RUNS, seed: SEED, ...(SECONDS ? { interruptAfterTimeLimit: (SECONDS * 1000) / PROPERTIES } : {}), ...extra,
+});
 
 /** decodeState, failing the test if it takes longer than HANG_MS or throws. */
 async function decode(hash, traces = TRACES) {
@@ -219,7 +226,7 @@ test('without CompressionStream a script travels as plain base64url, and a defla
       if (st.source.text !== undefined) assert.match(hash, /[#&]script=b/);
       const r = await decode(hash);
       assert.deepEqual(r, { state: expected(st), error: null });
-    }), opts({ numRuns: Math.max(20, Math.floor(RUNS / 5)) }));
+    }), opts({ numRuns: SECONDS ? RUNS : Math.max(20, Math.floor(RUNS / 5)) }));
     assert.deepEqual(await decode(deflated), { state: null, error: 'the script cannot be read: this browser cannot inflate it (no DecompressionStream)' });
   });
 });
@@ -386,6 +393,6 @@ test('regression inputs decode, or are refused with exactly their message', asyn
 
 test('summary', () => {
   // The figure RELIABILITY.md quotes: fragments decoded in this run.
-  console.log(`# url: ${tried.fragments.toLocaleString('en')} fragments decoded, ${tried.unpacked.toLocaleString('en')} script values unpacked, ${RUNS} runs a property${SEED !== undefined ? `, seed ${SEED}` : ''}`);
-  assert.ok(tried.fragments > RUNS);
+  console.log(`# url: ${tried.fragments.toLocaleString('en')} fragments decoded, ${tried.unpacked.toLocaleString('en')} script values unpacked, ${SECONDS ? `${SECONDS} s` : `${RUNS} runs a property`}${SEED !== undefined ? `, seed ${SEED}` : ''}`);
+  assert.ok(tried.fragments > (SECONDS ? 100 : RUNS));
 });
