@@ -232,7 +232,8 @@ export class HeapTaleElement extends HTMLElement {
 
   attributeChangedCallback(name, oldV, newV) {
     if (oldV === newV || !this._connected) return;
-    if (name === 'step') this._schedule('seek');
+    if (this._state === 'error') this._schedule('load'); // whatever changed may fix it
+    else if (name === 'step') this._schedule('seek');
     else if (name === 'panels' || name === 'height' || name === 'readonly' || name === 'title') this._schedule('render');
     else {
       if (SOURCE_ATTRS.includes(name)) this._edited = null;
@@ -459,9 +460,7 @@ export class HeapTaleElement extends HTMLElement {
     if (this._edited != null) return { ...base, text: this._edited, name: 'the edited script', kind: 'script' };
     const attr = this.getAttribute('script');
     if (attr != null) return { ...base, text: dedent(attr), name: 'the script attribute', kind: 'script' };
-    const child = this._childScript();
-    this._lastChild = child;
-    if (child != null) return { ...base, text: dedent(child), name: 'the script', kind: 'script' };
+    // then `src`, `trace`, the child <script type="text/x-heaptale">, the default script
     const src = this.getAttribute('src');
     if (src) {
       let url;
@@ -478,6 +477,9 @@ export class HeapTaleElement extends HTMLElement {
       }
       return { ...base, text: await fetchText(traceUrl(t), `the built-in trace "${trace}"`), name: t.title, kind: 'file' };
     }
+    const child = this._childScript();
+    this._lastChild = child;
+    if (child != null) return { ...base, text: dedent(child), name: 'the script', kind: 'script' };
     return { ...base, text: DEFAULT_SCRIPT, name: 'the default script', kind: 'script' };
   }
 

@@ -1,0 +1,302 @@
+// <heap-tale> end to end: two elements on one page (www/tests/fixtures/elements.html),
+// served with the strict CSP of scripts/serve.mjs, read as a user reads them
+// (by role and accessible name, through the open shadow roots).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { env, RESULTS, BLOCK_RE } from './harness.mjs';
+
+/** Opens a fixture page; records console errors, page errors, failed requests and CSP violations. */
+async function open(file = 'elements.html', { reducedMotion, viewport = { width: 1000, height: 900 } } = {}) {
+  const context = await env.browser.newContext({ viewport, reducedMotion });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
+  await page.addInitScript(() => {
+    window.__violations = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+    window.__steps = [];
+    window.__errors = [];
+    document.addEventListener('heaptale-step', (e) => window.__steps.push({ id: e.target.id, ...e.detail }));
+    document.addEventListener('heaptale-error', (e) => window.__errors.push({ id: e.target.id, ...e.detail }));
+  });
+  const res = await page.goto(`${env.url}tests/fixtures/${file}`);
+  assert.match(res.headers()['content-security-policy'], /script-src 'self' 'wasm-unsafe-eval'/);
+  return { page, context, problems };
+}
+
+/** Waits until element `sel` is ready (or failed) after its latest change. */
+async function settled(page, sel) {
+  await page.waitForFunction((s) => {
+    const e = document.querySelector(s);
+    return e && (e.state === 'ready' || e.state === 'error');
+  }, sel, { timeout: 20000 });
+  return page.evaluate((s) => document.querySelector(s).state, sel);
+}
+
+/** The block labels of element `sel`'s first heap: [{state, addr, size}]. */
+async function blocks(page, sel, name = 'heap blocks') {
+  const texts = (await page.locator(sel).getByRole('list', { name, exact: true }).getByRole('listitem').allTextContents()).map((t) => t.trim());
+  for (const t of texts) assert.match(t, BLOCK_RE);
+  return texts.map((t) => {
+    const [state, addr, size] = t.split(', ');
+    return { state, addr: Number.parseInt(addr, 16), size: Number.parseInt(size, 10) };
+  });
+}
+
+/** States and sizes, and a check that the blocks tile the heap from its first block. */
+function shape(bs) {
+  for (let i = 1; i < bs.length; i++) assert.equal(bs[i].addr, bs[i - 1].addr + bs[i - 1].size, 'blocks tile the heap');
+  return bs.map((b) => `${b.state} ${b.size}`);
+}
+
+const slider = (page, sel) => page.locator(sel).getByRole('slider', { name: 'step' });
+const stepOf = async (page, sel) => Number(await slider(page, sel).getAttribute('aria-valuenow'));
+
+test('two elements render their own scripts, each in its own instance', async () => {
+  const { page, context, problems } = await open();
+  assert.equal(await settled(page, '#one'), 'ready');
+  assert.equal(await settled(page, '#two'), 'ready');
+  // #one: a = malloc(24), b = malloc(40), free(a) under first fit, at the end
+  assert.deepEqual(shape(await blocks(page, '#one')), ['free 32', 'used 48']);
+  assert.equal(await stepOf(page, '#one'), 3);
+  // #two: best fit at step 2 (x = malloc(100), y = malloc(8))
+  assert.deepEqual(shape(await blocks(page, '#two')), ['used 112', 'used 24']);
+  assert.equal(await stepOf(page, '#two'), 2);
+  assert.equal(await page.locator('#two').getByRole('slider', { name: 'step' }).getAttribute('aria-valuetext'), 'step 2 of 5');
+  // narration and titles are text
+  assert.match(await page.locator('#one').getByRole('status').textContent(), /^Step 3 \(line 3\): free\(a\)/);
+  assert.equal((await page.locator('#one').locator('.title').textContent()), 'First fit splits a hole');
+  assert.equal(await page.locator('#one').getByRole('region', { name: 'heaptale: First fit splits a hole' }).count(), 1);
+  // separate instances: separate glue modules and separate linear memories
+  const separate = await page.evaluate(() => {
+    const [a, b] = document.querySelectorAll('heap-tale');
+    return a.engine !== b.engine && a.engine.wasmMemory() !== b.engine.wasmMemory() && a.heap.heapStart() === b.heap.heapStart();
+  });
+  assert.ok(separate, 'each element has its own instance (the same heap start in each memory)');
+  // the free list and the figures
+  assert.deepEqual((await page.locator('#one').getByRole('list', { name: 'the free list (by address)' }).getByRole('listitem').allTextContents()),
+    [`0x${(await blocks(page, '#one'))[0].addr.toString(16)}, 32 bytes`]);
+  assert.match(await page.locator('#one').getByRole('definition').nth(8).textContent(), /^50\.0 %$/); // utilization: 40 of 80 bytes
+  // only #two has the pages, hex and console panels
+  assert.equal(await page.locator('#one').getByRole('list', { name: 'steps' }).count(), 0);
+  assert.equal(await page.locator('#two').getByRole('list', { name: 'steps' }).count(), 1);
+  assert.match(await page.locator('#two').locator('.pages-panel').textContent(), /Simulated: \d+ heap pages/);
+  assert.match(await page.locator('#two').locator('caption').textContent(), /^Used block at 0x[0-9a-f]+: 24 bytes, read from the module's linear memory/);
+  const events = await page.evaluate(() => window.__steps);
+  assert.deepEqual(events.filter((e) => e.id === 'one'), [{ id: 'one', step: 3, steps: 3 }]);
+  assert.deepEqual(events.filter((e) => e.id === 'two'), [{ id: 'two', step: 2, steps: 5 }]);
+  await page.screenshot({ path: path.join(RESULTS, 'element-two.png'), fullPage: true });
+  assert.deepEqual(await page.evaluate(() => window.__violations), []);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('stepping one element leaves the other as it was; keyboard and buttons step', async () => {
+  const { page, context, problems } = await open();
+  await settled(page, '#one');
+  await settled(page, '#two');
+  const twoBefore = await blocks(page, '#two');
+  const s = slider(page, '#one');
+  await s.focus();
+  await s.press('ArrowLeft');
+  assert.equal(await stepOf(page, '#one'), 2);
+  assert.deepEqual(shape(await blocks(page, '#one')), ['used 32', 'used 48']);
+  await s.press('Home');
+  assert.equal(await stepOf(page, '#one'), 0);
+  assert.deepEqual(await blocks(page, '#one'), []);
+  assert.equal(await page.locator('#one').getByRole('button', { name: 'Step back' }).isDisabled(), true);
+  await page.locator('#one').getByRole('button', { name: 'Step forward' }).click();
+  assert.deepEqual(shape(await blocks(page, '#one')), ['used 32']);
+  // the other heap did not move
+  assert.equal(await stepOf(page, '#two'), 2);
+  assert.deepEqual(await blocks(page, '#two'), twoBefore);
+  // Tab reaches the controls in order
+  await page.locator('#two').getByRole('button', { name: 'Go to step 0' }).focus();
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.querySelector('#two').shadowRoot.activeElement?.getAttribute('role')), 'slider');
+  await page.keyboard.press('End');
+  assert.equal(await stepOf(page, '#two'), 5);
+  assert.deepEqual(shape(await blocks(page, '#two')), ['used 64', 'free 48', 'used 24', 'used 24']);
+  // the JS API: step property and goTo
+  assert.equal(await page.evaluate(() => { const e = document.querySelector('#one'); e.step = 3; return e.step; }), 3);
+  const events = await page.evaluate(() => window.__steps.map((e) => `${e.id} ${e.step}/${e.steps}`));
+  assert.deepEqual(events.filter((e) => e.startsWith('one')), ['one 3/3', 'one 2/3', 'one 0/3', 'one 1/3', 'one 3/3']);
+  assert.deepEqual(events.filter((e) => e.startsWith('two')), ['two 2/5', 'two 5/5']);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('attribute changes re-run the element', async () => {
+  const { page, context, problems } = await open();
+  await settled(page, '#one');
+  // a new script
+  await page.evaluate(() => document.querySelector('#one').setAttribute('script', 'p = malloc(200)\nq = malloc(10)'));
+  await settled(page, '#one');
+  assert.deepEqual(shape(await blocks(page, '#one')), ['used 208', 'used 24']);
+  assert.equal(await page.locator('#one').getByRole('slider', { name: 'step' }).getAttribute('aria-valuetext'), 'step 2 of 2');
+  // first fit versus best fit on the same script
+  const script = 'a = malloc(64)\nk1 = malloc(8)\nb = malloc(16)\nk2 = malloc(8)\nfree(a)\nfree(b)\nc = malloc(16)';
+  await page.evaluate((t) => document.querySelector('#one').setAttribute('script', t), script);
+  await settled(page, '#one');
+  assert.deepEqual(shape(await blocks(page, '#one')), ['used 24', 'free 48', 'used 24', 'free 24', 'used 24'], 'first fit splits the first hole');
+  await page.evaluate(() => document.querySelector('#one').setAttribute('policy', 'best'));
+  await settled(page, '#one');
+  assert.deepEqual(shape(await blocks(page, '#one')), ['free 72', 'used 24', 'used 24', 'used 24'], 'best fit takes the exact hole');
+  assert.match(await page.locator('#one').locator('.settings').textContent(), /^policy best · order addr · coalesce on · header 8 · align 8$/);
+  // the step attribute moves without reloading
+  await page.evaluate(() => document.querySelector('#one').setAttribute('step', '1'));
+  await page.waitForFunction(() => document.querySelector('#one').step === 1);
+  assert.deepEqual(shape(await blocks(page, '#one')), ['used 72']);
+  // panels and height re-render
+  await page.evaluate(() => { const e = document.querySelector('#one'); e.setAttribute('panels', 'stats'); e.setAttribute('height', '300'); });
+  await page.waitForFunction(() => document.querySelector('#one').shadowRoot.querySelector('.heap-panel').hidden);
+  assert.equal(await page.locator('#one').getByRole('list', { name: 'heap blocks' }).count(), 0);
+  assert.equal(await page.locator('#one').getByRole('definition').first().textContent(), 'best (best fit)');
+  assert.equal(await page.evaluate(() => document.querySelector('#one').shadowRoot.querySelector('.ht').getBoundingClientRect().height), 300);
+  // the other element did not reload
+  assert.deepEqual(shape(await blocks(page, '#two')), ['used 112', 'used 24']);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('bad input is shown as plain text, with a heaptale-error event', async () => {
+  const { page, context, problems } = await open();
+  await settled(page, '#one');
+  // a script with a bad line: the line fails, the steps after it run
+  await page.evaluate(() => document.querySelector('#one').setAttribute('script', 'a = malloc(24)\nb = malloc(\nfree(a)\nfree(a)'));
+  assert.equal(await settled(page, '#one'), 'ready');
+  const failures = await page.locator('#one').getByRole('list', { name: 'steps that failed' }).getByRole('listitem').allTextContents();
+  assert.equal(failures.length, 2);
+  assert.match(failures[0], /^Line 2: /);
+  assert.match(failures[1], /^Line 4: .*double free/i);
+  let errors = await page.evaluate(() => window.__errors);
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].kind, 'step');
+  assert.match(errors[0].message, /^2 steps failed; the first: line 2: /);
+  // a bad knob: the message names it, as the playground's links do
+  await page.evaluate(() => document.querySelector('#one').setAttribute('policy', 'bogus'));
+  assert.equal(await settled(page, '#one'), 'error');
+  const alert = (await page.locator('#one').getByRole('alert').textContent()).trim();
+  assert.equal(alert, 'Error: unknown policy "bogus" (expected one of first, next, best, worst, seglist, tlsf, buddy)');
+  errors = await page.evaluate(() => window.__errors);
+  assert.deepEqual(errors[1], { id: 'one', kind: 'settings', message: alert.slice('Error: '.length) });
+  await assert.rejects(page.evaluate(() => document.querySelector('#one').ready), /unknown policy "bogus"/);
+  // fixed again: it recovers
+  await page.evaluate(() => document.querySelector('#one').setAttribute('policy', 'first'));
+  assert.equal(await settled(page, '#one'), 'ready');
+  assert.equal(await page.locator('#one').getByRole('alert').isVisible(), false);
+  // markup in a script or a title is text, never HTML
+  await page.evaluate(() => {
+    const e = document.querySelector('#one');
+    e.setAttribute('title', '<img src=x onerror=alert(1)>');
+    e.setAttribute('script', '<img src=x onerror=alert(1)>\n<b>bold</b> = malloc(8)');
+  });
+  await settled(page, '#one');
+  assert.deepEqual(await page.locator('#one').getByRole('list', { name: 'steps that failed' }).getByRole('listitem').allTextContents(),
+    ["Line 1: unexpected character '<'", "Line 2: unexpected character '<'"]);
+  assert.equal(await page.locator('#one').locator('.title').textContent(), '<img src=x onerror=alert(1)>');
+  assert.equal(await page.evaluate(() => document.querySelector('#one').shadowRoot.querySelectorAll('img, b').length), 0);
+  // other bad attributes
+  for (const [attr, value, want] of [
+    ['step', 'soon', 'step must be a step number or "end", got "soon"'],
+    ['panels', 'heap,graphs', 'panels: unknown panel "graphs" (expected some of heap, free-lists, pages, stats, console, hex)'],
+    ['header', '3', 'header must be between 4 and 256, got 3'],
+    ['compare', 'best,nope', 'compare: unknown policy "nope" (expected one of first, next, best, worst, seglist, tlsf, buddy)'],
+    ['src', 'missing.txt', 'src "missing.txt" could not be fetched: HTTP 404'],
+  ]) {
+    await page.evaluate(([a, v]) => { const e = document.querySelector('#two'); e.removeAttribute('step'); e.setAttribute(a, v); }, [attr, value]);
+    if (attr === 'step') await page.waitForFunction(() => document.querySelector('#two').state === 'error');
+    assert.equal(await settled(page, '#two'), 'error', attr);
+    assert.equal((await page.locator('#two').getByRole('alert').textContent()).trim(), `Error: ${want}`);
+    await page.evaluate((a) => document.querySelector('#two').removeAttribute(a), attr);
+    assert.equal(await settled(page, '#two'), 'ready', `${attr} removed`);
+  }
+  await page.screenshot({ path: path.join(RESULTS, 'element-errors.png'), fullPage: true });
+  assert.deepEqual(await page.evaluate(() => window.__violations), []);
+  // the 404 of the missing src is the one expected problem
+  assert.deepEqual(problems.filter((p) => !p.includes('404')), []);
+  await context.close();
+});
+
+test('compare, readonly, the console, built-in scenarios and a src file', async () => {
+  const { page, context, problems } = await open();
+  await settled(page, '#one');
+  await page.evaluate(() => {
+    const e = document.createElement('heap-tale');
+    e.id = 'three';
+    e.setAttribute('trace', 'coalescing');
+    e.setAttribute('compare', 'first,best,worst');
+    e.setAttribute('readonly', '');
+    e.setAttribute('panels', 'heap,console');
+    document.body.append(e);
+  });
+  assert.equal(await settled(page, '#three'), 'ready');
+  const names = await page.locator('#three').getByRole('list').evaluateAll((ls) => ls.map((l) => l.getAttribute('aria-label')));
+  assert.deepEqual(names.filter((n) => n.startsWith('heap blocks')), ['heap blocks', 'heap blocks under best fit', 'heap blocks under worst fit']);
+  for (const name of ['heap blocks', 'heap blocks under best fit', 'heap blocks under worst fit']) {
+    assert.ok((await blocks(page, '#three', name)).length > 0, name);
+  }
+  // readonly: steppable, no statement box, no editor
+  assert.equal(await page.locator('#three').getByRole('textbox').count(), 0);
+  await slider(page, '#three').focus();
+  await slider(page, '#three').press('Home');
+  assert.equal(await stepOf(page, '#three'), 0);
+  for (const name of ['heap blocks', 'heap blocks under best fit', 'heap blocks under worst fit']) {
+    assert.deepEqual(await blocks(page, '#three', name), [], `${name} at step 0`);
+  }
+  // the console of #two: a statement runs after the step shown, in that element only
+  const two = page.locator('#two');
+  await two.getByRole('textbox', { name: 'Statement' }).fill('n = malloc(1000)');
+  await two.getByRole('textbox', { name: 'Statement' }).press('Enter');
+  await page.waitForFunction(() => document.querySelector('#two').steps === 3);
+  assert.equal(await stepOf(page, '#two'), 3);
+  assert.deepEqual(shape(await blocks(page, '#two')), ['used 112', 'used 24', 'used 1008']);
+  assert.match(await two.getByRole('status').textContent(), /^Step 3 \(line 3\): n = malloc\(1000\) returned 0x/);
+  // a bad statement is refused in words
+  await two.getByRole('textbox', { name: 'Statement' }).fill('free(');
+  await two.getByRole('textbox', { name: 'Statement' }).press('Enter');
+  assert.equal(await two.getByRole('textbox', { name: 'Statement' }).getAttribute('aria-invalid'), 'true');
+  // a src file (a .rep trace from the fixtures)
+  await page.evaluate(() => { const e = document.querySelector('#one'); e.removeAttribute('script'); e.querySelector('script').remove(); e.setAttribute('src', 'tiny.rep'); });
+  assert.equal(await settled(page, '#one'), 'ready');
+  assert.equal(await page.evaluate(() => document.querySelector('#one').steps), 6);
+  assert.deepEqual(shape(await blocks(page, '#one')), ['used 24', 'free 40', 'used 32']);
+  await page.screenshot({ path: path.join(RESULTS, 'element-compare.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('sized to its container, reduced motion honoured, instances reused', async () => {
+  const { page, context, problems } = await open('elements.html', { reducedMotion: 'reduce', viewport: { width: 1200, height: 900 } });
+  await settled(page, '#one');
+  const width = () => page.evaluate(() => document.querySelector('#one').shadowRoot.querySelector('canvas').getBoundingClientRect().width);
+  const wide = await width();
+  await page.evaluate(() => document.querySelector('#one').classList.add('narrow'));
+  await page.waitForFunction((w) => document.querySelector('#one').shadowRoot.querySelector('canvas').getBoundingClientRect().width < w - 100, wide);
+  const narrow = await width();
+  assert.ok(narrow < 420 && wide > 700, `canvas ${wide} px, then ${narrow} px`);
+  await page.screenshot({ path: path.join(RESULTS, 'element-narrow.png'), fullPage: true });
+  // reduced motion: the narration does not flash
+  await slider(page, '#one').focus();
+  await slider(page, '#one').press('ArrowLeft');
+  assert.equal(await page.evaluate(() => document.querySelector('#one').shadowRoot.querySelector('[role=status]').classList.contains('flash')), false);
+  // a removed element gives its instance back; the next one reuses it
+  const made = await page.evaluate(async () => {
+    const { instancesMade } = await import('../../element/loader.js');
+    const before = instancesMade();
+    document.querySelector('#one').remove();
+    await new Promise((r) => setTimeout(r, 50));
+    const e = document.createElement('heap-tale');
+    e.setAttribute('script', 'z = malloc(8)');
+    document.body.append(e);
+    await e.ready;
+    return [before, instancesMade(), e.layout()[0].blocks.map((b) => `${b.state} ${b.size}`)];
+  });
+  assert.deepEqual(made, [2, 2, ['used 24']]);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
