@@ -1,0 +1,233 @@
+// The guided tour (www/tour/), read as a reader reads it: every <heap-tale> on it
+// loads under the strict CSP, shows a heap, and shows what the prose beside it
+// says (the same addresses, sizes, page counts and step counts); the keyboard
+// drives a widget; the page reads at 360 px; reduced motion is honoured; the
+// playground links to it. Screenshots: test-results/tour-1280.png, tour-360.png.
+//   node --test www/tests/tour.test.mjs   (pkg/ must be built: make build)
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { env, RESULTS } from './harness.mjs';
+
+const hex = (v) => `0x${v.toString(16)}`;
+
+/** Opens the tour; records console errors, page errors, failed requests and CSP violations. */
+async function openTour({ viewport = { width: 1280, height: 900 }, reducedMotion } = {}) {
+  const context = await env.browser.newContext({ viewport, reducedMotion });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
+  await page.addInitScript(() => {
+    window.__csp = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  await page.goto(new URL('tour/', env.url).href);
+  await page.waitForFunction(() => {
+    const all = [...document.querySelectorAll('heap-tale')];
+    return all.length > 0 && all.every((e) => ['ready', 'error'].includes(e.dataset.state));
+  }, null, { timeout: 60000 });
+  return { page, context, problems };
+}
+
+async function clean(page, problems) {
+  const csp = await page.evaluate(() => window.__csp);
+  assert.deepEqual(csp, [], `CSP violations: ${csp.join('; ')}`);
+  assert.deepEqual(problems, [], problems.join('\n'));
+}
+
+/** The widget's layout (every heap shown) at its current step, from the element's own API. */
+const layout = (page, id) => page.evaluate((i) => {
+  const e = document.getElementById(i);
+  return { step: e.step, steps: e.steps, heaps: e.layout() };
+}, id);
+
+/** The page grid's summary line of a widget (simulated process). */
+const pagesLine = (page, id) => page.locator(`#${id}`).locator('.pages-panel .help').textContent();
+/** The prose of a section, as text. */
+const prose = (page, id) => page.locator(`#${id}`).evaluate((s) => [...s.querySelectorAll('p, li, td, th')].map((n) => n.textContent).join(' ').replace(/\s+/g, ' '));
+const narration = (page, id) => page.locator(`#${id}`).locator('.narration').textContent();
+
+test('tour: every widget loads and shows what its prose says; no errors, no CSP violations', async () => {
+  const { page, context, problems } = await openTour();
+  try {
+    // Every widget: ready, no error, a heap with blocks, its title read out.
+    const widgets = await page.evaluate(() => [...document.querySelectorAll('heap-tale')].map((e) => ({
+      id: e.id, state: e.state, error: e.error, steps: e.steps, title: e.getAttribute('title'),
+      heaps: e.layout().map((l) => l.blocks.length),
+      errorShown: !e.shadowRoot.querySelector('.error').hidden,
+      label: e.shadowRoot.querySelector('section.ht').getAttribute('aria-label'),
+    })));
+    assert.equal(widgets.length, 9, 'one widget per section, two for fragmentation');
+    for (const w of widgets) {
+      assert.equal(w.state, 'ready', `${w.id}: ${w.error}`);
+      assert.equal(w.error, null, w.id);
+      assert.equal(w.errorShown, false, w.id);
+      assert.ok(w.steps > 0, `${w.id} has steps`);
+      assert.ok(w.heaps.length >= 1 && w.heaps.every((n) => n > 0), `${w.id} draws a heap with blocks: ${w.heaps}`);
+      assert.equal(w.label, `heaptale: ${w.title}`, w.id);
+    }
+    // Sections: a table of contents whose links all land on a heading.
+    const toc = await page.getByRole('navigation', { name: 'Contents' }).getByRole('link').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+    assert.equal(toc.length, 9);
+    for (const href of toc) assert.equal(await page.locator(`${href} h2`).count(), 1, href);
+
+    // 1. Virtual memory: two of four heap pages resident, as the prose says.
+    const vm = await pagesLine(page, 'w-virtual-memory');
+    assert.match(vm, /16 heap pages of 4 KiB from 0x4120000 \(start_brk\) to 0x4130000 \(memory\.size\), the break at 0x41236c0: 2 resident, 2 mapped, 12 unmapped/);
+    const vmText = await prose(page, 'virtual-memory');
+    for (const s of ['0x4120000', '0x41236c0', 'two are resident', 'spans four pages']) assert.ok(vmText.includes(s), s);
+
+    // 2. Page tables: the walked payload is the first block's.
+    const pt = await layout(page, 'w-page-tables');
+    assert.deepEqual(pt.heaps[0].blocks.map((b) => [hex(b.addr + b.header), b.size]), [['0x4120008', 32]]);
+    const addr = 0x4120008;
+    const ptText = await prose(page, 'page-tables');
+    assert.ok(ptText.includes(`directory index 31–22 ${(addr >>> 22).toString(2).padStart(10, '0')} ${addr >>> 22}`), 'directory field');
+    assert.ok(ptText.includes(`table index 21–12 ${((addr >>> 12) & 0x3ff).toString(2).padStart(10, '0')} ${(addr >>> 12) & 0x3ff}`), 'table field');
+    assert.ok(ptText.includes(`offset 11–0 ${(addr & 0xfff).toString(2).padStart(12, '0')} ${addr & 0xfff}`), 'offset field');
+
+    // 3. mm_struct: the break past the first 64 KiB, one resident page of eighteen.
+    assert.match(await pagesLine(page, 'w-mm-struct'), /32 heap pages .* to 0x4140000 \(memory\.size\), the break at 0x41311e8: 1 resident, 17 mapped, 14 unmapped/);
+    assert.ok((await prose(page, 'mm-struct')).includes('0x41311e8'));
+
+    // 4. The break: five steps, opening at step 1; the keyboard walks to the growth.
+    let br = await layout(page, 'w-the-break');
+    assert.equal(br.steps, 5);
+    assert.equal(br.step, 1);
+    assert.deepEqual(br.heaps[0].blocks.map((b) => [hex(b.addr), b.size]), [['0x4120000', 30008]]);
+    const slider = page.locator('#w-the-break').getByRole('slider', { name: 'step' });
+    await slider.focus();
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    await page.waitForFunction(() => document.getElementById('w-the-break').step === 3);
+    assert.match(await narration(page, 'w-the-break'), /c = malloc\(30000\).*0x4135fa8/);
+    await page.keyboard.press('End');
+    await page.waitForFunction(() => document.getElementById('w-the-break').step === 5);
+    br = await layout(page, 'w-the-break');
+    assert.equal(hex(br.heaps[0].blocks[2].addr + 8), '0x412ea78', 'd takes the place c had');
+    const brText = await prose(page, 'the-break');
+    for (const s of ['0x4127538', '0x412ea70', '0x4135fa8', '0x412ea78']) assert.ok(brText.includes(s), s);
+
+    // 5. Carving: the layout at every step the prose lists, then the console.
+    const carve = page.locator('#w-carving');
+    const atStep = async (n) => {
+      await page.evaluate((k) => document.getElementById('w-carving').goTo(k), n);
+      const l = await layout(page, 'w-carving');
+      return { blocks: l.heaps[0].blocks.map((b) => `${b.state} ${hex(b.addr)} ${b.size}`), free: l.heaps[0].freeList.map(([a, s]) => `${hex(a)} ${s}`) };
+    };
+    assert.equal((await layout(page, 'w-carving')).steps, 8);
+    assert.equal((await layout(page, 'w-carving')).step, 3);
+    assert.deepEqual((await atStep(3)).blocks, ['used 0x10000 32', 'used 0x10020 48', 'used 0x10050 24']);
+    assert.deepEqual(await atStep(5), { blocks: ['used 0x10000 32', 'used 0x10020 24', 'free 0x10038 24', 'used 0x10050 24'], free: ['0x10038 24'] });
+    assert.deepEqual((await atStep(6)).free, ['0x10000 32', '0x10038 24']);
+    assert.deepEqual(await atStep(7), { blocks: ['free 0x10000 80', 'used 0x10050 24'], free: ['0x10000 80'] });
+    assert.deepEqual(await atStep(8), { blocks: ['used 0x10000 24', 'free 0x10018 56', 'used 0x10050 24'], free: ['0x10018 56'] });
+    const cvText = await prose(page, 'carving');
+    for (const s of ['0x10008', '0x10020', '0x10050', '0x10068', '0x10028', '0x10038', '80-byte hole at 0x10000', 'smallest block is 24 bytes']) assert.ok(cvText.includes(s), s);
+    // The console, as the aside suggests: free(e), then a double free refused.
+    const box = carve.getByRole('textbox', { name: 'Statement' });
+    await box.fill('free(e)');
+    await box.press('Enter');
+    await page.waitForFunction(() => document.getElementById('w-carving').steps === 9);
+    assert.deepEqual((await layout(page, 'w-carving')).heaps[0].blocks.map((b) => `${b.state} ${hex(b.addr)} ${b.size}`), ['free 0x10000 80', 'used 0x10050 24']);
+    await box.fill('free(e)');
+    await box.press('Enter');
+    await page.waitForFunction(() => /double free|already freed/.test(document.getElementById('w-carving').shadowRoot.textContent), null, { timeout: 5000 }).catch(() => {});
+    const carveText = await carve.evaluate((e) => e.shadowRoot.textContent);
+    assert.match(carveText, /double free|already freed/, 'the double free is refused with a message');
+    assert.deepEqual((await layout(page, 'w-carving')).heaps[0].blocks.map((b) => `${b.state} ${hex(b.addr)} ${b.size}`), ['free 0x10000 80', 'used 0x10050 24'], 'the heap is unchanged');
+
+    // 6. Fragmentation: 224 free bytes in four 56-byte holes, then the heap grows to 560.
+    const ex = await layout(page, 'w-external');
+    assert.equal(ex.steps, 13);
+    assert.equal(ex.step, 12);
+    const exh = ex.heaps[0];
+    assert.deepEqual(exh.freeList.map(([, s]) => s), [56, 56, 56, 56]);
+    assert.equal(exh.stats.free_bytes, 224);
+    assert.equal(exh.stats.heap_bytes, 448);
+    assert.equal(exh.stats.external_fragmentation, 0.75);
+    await page.evaluate(() => document.getElementById('w-external').goTo(13));
+    assert.equal((await layout(page, 'w-external')).heaps[0].stats.heap_bytes, 560);
+    const inl = (await layout(page, 'w-internal')).heaps[0];
+    assert.equal(inl.policy, 'buddy');
+    assert.deepEqual(inl.blocks.filter((b) => b.state === 'used').map((b) => b.size), [128, 256, 512, 1024]);
+    assert.equal(inl.stats.live_bytes, 932);
+    const frText = await prose(page, 'fragmentation');
+    for (const s of ['224 bytes are free', 'from 448 to 560 bytes', '75 %', '932 bytes', '1,920 bytes']) assert.ok(frText.includes(s), s);
+
+    // 7. Policies: four heaps, the sizes the prose gives.
+    const pol = await layout(page, 'w-policies');
+    assert.equal(pol.steps, 10);
+    assert.deepEqual(Object.fromEntries(pol.heaps.map((h) => [h.policy, h.stats.heap_bytes])), { first: 1176, best: 688, tlsf: 688, buddy: 1024 });
+    const polText = await prose(page, 'policies');
+    for (const s of ['1,176 bytes', '688 bytes', '688', '1,024']) assert.ok(polText.includes(s), s);
+
+    // 8. A real trace: the peak the prose describes.
+    const real = await layout(page, 'w-real');
+    assert.equal(real.steps, 1880);
+    assert.equal(real.step, 958);
+    const [first, buddy] = real.heaps;
+    assert.equal(first.policy, 'first');
+    assert.equal(first.stats.live_bytes, 2050583);
+    assert.equal(first.stats.heap_bytes, 2070432);
+    assert.equal(first.blocks.filter((b) => b.state === 'used').length, 920);
+    assert.equal(buddy.policy, 'buddy');
+    assert.equal(buddy.stats.heap_bytes, 4 << 20);
+    const rlText = await prose(page, 'real-programs');
+    for (const s of ['1,880 calls', 'step 958', '2,050,583 bytes', '920 blocks', '2,070,432 bytes', '99.0 %', '4 MiB', '48.9 %']) assert.ok(rlText.includes(s), s);
+
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: path.join(RESULTS, 'tour-1280.png'), fullPage: true });
+    await clean(page, problems);
+  } finally {
+    await context.close();
+  }
+});
+
+test('tour: 360 px without sideways scrolling, keyboard navigation, reduced motion', async () => {
+  const { page, context, problems } = await openTour({ viewport: { width: 360, height: 780 }, reducedMotion: 'reduce' });
+  try {
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(wide <= 360, `the page scrolls sideways at 360 px: ${wide}`);
+    for (const id of ['w-policies', 'w-real', 'w-carving']) {
+      const box = await page.locator(`#${id}`).boundingBox();
+      assert.ok(box.x >= 0 && box.x + box.width <= 360 + 0.5, `${id} fits: ${JSON.stringify(box)}`);
+    }
+    assert.equal(await page.evaluate(() => getComputedStyle(document.documentElement).scrollBehavior), 'auto', 'no smooth scrolling under reduced motion');
+    // Keyboard: the first Tab reaches the skip link; the contents lead to a section.
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Skip to the tour');
+    const link = page.getByRole('navigation', { name: 'Contents' }).getByRole('link', { name: 'Fragmentation' });
+    await link.focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => location.hash === '#fragmentation');
+    const top = await page.locator('#h-fragmentation').boundingBox();
+    assert.ok(top.y >= -1 && top.y < 200, `the section's heading is in view: ${top.y}`);
+    // Headings: one h1, the sections' h2s in order.
+    const heads = await page.evaluate(() => [...document.querySelectorAll('h1, h2')].map((h) => h.tagName + ' ' + h.textContent.trim()));
+    assert.equal(heads[0], 'H1 A guided tour of the heap');
+    assert.ok(heads.includes('H2 6 Fragmentation'), heads.join(' | '));
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: path.join(RESULTS, 'tour-360.png'), fullPage: true });
+    await clean(page, problems);
+  } finally {
+    await context.close();
+  }
+});
+
+test('tour: the playground links to it', async () => {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  try {
+    await page.goto(env.url);
+    const link = page.getByRole('link', { name: /guided tour/i }).first();
+    await link.click();
+    await page.waitForURL(/\/www\/tour\/$/);
+    assert.equal(await page.title(), 'heaptale — a guided tour of the heap');
+  } finally {
+    await context.close();
+  }
+});
