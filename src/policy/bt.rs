@@ -21,6 +21,15 @@ pub trait FreeIndex {
         self.remove(m, l, old, old_size);
         self.insert(m, l, new, new_size);
     }
+    /// The free block `old` (indexed, `old_size` bytes) became part of the free block `new`
+    /// of `new_size` bytes, which starts at or before it (a coalesce). Indexes whose list
+    /// for `new_size` is the one `old` is in override this to keep the merged block in
+    /// `old`'s place, with no list traffic.
+    #[inline]
+    fn merged<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, old: u32, old_size: u32, new: u32, new_size: u32) {
+        self.remove(m, l, old, old_size);
+        self.insert(m, l, new, new_size);
+    }
     /// A free block that can hold `asize` bytes with its payload aligned to `align`: the
     /// block, its size and the lead gap before the payload's block (see [`Layout::fit`]).
     /// `probes` counts the free blocks examined.
@@ -57,7 +66,18 @@ pub struct Bt<F, G = Layout> {
     quick_bytes: u32,
     /// Bit `i` set: quick list `i` is not empty.
     quick_map: u32,
+    /// How many blocks each quick list holds, and the most it may hold.
+    quick_n: [u16; QUICK_LISTS],
+    quick_cap: u16,
+    /// The top block kept apart (see [`Bt::with_top_apart`]).
+    top_apart: bool,
+    /// The end of the block area (see [`Bt::end`]).
+    end: u32,
 }
+
+/// The list number [`crate::policy::Policy::free_lists`] gives the top block when it is
+/// kept apart from the index (see [`Bt::with_top_apart`]).
+pub const TOP_LIST: usize = usize::MAX;
 
 /// How many quick lists there can be (one per size granule from the minimum block up).
 pub const QUICK_LISTS: usize = 32;
@@ -70,7 +90,7 @@ pub const MAX_FOREIGN: usize = 8;
 
 impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     pub fn new(layout: G, coalesce: bool, index: F) -> Self {
-        Bt { layout, coalesce, index, first: 0, top_prev_used: true, foreign: [0; MAX_FOREIGN], nforeign: 0, quick: [0; QUICK_LISTS], quick_max: 0, quick_len: 0, quick_bytes: 0, quick_map: 0 }
+        Bt { layout, coalesce, index, first: 0, top_prev_used: true, foreign: [0; MAX_FOREIGN], nforeign: 0, quick: [0; QUICK_LISTS], quick_max: 0, quick_len: 0, quick_bytes: 0, quick_map: 0, quick_n: [0; QUICK_LISTS], quick_cap: u16::MAX, top_apart: false, end: 0 }
     }
 
     /// Quick lists, as glibc's fastbins: a freed block of up to `max_block` bytes stays a used
@@ -86,6 +106,48 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         let most = l.min_block() + (QUICK_LISTS as u32 - 1) * l.align();
         self.quick_max = max_block.min(most);
         self
+    }
+
+    /// At most `cap` blocks wait in each quick list (as in glibc's tcache); a block freed
+    /// into a full list is freed at once. Bounded lists keep what they hold from
+    /// fragmenting the heap.
+    pub fn with_quick_cap(mut self, cap: u16) -> Self {
+        self.quick_cap = cap;
+        self
+    }
+
+    /// The top block apart, as dlmalloc's "top chunk": the free block that ends at the break
+    /// is kept out of the free index. Requests the index cannot serve are cut from it (a
+    /// bump of its start: no list traffic), frees next to it merge into it, and so it is
+    /// used last, which keeps blocks low and the break where it is. Free lists report it
+    /// as the list [`TOP_LIST`].
+    /// (Only with coalescing, which keeps one free block at most at the top.)
+    pub fn with_top_apart(mut self) -> Self {
+        self.top_apart = self.coalesce;
+        self
+    }
+
+    /// Whether the free block that ends at the break stays out of the index.
+    pub fn top_apart(&self) -> bool {
+        self.top_apart
+    }
+
+    /// The top block, when it is kept apart and free.
+    #[inline]
+    pub fn top<S: Source>(&self, m: &Mem<S>) -> Option<u32> {
+        if self.top_apart {
+            self.last_free(m)
+        } else {
+            None
+        }
+    }
+
+    /// The top block apart, as it was when the block area ended at `end`.
+    fn top_at<S: Source>(&self, m: &Mem<S>, end: u32) -> Option<u32> {
+        if !self.top_apart || self.top_prev_used || end <= self.first {
+            return None;
+        }
+        Some(end - m.read(end - 4))
     }
 
     /// The quick list of a block size, if it has one.
@@ -105,6 +167,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         // Counters first: releasing must not come back here.
         self.quick_len = 0;
         self.quick_bytes = 0;
+        self.quick_n = [0; QUICK_LISTS];
         while self.quick_map != 0 {
             let i = self.quick_map.trailing_zeros() as usize & (QUICK_LISTS - 1);
             self.quick_map &= self.quick_map - 1;
@@ -141,7 +204,9 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         if brk >= self.first + self.layout.min_block() {
             let size = (brk - self.first) / self.layout.align() * self.layout.align();
             m.set_header(&self.layout, self.first, size, false, true);
-            self.index.insert(m, &self.layout, self.first, size);
+            if !self.top_apart {
+                self.index.insert(m, &self.layout, self.first, size);
+            }
             self.top_prev_used = false;
             // Bytes past the last whole granule stay unused; a fixed heap never grows into them.
         } else if brk > self.first {
@@ -149,10 +214,18 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             // and the (empty) block area starts at its end.
             self.first = brk;
         }
+        self.end = self.end_of(m);
     }
 
-    /// The end of the block area: the break, less a fixed heap's unusable tail.
+    /// The end of the block area: the break, less a fixed heap's unusable tail (kept in
+    /// `end`, which every change of the break updates).
+    #[inline(always)]
     fn end<S: Source>(&self, m: &Mem<S>) -> u32 {
+        debug_assert_eq!(self.end, self.end_of(m));
+        self.end
+    }
+
+    fn end_of<S: Source>(&self, m: &Mem<S>) -> u32 {
         let brk = m.brk();
         if brk <= self.first {
             return brk;
@@ -274,6 +347,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                 self.quick[q] = next;
                 self.quick_len -= 1;
                 self.quick_bytes -= asize;
+                self.quick_n[q] -= 1;
                 if next == 0 {
                     self.quick_map &= !(1 << q);
                 }
@@ -289,10 +363,22 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         }
         let mut probes = 0;
         let mut found = self.index.find(m, &l, asize, align, &mut probes);
-        if found.is_none() && self.quick_len > 0 {
-            // Merge what the quick lists hold before the heap grows.
-            self.consolidate(m, o);
-            found = self.index.find(m, &l, asize, align, &mut probes);
+        if found.is_none() {
+            // The top block apart, before anything costlier.
+            if let Some(t) = self.top(m) {
+                probes += 1;
+                let size = m.size_of(t);
+                if let Some(lead) = l.fit(m.base_ptr() as usize, t, size, asize, align) {
+                    let r = self.carve(m, o, t, size, lead, asize, false);
+                    o.event(Event::Alloc { block: r, size: m.size_of(r), request: request as u32, probes });
+                    return Ok(r + l.header());
+                }
+            }
+            if self.quick_len > 0 {
+                // Merge what the quick lists hold before the heap grows.
+                self.consolidate(m, o);
+                found = self.index.find(m, &l, asize, align, &mut probes);
+            }
         }
         let (b, size, lead, indexed) = match found {
             Some((b, size, lead)) => (b, size, lead, true),
@@ -317,15 +403,23 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     fn grow_heap<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, bytes: u32) -> Result<bool, HeapError> {
         if self.nforeign == MAX_FOREIGN {
             let (old_brk, pages) = m.grow(bytes)?;
+            self.end = self.end_of(m);
             o.event(Event::Grow { old_brk, new_brk: m.brk(), pages });
             return Ok(true);
         }
         let g = m.grow_any(bytes)?;
+        let old_end = core::mem::replace(&mut self.end, 0);
+        self.end = self.end_of(m);
         o.event(Event::Grow { old_brk: g.old_brk, new_brk: m.brk(), pages: g.pages });
         if g.start == g.old_brk {
             return Ok(true);
         }
         let l = self.layout;
+        if let Some(t) = self.top_at(m, old_end) {
+            // The top block apart is the top no more: the foreign block follows it.
+            let size = m.size_of(t);
+            self.index.insert(m, &l, t, size);
+        }
         let fb = g.old_brk.max(self.first);
         let next_first = g.start + l.first_block(m.base_ptr() as usize + g.start as usize);
         let end = self.end(m);
@@ -339,7 +433,9 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         self.top_prev_used = true;
         if fend < end {
             m.set_header(&l, fend, end - fend, false, true);
-            self.index.insert(m, &l, fend, end - fend);
+            if !self.top_apart {
+                self.index.insert(m, &l, fend, end - fend);
+            }
             self.top_prev_used = false;
         }
         Ok(false)
@@ -380,8 +476,10 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         };
         match last {
             Some(b) => {
-                let old = m.size_of(b);
-                self.index.remove(m, &l, b, old);
+                if !self.top_apart {
+                    let old = m.size_of(b);
+                    self.index.remove(m, &l, b, old);
+                }
                 m.set_block(&l, b, size, false);
             }
             None => {
@@ -419,7 +517,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             m.set_header(&l, rest, rem, false, true);
             if r_indexed {
                 self.index.replace(m, &l, r, rsize, rest, rem);
-            } else {
+            } else if !(self.top_apart && rest + rem == self.end(m)) {
                 self.index.insert(m, &l, rest, rem);
             }
             o.event(Event::Split { block: r, size: asize, rest, rest_size: rem });
@@ -436,8 +534,9 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     pub fn free<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32) {
         let size = m.size_of(b);
         o.event(Event::Free { block: b, size });
-        if let Some(q) = self.quick_list(size) {
+        if let Some(q) = self.quick_list(size).filter(|&q| self.quick_n[q] < self.quick_cap) {
             // The block stays used; its first payload word links the quick list.
+            self.quick_n[q] += 1;
             m.write(b + self.layout.header(), self.quick[q]);
             self.quick[q] = b + 1;
             self.quick_len += 1;
@@ -459,28 +558,42 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         let l = self.layout;
         let (mut start, mut total) = (b, size);
         let end = self.end(m);
+        // The indexed free block the new one absorbs and takes the place of, if any.
+        let mut absorbed = None;
         if self.coalesce {
             if let Some(prev) = m.prev_free(self.first, b) {
                 let psize = m.size_of(prev);
-                self.index.remove(m, &l, prev, psize);
                 // b's own header stays behind inside the merged block: mark it free, so a
                 // second free of b is seen as the double free it is.
                 m.set_header(&l, b, size, false, false);
                 start = prev;
                 total += psize;
+                absorbed = Some((prev, psize));
                 o.event(Event::Coalesce { block: prev, absorbed: b, size: total });
             }
             let next = b + size;
             if next < end && !m.is_used(next) {
                 let nsize = m.size_of(next);
-                self.index.remove(m, &l, next, nsize);
                 total += nsize;
+                if self.top_apart && next + nsize == end {
+                    // The top block apart: not in the index.
+                } else if absorbed.is_none() {
+                    absorbed = Some((next, nsize));
+                } else {
+                    self.index.remove(m, &l, next, nsize);
+                }
                 o.event(Event::Coalesce { block: start, absorbed: next, size: total });
             }
         }
         m.set_block(&l, start, total, false);
         self.set_prev_used(m, start + total, false);
-        self.index.insert(m, &l, start, total);
+        let top = self.top_apart && start + total == end;
+        match absorbed {
+            Some((a, asize)) if top => self.index.remove(m, &l, a, asize),
+            Some((a, asize)) => self.index.merged(m, &l, a, asize, start, total),
+            None if top => {}
+            None => self.index.insert(m, &l, start, total),
+        }
         total
     }
 
@@ -500,7 +613,9 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             self.shrink(m, o, b, size, asize);
             true
         } else if self.coalesce && next_free && size + nsize >= asize {
-            self.index.remove(m, &l, next, nsize);
+            if !(self.top_apart && next + nsize == end) {
+                self.index.remove(m, &l, next, nsize);
+            }
             m.set_block(&l, b, size + nsize, true);
             self.set_prev_used(m, next + nsize, true);
             o.event(Event::Coalesce { block: b, absorbed: next, size: size + nsize });
@@ -511,7 +626,9 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             self.top_prev_used = true;
             true
         } else if self.coalesce && next_free && next + nsize == end && self.try_grow(m, o, asize - size - nsize) {
-            self.index.remove(m, &l, next, nsize);
+            if !self.top_apart {
+                self.index.remove(m, &l, next, nsize);
+            }
             o.event(Event::Coalesce { block: b, absorbed: next, size: asize });
             m.set_block(&l, b, asize, true);
             self.top_prev_used = true;
@@ -629,6 +746,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                 return Err((f, "a foreign region is not a used block"));
             }
         }
+        let free = free - self.top(m).is_some() as u32;
         let listed = self.index.check(m, l, free).map_err(|w| (NIL, w))?;
         if listed != free {
             return Err((NIL, "the free lists do not hold exactly the free blocks"));

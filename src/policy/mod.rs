@@ -88,7 +88,10 @@ impl<F: FreeIndex, G: block::Geometry> Policy for Bt<F, G> {
         Bt::walk(self, m, f)
     }
     fn free_lists<S: Source>(&self, m: &Mem<S>, f: &mut dyn FnMut(usize, u32)) {
-        self.index.for_each(m, &self.layout, f)
+        self.index.for_each(m, &self.layout, f);
+        if let Some(t) = self.top(m) {
+            f(bt::TOP_LIST, t);
+        }
     }
     fn check<S: Source>(&self, m: &Mem<S>) -> Result<(), (u32, &'static str)> {
         Bt::check(self, m)

@@ -34,12 +34,13 @@ impl Default for Tlsf {
 
 /// The list of a block size: `(fl, sl)`. Both are masked into range, which also lets the
 /// compiler drop bounds checks where they index the tables.
+///
+/// Blocks are never smaller than 16 bytes (room for a header, two links and a footer), so
+/// the first level starts at 4: sizes of 16 to 31 bytes are 16 lists of one byte each.
 #[inline(always)]
 fn mapping(size: u32) -> (usize, usize) {
-    let fl = 31 - (size | 1).leading_zeros();
-    if fl < SL_LOG {
-        return (0, size as usize & (SL - 1));
-    }
+    debug_assert!(size >= 1 << SL_LOG);
+    let fl = 31 - (size | (1 << SL_LOG)).leading_zeros();
     let sl = ((size >> (fl - SL_LOG)) as usize ^ SL) & (SL - 1);
     (fl as usize & (FL - 1), sl)
 }
@@ -114,6 +115,18 @@ impl FreeIndex for Tlsf {
         } else {
             self.remove(m, l, old, old_size);
             self.insert(m, l, new, new_size);
+        }
+    }
+
+    #[inline]
+    fn merged<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, old: u32, old_size: u32, new: u32, new_size: u32) {
+        let (fl, sl) = mapping(old_size);
+        if mapping(new_size) != (fl, sl) {
+            self.remove(m, l, old, old_size);
+            self.insert(m, l, new, new_size);
+        } else if new != old {
+            // The merged block stays in the list: it takes the absorbed block's place.
+            super::classes::relink(m, l, self.head(fl, sl), old, new);
         }
     }
 

@@ -442,15 +442,17 @@ pub fn heap_ops(data: &[u8]) {
     Model { h: &mut h, live: Vec::new(), dead: Vec::new(), seed: 0, x, step: 0 }.run(&mut b);
 }
 
-/// The production geometry (`Bt<Tlsf, Compact>`, 4-byte header) with quick lists, as
-/// `heaptale::Allocator` builds it, under valid calls and pointers from outside the heap.
+/// The production geometry (`Bt<Tlsf, Compact>`, 4-byte header) with quick lists and the
+/// top block apart, as `heaptale::Allocator` builds it (and without either), under valid calls and pointers from outside the heap.
 pub fn quick_ops(data: &[u8]) {
     let mut b = Bytes::new(data);
     let cap = arena_cap(&mut b);
-    let quick_max = b.pick(&[256, 0, 16, 64, 256, 512]);
+    // (quick lists up to, top block kept apart)
+    let (quick_max, top) = b.pick(&[(256, true), (0, false), (16, true), (64, false), (256, false), (512, true)]);
     let size = heap_size(&mut b, cap);
     let Some(arena) = Arena::new(cap) else { return };
     let policy = Bt::new(Compact, true, Tlsf::new()).with_quick_lists(quick_max);
+    let policy = if top { policy.with_top_apart() } else { policy };
     let mut h = Heap::with_policy(arena, policy, NoObserver, size).expect("a heap over an arena");
     let x = Expect { detects_bad_pointers: false, failure_keeps_walk: quick_max == 0, align: 8, cap };
     Model { h: &mut h, live: Vec::new(), dead: Vec::new(), seed: 0, x, step: 0 }.run(&mut b);
