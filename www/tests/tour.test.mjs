@@ -48,7 +48,7 @@ const layout = (page, id) => page.evaluate((i) => {
 const pagesLine = (page, id) => page.locator(`#${id}`).locator('.pages-panel .help').textContent();
 /** The prose of a section, as text. */
 const prose = (page, id) => page.locator(`#${id}`).evaluate((s) => [...s.querySelectorAll('p, li, td, th')].map((n) => n.textContent).join(' ').replace(/\s+/g, ' '));
-const narration = (page, id) => page.locator(`#${id}`).locator('.narration').textContent();
+const narration = (page, id) => page.locator(`#${id}`).getByRole('status').textContent();
 
 test('tour: every widget loads and shows what its prose says; no errors, no CSP violations', async () => {
   const { page, context, problems } = await openTour();
