@@ -28,6 +28,37 @@ function callOf(text) {
 }
 
 /**
+ * Plain words for an error the engine (or the console) reported: what went
+ * wrong, why the allocator refuses it, and what a C program would suffer.
+ * '' when the message says it all.
+ */
+export function explainError(message) {
+  const m = String(message || '');
+  if (/double free: /.test(m)) {
+    return 'That block was freed already. Freeing it again would put it on the free list twice, so two later mallocs could be handed the same memory and overwrite each other. '
+      + 'The allocator found the block\'s header already marked free and refused (glibc stops the program here: "free(): double free detected").';
+  }
+  if (/it points inside the heap but not at the start of a block/.test(m)) {
+    return 'That address is inside a block, not at the start of its payload (an interior pointer). free needs exactly the address malloc returned: '
+      + 'the header that says how big the block is sits just before it, and what sits before this address is not a header (glibc: "free(): invalid pointer").';
+  }
+  if (/it was not returned by this heap/.test(m)) {
+    return 'That address never came from this heap (a foreign pointer): it lies outside the heap, or is not aligned as payloads are, so there is no block header to read and nothing to free (glibc: "free(): invalid pointer").';
+  }
+  if (/heap corruption at /.test(m)) {
+    return 'A block\'s header no longer holds what the allocator wrote there: most likely a write ran past the end of the block before it (a buffer overflow) and overwrote its size or flags. '
+      + 'Trusting that header would spread the damage, so the call was refused (glibc: "corrupted size vs. prev_size").';
+  }
+  if (/out of memory: /.test(m)) {
+    return 'No free block is large enough and the heap cannot grow (a fixed heap size, or memory at its limit): malloc returns NULL, and a C program must check for it.';
+  }
+  if (/size overflow: /.test(m)) return 'The size, with the block\'s header, does not fit in wasm32\'s 4 GiB address space (calloc multiplies its two numbers, and the product overflowed): the allocator refuses rather than hand out a block smaller than asked for.';
+  if (/bad alignment /.test(m)) return 'An alignment must be a power of two (1, 2, 4, … 65536): addresses are aligned by masking low bits, which only works for powers of two.';
+  if (/ was never allocated/.test(m)) return 'That variable holds no block: no malloc, calloc, realloc or memalign assigned it (or its name is misspelt).';
+  return '';
+}
+
+/**
  * Narrates step `info` ({step, line, text, addr, error, grewPages}) from its
  * `events`. `ctx`: {policy, header, memoryBytes, memoryEnd, steps} (memoryEnd:
  * memory.size as a reported address, when reports start at a base). Returns
@@ -48,9 +79,10 @@ export function narrate(info, events, ctx) {
     let said = msg.startsWith(text) ? msg
       : callPart && msg.startsWith(callPart) ? `${text}${msg.slice(callPart.length)}` : `${text}: ${msg}`;
     if (!/[.!?]$/.test(said)) said += '.';
+    const why = explainError(msg);
     return {
       summary: `Error at ${where.toLowerCase()}: ${said}`,
-      detail: 'The heap is unchanged, and the session goes on.',
+      detail: `${why ? `${why} ` : ''}The heap is unchanged, and the session goes on.`,
       changed, grow: false, error: true,
     };
   }
