@@ -6,9 +6,11 @@
 //   node --test www/tests/hostile.test.mjs          (pkg/ must be built: make build)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
-import { env, RESULTS, blockTexts, countUsed, status, idle, runStatement } from './harness.mjs';
+import { env, ROOT, RESULTS, blockTexts, countUsed, status, idle, runStatement } from './harness.mjs';
 import { CSP } from '../../scripts/serve.mjs';
+import { narrate, explainError } from '../js/narrate.js';
 
 // Markup that would run or show something if it reached innerHTML: an image
 // whose error handler sets a flag, an element of a made-up tag, a script.
@@ -245,5 +247,59 @@ test('make serve sends a strict CSP, the page works under it with no violation, 
     return { inline: window.__inline ?? null, handler: window.__handler ?? null, timer: window.__timer ?? null, reports: window.__csp.map((v) => v.split(' ')[0]).sort() };
   });
   assert.deepEqual(blocked, { inline: null, handler: null, timer: null, reports: ['script-src', 'script-src-attr', 'script-src-elem'] });
+  await context.close();
+});
+
+// ---------------------------------------------------------------- detection in words
+
+test('every refusal the engine detects is explained in words: the real messages, through narrate()', async () => {
+  const { default: init, Heap, wasmMemory } = await import('../../pkg/heaptale.js');
+  await init({ module_or_path: fs.readFileSync(path.join(ROOT, 'pkg', 'heaptale_bg.wasm')) });
+  const h = new Heap({ policy: 'first', heapSize: 4096 });
+  const thrown = (f) => { try { f(); } catch (e) { return e.message; } assert.fail('expected an Error'); };
+  const a = h.malloc(24);
+  const b = h.malloc(24);
+  h.free(a);
+  // overwrite b's size word (the first of its 8-byte header) as an overflow out of a would
+  const view = new DataView(wasmMemory().buffer);
+  const at = h.realStart() + (b - h.heapStart()) - 8;
+  const word = view.getUint32(at, true);
+  view.setUint32(at, word ^ 0x40, true);
+  const corrupt = thrown(() => h.free(b));
+  view.setUint32(at, word, true);
+  const cases = [
+    [thrown(() => h.free(a)), /^double free: /, /^That block was freed already\. Freeing it again would put it on the free list twice/],
+    [thrown(() => h.free(b + 8)), /points inside the heap but not at the start of a block$/, /^That address is inside a block, not at the start of its payload \(an interior pointer\)/],
+    [thrown(() => h.free(8)), /it was not returned by this heap$/, /^That address never came from this heap \(a foreign pointer\)/],
+    [corrupt, /^heap corruption at 0x[0-9a-f]+: /, /^A block's header no longer holds what the allocator wrote there: most likely a write ran past the end of the block before it/],
+    [thrown(() => h.malloc(5000)), /^out of memory: /, /^No free block is large enough and the heap cannot grow/],
+    [thrown(() => h.calloc(65536, 65537)), /^size overflow: /, /^The size, with the block's header, does not fit/],
+    [thrown(() => h.memalign(24, 8)), /^bad alignment 24/, /^An alignment must be a power of two/],
+    [h.run('free(nobody)').error, /nobody was never allocated$/, /^That variable holds no block/],
+  ];
+  for (const [message, engine, words] of cases) {
+    assert.match(message, engine);
+    assert.match(explainError(message), words, message);
+    const n = narrate({ step: 3, line: 3, text: 'free(p)', error: `free(p): ${message}` }, [], { policy: 'first', header: 8 });
+    assert.equal(n.error, true);
+    assert.equal(n.summary, `Error at step 3 (line 3): free(p): ${message}${/[.!?]$/.test(message) ? '' : '.'}`);
+    assert.equal(n.detail, `${explainError(message)} The heap is unchanged, and the session goes on.`);
+  }
+  assert.equal(explainError('a message heaptale never gives'), '');
+  h.free(b);
+  h.check();
+});
+
+test('in the page, a double free is explained in words under the step', async () => {
+  const { page, context, problems, dialogs } = await openWatched();
+  await runStatement(page, 'dd = malloc(40)');
+  await runStatement(page, 'free(dd)');
+  const s = await runStatement(page, 'free(dd)');
+  assert.match(s, /^⚠?\s*Error at step \d+ \(line \d+\): free\(dd\): double free: the block at 0x[0-9a-f]+ is already free\./, s);
+  assert.match(s, /That block was freed already\. Freeing it again would put it on the free list twice, so two later mallocs could be handed the same memory/, s);
+  assert.match(s, /The heap is unchanged, and the session goes on\.$/, s);
+  assert.match(await runStatement(page, 'ee = malloc(8)'), /returned 0x/);
+  await assertNothingInjected(page, dialogs, 'double free');
+  assert.deepEqual(problems, []);
   await context.close();
 });
