@@ -121,12 +121,18 @@ test('tour: every widget loads and shows what its prose says; no errors, no CSP 
     assert.equal((await layout(page, 'w-carving')).steps, 8);
     assert.equal((await layout(page, 'w-carving')).step, 3);
     assert.deepEqual((await atStep(3)).blocks, ['used 0x10000 32', 'used 0x10020 48', 'used 0x10050 24']);
+    // The hex panel reads the real header words the prose quotes.
+    const blockButtons = carve.getByRole('list', { name: 'heap blocks' }).getByRole('button');
+    await blockButtons.first().click();
+    await carve.getByText('header word 0xc0000020: size 32, used (U=1), the block before is used (P=1)').waitFor({ timeout: 5000 });
     assert.deepEqual(await atStep(5), { blocks: ['used 0x10000 32', 'used 0x10020 24', 'free 0x10038 24', 'used 0x10050 24'], free: ['0x10038 24'] });
+    await blockButtons.nth(3).click();
+    await carve.getByText('header word 0x80000018: size 24, used (U=1), the block before is free (P=0)').waitFor({ timeout: 5000 });
     assert.deepEqual((await atStep(6)).free, ['0x10000 32', '0x10038 24']);
     assert.deepEqual(await atStep(7), { blocks: ['free 0x10000 80', 'used 0x10050 24'], free: ['0x10000 80'] });
     assert.deepEqual(await atStep(8), { blocks: ['used 0x10000 24', 'free 0x10018 56', 'used 0x10050 24'], free: ['0x10018 56'] });
     const cvText = await prose(page, 'carving');
-    for (const s of ['0x10008', '0x10020', '0x10050', '0x10068', '0x10028', '0x10038', '80-byte hole at 0x10000', 'smallest block is 24 bytes']) assert.ok(cvText.includes(s), s);
+    for (const s of ['20 00 00 c0', '0xc0000020', '18 00 00 80', '0x10008', '0x10020', '0x10050', '0x10068', '0x10028', '0x10038', '80-byte hole at 0x10000', 'smallest block is 24 bytes']) assert.ok(cvText.includes(s), s);
     // The console, as the aside suggests: free(e), then a double free refused.
     const box = carve.getByRole('textbox', { name: 'Statement' });
     await box.fill('free(e)');
