@@ -104,6 +104,11 @@ test('tour: every widget loads and shows what its prose says; no errors, no CSP 
     await page.keyboard.press('ArrowRight');
     await page.waitForFunction(() => document.getElementById('w-the-break').step === 3);
     assert.match(await narration(page, 'w-the-break'), /c = malloc\(30000\).*0x4135fa8/);
+    // The prose's list follows the widget: its third item is the current step.
+    const current = () => page.locator('#the-break ol.steps > li[aria-current="step"]').allTextContents();
+    await page.waitForFunction(() => document.querySelector('#the-break ol.steps > li:nth-child(3)').getAttribute('aria-current') === 'step');
+    assert.equal((await current()).length, 1);
+    assert.match((await current())[0], /^c = malloc\(30000\)/);
     await page.keyboard.press('End');
     await page.waitForFunction(() => document.getElementById('w-the-break').step === 5);
     br = await layout(page, 'w-the-break');
@@ -120,6 +125,10 @@ test('tour: every widget loads and shows what its prose says; no errors, no CSP 
     };
     assert.equal((await layout(page, 'w-carving')).steps, 8);
     assert.equal((await layout(page, 'w-carving')).step, 3);
+    // The prose's "show step" buttons drive the widget.
+    await page.getByRole('button', { name: 'Show step 5 in the heap below' }).nth(1).click();
+    await page.waitForFunction(() => document.getElementById('w-carving').step === 5);
+    assert.match(await narration(page, 'w-carving'), /^Step 5 \(line 5\): d = malloc\(16\) returned 0x10028\. First fit took the 48-byte free block at 0x10020/);
     assert.deepEqual((await atStep(3)).blocks, ['used 0x10000 32', 'used 0x10020 48', 'used 0x10050 24']);
     // The hex panel reads the real header words the prose quotes.
     const blockButtons = carve.getByRole('list', { name: 'heap blocks' }).getByRole('button');
