@@ -106,6 +106,10 @@ export interface HeapTaleEventMap extends HTMLElementEventMap {
 /** The panels, and the default ones. */
 export const PANELS: HeapTalePanel[];
 export const DEFAULT_PANELS: HeapTalePanel[];
+/** The element's settings read from attribute values (`get(name)`), checked as the playground's links are. */
+export function readSettings(get: (name: string) => string | null): Promise<
+  | { config: { policy: PolicyName; order: ListOrder; coalesce: boolean; header: number; align: number; heapSize: number | null; base: number | null }; policies: PolicyName[]; step: number | 'end'; panels: HeapTalePanel[]; height: number | null; error: null }
+  | { error: string }>;
 /** Strips the indentation common to a script's lines. */
 export function dedent(text: string): string;
 
