@@ -235,6 +235,7 @@ test('tour: 360 px without sideways scrolling, keyboard navigation, reduced moti
       await region.focus();
       await page.keyboard.press('ArrowRight');
       await page.waitForFunction((i) => document.querySelector(`div.wide:has(#${i})`).scrollLeft > 0, id);
+      await region.evaluate((d) => { d.scrollLeft = 0; });
     }
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: path.join(RESULTS, 'tour-360.png'), fullPage: true });
