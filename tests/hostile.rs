@@ -238,7 +238,7 @@ fn markup_is_never_a_name_and_messages_quote_it_as_text() {
     let t = parse_script(&format!("{long} = malloc(1)\nfree({long})")).unwrap();
     assert_eq!(t.names[0].len(), 100_000);
     let e = parse_script(&format!("{long}(1)")).unwrap_err();
-    assert_eq!(e.message, format!("unknown function \"{}...\": expected malloc, calloc, realloc, free, memalign or aligned_alloc", "x".repeat(40)));
+    assert_eq!(e.message, format!("unknown function \"{}...\": expected malloc, calloc, realloc, free, memalign, aligned_alloc, write or memset", "x".repeat(40)));
 }
 
 // ---- the command line's knobs --------------------------------------------------------

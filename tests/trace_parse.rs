@@ -253,7 +253,7 @@ fn script_variable_errors() {
 #[test]
 fn script_syntax_errors() {
     let cases = [
-        ("p = mallok(3)", "line 1: unknown function \"mallok\": expected malloc, calloc, realloc, free, memalign or aligned_alloc"),
+        ("p = mallok(3)", "line 1: unknown function \"mallok\": expected malloc, calloc, realloc, free, memalign, aligned_alloc, write or memset"),
         ("p = malloc(1, 2)", "line 1: malloc takes 1 argument (a size), found 2"),
         ("p = malloc()", "line 1: malloc takes 1 argument (a size), found 0"),
         ("p = calloc(3)", "line 1: calloc takes 2 arguments (a count and a size), found 1"),
@@ -277,7 +277,7 @@ fn script_syntax_errors() {
         ("p = malloc(12ab)", "line 1: bad number \"12ab\": expected a decimal or 0x hex number"),
         ("p = malloc(0xZZ)", "line 1: bad number \"0xZZ\": expected a decimal or 0x hex number"),
         ("p = malloc(24) @", "line 1: unexpected character '@'"),
-        ("p = malloc(\"24\")", "line 1: unexpected character '\"'"),
+        ("p = malloc(\"24\")", "line 1: malloc: the size must be a number, found \"24\""),
         ("p = malloc(24) é", "line 1: unexpected character 'é'"),
         ("= malloc(3)", "line 1: expected a variable name before '='"),
         ("3 = malloc(3)", "line 1: expected a variable name before '='"),

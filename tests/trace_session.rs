@@ -46,7 +46,7 @@ fn errors_leave_heap_and_session_usable() {
         ("free(q)", "free(q): q was never allocated".to_string()),
         ("q = realloc(zz, 8)", "realloc(zz, 8): zz was never allocated".to_string()),
         ("p = malloc(", "malloc: expected an argument and ')'".to_string()),
-        ("p = mallok(3)", "unknown function \"mallok\": expected malloc, calloc, realloc, free, memalign or aligned_alloc".to_string()),
+        ("p = mallok(3)", "unknown function \"mallok\": expected malloc, calloc, realloc, free, memalign, aligned_alloc, write or memset".to_string()),
         ("", "nothing to run: type a statement such as p = malloc(24)".to_string()),
         ("  # just a comment", "nothing to run: type a statement such as p = malloc(24)".to_string()),
         ("x = malloc(1); free(x)", "one statement at a time, please".to_string()),

@@ -332,7 +332,7 @@ fn run(config: &Config, opts: &Options, trace: &Trace, steps: Option<&str>) -> R
                 let mut failed = None;
                 let report = trace::replay_each(&mut heap, trace, opts, |i, op, outcome, heap| {
                     if failed.is_none() {
-                        failed = write_step(&mut w, i, op, outcome, heap).err();
+                        failed = write_step(&mut w, i, op, outcome, heap, trace).err();
                     }
                 });
                 if let Some(e) = failed.or_else(|| w.flush().err()) {
@@ -351,9 +351,12 @@ fn run(config: &Config, opts: &Options, trace: &Trace, steps: Option<&str>) -> R
 }
 
 /// One line of `--steps`.
-fn write_step(w: &mut impl Write, i: usize, op: &Op, outcome: trace::Outcome<'_>, heap: &Heap<Arena>) -> io::Result<()> {
+fn write_step(w: &mut impl Write, i: usize, op: &Op, outcome: trace::Outcome<'_>, heap: &Heap<Arena>, trace: &Trace) -> io::Result<()> {
+    // For write and memset, the bytes written.
     let size = match op.kind {
         OpKind::Free => None,
+        OpKind::Write { text, .. } => Some(trace.texts.get(text as usize).map_or(0, |t| t.len() as u64)),
+        OpKind::Memset { n, .. } => Some(n as u64),
         k => Some(k.bytes()),
     };
     let id = (op.id != NULL_ID).then_some(op.id);
@@ -387,7 +390,7 @@ fn peak_estimate(trace: &Trace) -> u64 {
     let slots = trace.ops.iter().flat_map(|o| [o.id, o.to]).filter(|&i| i != NULL_ID).max().map_or(0, |m| m as usize + 1);
     let mut sizes = vec![0u64; slots];
     let (mut live, mut peak) = (0u64, 0u64);
-    for op in &trace.ops {
+    for op in trace.ops.iter().filter(|o| !o.kind.is_access()) {
         if let Some(s) = sizes.get_mut(op.id as usize) {
             live -= std::mem::take(s).min(live);
         }
@@ -430,6 +433,9 @@ fn print_report(out: &mut impl Write, file: &str, c: &Config, r: &Report, time: 
         writeln!(out, "  utilization       {:.1}%", r.utilization * 100.0)?;
         writeln!(out, "  integrity errors  {}", r.integrity_errors.len())?;
         writeln!(out, "  alloc failures    {}", r.alloc_failures)?;
+        if !r.write_errors.is_empty() {
+            writeln!(out, "  refused writes    {}", r.write_errors.len())?;
+        }
         let secs = time.as_secs_f64();
         let rate = if secs > 0.0 { r.ops as f64 / secs } else { 0.0 };
         writeln!(out, "  time              {:.1} ms ({:.0} ops/s, checks included)", secs * 1e3, rate)
@@ -444,6 +450,12 @@ fn complain(file: &str, r: &Report) -> Outcome {
     }
     if r.integrity_errors.len() > SHOWN {
         eprintln!("heaptale: {file}: ... and {} more integrity errors", r.integrity_errors.len() - SHOWN);
+    }
+    for e in r.write_errors.iter().take(SHOWN) {
+        eprintln!("heaptale: {file}: {e}");
+    }
+    if r.write_errors.len() > SHOWN {
+        eprintln!("heaptale: {file}: ... and {} more refused writes", r.write_errors.len() - SHOWN);
     }
     if let Some(first) = &r.first_alloc_failure {
         let n = r.alloc_failures;

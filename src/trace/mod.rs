@@ -21,10 +21,10 @@ mod rep;
 mod replay;
 mod script;
 
-pub use op::{op_text, Format, Op, OpKind, Trace, MAX_IDS, MAX_OPS, MAX_SIZE, NULL_ID};
+pub use op::{op_text, op_text_with, quote, Format, Op, OpKind, Trace, MAX_IDS, MAX_OPS, MAX_SIZE, NULL_ID};
 pub use rep::parse_rep;
 pub use replay::{replay, replay_each, replay_with, Options, Outcome, Report, Session, Step, StepError, StepErrorKind};
-pub use script::parse_script;
+pub use script::{parse_script, statements_of, strip_comment, unescape};
 
 use alloc::string::String;
 use core::fmt;

@@ -28,6 +28,12 @@ pub enum OpKind {
     Realloc { size: u32 },
     /// `free(id)` (`.rep`: `f id`).
     Free,
+    /// `write(id, "text")`, or `write(id + off, "text")`: the user writes the bytes of
+    /// [`Trace::texts`]`[text]` into the block's payload, `off` bytes in (scripts only).
+    Write { off: u32, text: u32 },
+    /// `memset(id, byte, n)`, or `memset(id + off, byte, n)`: the user sets `n` bytes of
+    /// the block's payload to `byte`, `off` bytes in (scripts only).
+    Memset { off: u32, byte: u8, n: u32 },
 }
 
 impl OpKind {
@@ -39,15 +45,28 @@ impl OpKind {
             OpKind::Memalign { .. } => "memalign",
             OpKind::Realloc { .. } => "realloc",
             OpKind::Free => "free",
+            OpKind::Write { .. } => "write",
+            OpKind::Memset { .. } => "memset",
         }
     }
 
-    /// The payload bytes the op asks for (`n * size` for calloc, 0 for free).
+    /// Whether the op asks for a block (malloc, calloc, memalign, realloc).
+    pub const fn allocates(&self) -> bool {
+        matches!(self, OpKind::Malloc { .. } | OpKind::Calloc { .. } | OpKind::Memalign { .. } | OpKind::Realloc { .. })
+    }
+
+    /// Whether the op is the user's own access to a block's bytes (write, memset).
+    pub const fn is_access(&self) -> bool {
+        matches!(self, OpKind::Write { .. } | OpKind::Memset { .. })
+    }
+
+    /// The payload bytes the op asks for (`n * size` for calloc, 0 for free, write and
+    /// memset).
     pub const fn bytes(&self) -> u64 {
         match *self {
             OpKind::Malloc { size } | OpKind::Memalign { size, .. } | OpKind::Realloc { size } => size as u64,
             OpKind::Calloc { n, size } => n as u64 * size as u64,
-            OpKind::Free => 0,
+            OpKind::Free | OpKind::Write { .. } | OpKind::Memset { .. } => 0,
         }
     }
 }
@@ -58,11 +77,11 @@ pub struct Op {
     /// The line of the source text the op came from (1-based; 0 for ops built by hand).
     pub line: u32,
     pub kind: OpKind,
-    /// The id the op reads: the block freed, or the source of a realloc. For malloc, calloc
+    /// The id the op reads: the block freed or written, or the source of a realloc. For malloc, calloc
     /// and memalign, the id the new block is stored in (equal to `to`). May be [`NULL_ID`].
     pub id: u32,
     /// The id the result is stored in: equal to `id` except for a script's
-    /// `q = realloc(p, n)`. For free, equal to `id`.
+    /// `q = realloc(p, n)`. For free, write and memset, equal to `id`.
     pub to: u32,
 }
 
@@ -112,6 +131,9 @@ pub struct Trace {
     pub format: Format,
     /// The `.rep` header's weight (`None` for scripts).
     pub weight: Option<u32>,
+    /// The bytes of the scripts' `write(p, "text")` ops, escapes decoded (empty for `.rep`
+    /// files): [`OpKind::Write`]'s `text` indexes it.
+    pub texts: Vec<Vec<u8>>,
 }
 
 impl Trace {
@@ -126,15 +148,57 @@ impl Trace {
         }
     }
 
-    /// The op written as a C statement, e.g. `q = realloc(p, 100)`.
+    /// The op written as a C statement, e.g. `q = realloc(p, 100)` or `write(p, "hi\n")`.
     pub fn op_text(&self, op: &Op) -> String {
-        op_text(op, |id| self.name(id))
+        op_text_with(op, |id| self.name(id), &self.texts)
     }
 }
 
-/// The op written as a C statement, naming ids with `name`.
+/// The op written as a C statement, naming ids with `name`. A `write`'s text is not known
+/// here: it is written `write(p, <text N>)`; [`op_text_with`] gives it.
 pub fn op_text(op: &Op, name: impl Fn(u32) -> String) -> String {
+    op_text_with(op, name, &[])
+}
+
+/// A pointer argument with its offset: `p`, `p + 8`.
+fn at(name: String, off: u32) -> String {
+    if off == 0 {
+        name
+    } else {
+        format!("{name} + {off}")
+    }
+}
+
+/// `bytes` as a C string literal (with its quotes): printable ASCII as is, `\"`, `\\`,
+/// `\n`, `\t`, `\r`, `\0` escaped, any other byte as `\xHH`. The script parser reads it
+/// back to the same bytes.
+pub fn quote(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() + 2);
+    s.push('"');
+    for &b in bytes {
+        match b {
+            b'"' => s.push_str("\\\""),
+            b'\\' => s.push_str("\\\\"),
+            b'\n' => s.push_str("\\n"),
+            b'\t' => s.push_str("\\t"),
+            b'\r' => s.push_str("\\r"),
+            0 => s.push_str("\\0"),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s.push('"');
+    s
+}
+
+/// The op written as a C statement, naming ids with `name`, a `write`'s text from `texts`.
+pub fn op_text_with(op: &Op, name: impl Fn(u32) -> String, texts: &[Vec<u8>]) -> String {
     match op.kind {
+        OpKind::Write { off, text } => match texts.get(text as usize) {
+            Some(t) => format!("write({}, {})", at(name(op.id), off), quote(t)),
+            None => format!("write({}, <text {text}>)", at(name(op.id), off)),
+        },
+        OpKind::Memset { off, byte, n } => format!("memset({}, {byte}, {n})", at(name(op.id), off)),
         OpKind::Malloc { size } => format!("{} = malloc({size})", name(op.to)),
         OpKind::Calloc { n, size } => format!("{} = calloc({n}, {size})", name(op.to)),
         OpKind::Memalign { align, size } => format!("{} = memalign({align}, {size})", name(op.to)),

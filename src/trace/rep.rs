@@ -160,7 +160,7 @@ pub fn parse_rep(text: &str) -> Result<Trace, ParseError> {
         Format::Rep2016 => (Some(last), first as u32),
         _ => ((first != 0).then_some(first), u32::try_from(last).unwrap_or(u32::MAX)),
     };
-    Ok(Trace { ops, names: Vec::new(), ids: num_ids as u32, heap_hint, format, weight: Some(weight) })
+    Ok(Trace { ops, names: Vec::new(), ids: num_ids as u32, heap_hint, format, weight: Some(weight), texts: Vec::new() })
 }
 
 fn parse_size(s: &str) -> Result<u32, String> {

@@ -12,11 +12,18 @@
 //! kept) and, for blocks still live, when a replay ends. An overlap the checks above miss,
 //! or a heap that writes its bookkeeping into a live payload, shows up as a changed byte.
 //!
+//! A script's own writes (`write(p, "text")`, `memset(p, 0, n)`) put real bytes into a live
+//! block's payload, inside its usable size (else the step fails with a clear message and
+//! nothing is written); the replayer remembers them, so the checks above then expect the
+//! user's bytes where they were written and the pattern elsewhere. [`Session::last_write`]
+//! says which bytes the last step wrote (for the simulated process: a user write touches
+//! pages).
+//!
 //! Utilization is malloc-lab's: the peak of the live payload bytes (the sizes asked for)
 //! over the peak heap size (`brk - start`).
 
-use super::op::{op_text, Op, OpKind, Trace, MAX_IDS, NULL_ID};
-use super::script::{statement, strip_comment, Call, Ptr};
+use super::op::{op_text_with, quote, Op, OpKind, Trace, MAX_IDS, NULL_ID};
+use super::script::{statement, statements_of, unescape, Call, Ptr};
 use crate::heap::Heap;
 use crate::policy::Policy;
 use crate::source::Source;
@@ -65,12 +72,16 @@ pub struct Report {
     pub first_alloc_failure: Option<String>,
     /// The first of them, as the heap reported it.
     pub first_alloc_error: Option<HeapError>,
+    /// The script's own writes that were refused (`write`, `memset` out of the block's
+    /// usable size, through NULL or a pointer no longer live), each naming the op and its
+    /// line: the program's mistakes, not the heap's.
+    pub write_errors: Vec<String>,
 }
 
 impl Report {
-    /// No integrity error and no allocation failure.
+    /// No integrity error, no allocation failure and no refused write.
     pub fn ok(&self) -> bool {
-        self.integrity_errors.is_empty() && self.alloc_failures == 0
+        self.integrity_errors.is_empty() && self.alloc_failures == 0 && self.write_errors.is_empty()
     }
 }
 
@@ -119,6 +130,7 @@ where
                             r.first_alloc_error = Some(he);
                         }
                     }
+                    StepErrorKind::Usage if op.kind.is_access() => r.write_errors.push(msg),
                     _ => r.integrity_errors.push(msg),
                 }
             }
@@ -191,6 +203,80 @@ struct Block {
     id: u32,
 }
 
+/// Bytes the user wrote into a block: `[from, to)` from the payload's start.
+#[derive(Clone, Debug)]
+struct Run {
+    from: u32,
+    to: u32,
+    fill: Fill,
+}
+
+#[derive(Clone, Debug)]
+enum Fill {
+    /// `memset`: every byte the same.
+    Byte(u8),
+    /// `write`: these bytes (`to - from` of them).
+    Bytes(Vec<u8>),
+}
+
+impl Run {
+    fn byte(&self, i: u32) -> u8 {
+        match &self.fill {
+            Fill::Byte(v) => *v,
+            Fill::Bytes(b) => b.get((i - self.from) as usize).copied().unwrap_or(0),
+        }
+    }
+    /// The part `[a, b)` of the run (inside it).
+    fn part(&self, a: u32, b: u32) -> Run {
+        let fill = match &self.fill {
+            Fill::Byte(v) => Fill::Byte(*v),
+            Fill::Bytes(v) => Fill::Bytes(v.get((a - self.from) as usize..(b - self.from) as usize).unwrap_or(&[]).to_vec()),
+        };
+        Run { from: a, to: b, fill }
+    }
+}
+
+/// Lays `new` over the runs (sorted, disjoint), which stay sorted and disjoint.
+fn overwrite(runs: &mut Vec<Run>, new: Run) {
+    let mut out = Vec::with_capacity(runs.len() + 2);
+    for r in runs.drain(..) {
+        if r.to <= new.from || r.from >= new.to {
+            out.push(r);
+            continue;
+        }
+        if r.from < new.from {
+            out.push(r.part(r.from, new.from));
+        }
+        if r.to > new.to {
+            out.push(r.part(new.to, r.to));
+        }
+    }
+    out.push(new);
+    out.sort_by_key(|r| r.from);
+    *runs = out;
+}
+
+/// The runs cut at `keep` bytes (what a realloc keeps).
+fn clip_runs(runs: Vec<Run>, keep: u32) -> Vec<Run> {
+    runs.into_iter().filter(|r| r.from < keep).map(|r| if r.to > keep { r.part(r.from, keep) } else { r }).collect()
+}
+
+/// What a user write puts into a payload.
+#[derive(Clone, Copy, Debug)]
+enum Data<'d> {
+    Bytes(&'d [u8]),
+    Fill(u8, u32),
+}
+
+impl Data<'_> {
+    fn len(&self) -> u32 {
+        match *self {
+            Data::Bytes(b) => b.len().min(u32::MAX as usize) as u32,
+            Data::Fill(_, n) => n,
+        }
+    }
+}
+
 /// Variables (ids) bound to addresses, over a heap the caller owns: the playground console
 /// and the engine of [`replay`]. A freed variable keeps its (now dangling) address, as in
 /// C, so `free(p)` twice reaches the heap, which reports the double free.
@@ -214,6 +300,12 @@ pub struct Session {
     /// leaving the target as it was (the console). A failed `p = realloc(p, n)` keeps p in
     /// both.
     null_on_failure: bool,
+    /// The trace's `write` texts.
+    texts: Vec<Vec<u8>>,
+    /// What the user wrote into live blocks, by payload offset (as `blocks`).
+    written: BTreeMap<usize, Vec<Run>>,
+    /// The bytes the last step wrote for the user: address and length.
+    last_write: Option<(usize, usize)>,
 }
 
 fn usage(message: String) -> StepError {
@@ -235,7 +327,7 @@ impl Session {
     /// A session whose ids are those of `trace` (for [`Session::step`] over its ops).
     pub fn for_trace(trace: &Trace) -> Session {
         let ids = (trace.ids as usize).max(trace.names.len());
-        Session { names: trace.names.clone(), slots: alloc::vec![0; ids], ..Session::default() }
+        Session { names: trace.names.clone(), slots: alloc::vec![0; ids], texts: trace.texts.clone(), ..Session::default() }
     }
 
     /// Forgets every variable and block (for a fresh heap).
@@ -273,6 +365,12 @@ impl Session {
         })
     }
 
+    /// The bytes the last step wrote for the user (`write`, `memset`): their address and
+    /// length; `None` when the last step wrote none (any other call, or a write that failed).
+    pub fn last_write(&self) -> Option<(usize, usize)> {
+        self.last_write
+    }
+
     /// The sum of the sizes asked for by the live blocks.
     pub fn live_bytes(&self) -> u64 {
         self.live_bytes
@@ -292,7 +390,7 @@ impl Session {
     pub fn run<S: Source, P: Policy, O: Observer>(&mut self, heap: &mut Heap<S, P, O>, text: &str) -> Result<Step, String> {
         let mut stmts = Vec::new();
         for line in text.split('\n') {
-            for piece in strip_comment(line).split(';') {
+            for piece in statements_of(line) {
                 if !piece.trim().is_empty() {
                     stmts.push(piece);
                 }
@@ -321,6 +419,18 @@ impl Session {
             Call::Memalign { align, size } => (None, OpKind::Memalign { align, size }),
             Call::Realloc { ptr, size } => (Some(var(ptr)?), OpKind::Realloc { size }),
             Call::Free { ptr } => (Some(var(ptr)?), OpKind::Free),
+            Call::Write { ptr, off, raw } => {
+                let id = var(ptr)?;
+                let bytes = unescape(raw)?;
+                let name = self.name(id);
+                let text = format!("write({}, {})", at_text(&name, off), quote(&bytes));
+                return self.console_access(heap, id, off, Data::Bytes(&bytes), text);
+            }
+            Call::Memset { ptr, off, byte, n } => {
+                let id = var(ptr)?;
+                let text = format!("memset({}, {byte}, {n})", at_text(&self.name(id), off));
+                return self.console_access(heap, id, off, Data::Fill(byte, n), text);
+            }
         };
         let to = match st.target {
             None => id.unwrap_or(NULL_ID),
@@ -390,7 +500,76 @@ impl Session {
 
     /// An op as C, its ids named by this session's names (`p = malloc(24)`).
     pub fn op_text(&self, op: &Op) -> String {
-        op_text(op, |id| self.name(id))
+        op_text_with(op, |id| self.name(id), &self.texts)
+    }
+
+    /// A console's `write`/`memset` (no op: the text is the statement's own).
+    fn console_access<S: Source, P: Policy, O: Observer>(
+        &mut self,
+        heap: &mut Heap<S, P, O>,
+        id: u32,
+        off: u32,
+        data: Data<'_>,
+        text: String,
+    ) -> Result<Step, String> {
+        self.last_write = None;
+        self.start = heap.start();
+        let addr = self.slot(id).map_err(|e| e.message)?;
+        match self.access(heap, id, addr, off, data) {
+            Ok(()) => Ok(Step { text, addr: None }),
+            Err(e) => Err(format!("{text}: {}", e.message)),
+        }
+    }
+
+    /// The user writes `data` at `off` bytes into the block `id` holds, at `addr`.
+    fn access<S: Source, P: Policy, O: Observer>(
+        &mut self,
+        heap: &mut Heap<S, P, O>,
+        id: u32,
+        addr: usize,
+        off: u32,
+        data: Data<'_>,
+    ) -> Result<(), StepError> {
+        let name = self.name(id);
+        if addr == 0 {
+            return Err(usage(format!("{name} is NULL: writing through it would crash the program (a segmentation fault)")));
+        }
+        let key = addr.wrapping_sub(self.start);
+        if self.blocks.get(&key).is_none_or(|b| b.id != id) {
+            return Err(usage(format!(
+                "{name} holds {addr:#x}, which is no longer its block (it was freed, or moved by realloc): writing there would corrupt the heap"
+            )));
+        }
+        let usable = heap.usable_size(addr).map_err(engine)?;
+        let len = data.len();
+        let end = off as u64 + len as u64;
+        if end > usable as u64 {
+            let s = if len == 1 { "" } else { "s" };
+            return Err(usage(format!(
+                "{len} byte{s} at offset {off} would overflow the block of {name} at {addr:#x}: it holds {usable} usable bytes"
+            )));
+        }
+        if len == 0 {
+            self.last_write = Some((addr.wrapping_add(off as usize), 0));
+            return Ok(());
+        }
+        let p = heap.payload_mut(addr).map_err(engine)?;
+        let Some(dst) = p.get_mut(off as usize..end as usize) else {
+            return Err(integrity(format!("the heap's payload of {addr:#x} is shorter than its usable size {usable}")));
+        };
+        let fill = match data {
+            Data::Bytes(b) => {
+                dst.copy_from_slice(b);
+                Fill::Bytes(b.to_vec())
+            }
+            Data::Fill(v, _) => {
+                dst.fill(v);
+                Fill::Byte(v)
+            }
+        };
+        overwrite(self.written.entry(key).or_default(), Run { from: off, to: end as u32, fill });
+        self.last_write = Some((addr.wrapping_add(off as usize), len as usize));
+        Ok(())
     }
 
     /// Records the heap's size for the peak.
@@ -422,7 +601,21 @@ impl Session {
     /// The op without its text: the address it returned, if any.
     fn exec<S: Source, P: Policy, O: Observer>(&mut self, heap: &mut Heap<S, P, O>, op: &Op) -> Result<Option<usize>, StepError> {
         self.start = heap.start();
+        self.last_write = None;
         let src = self.slot(op.id)?;
+        match op.kind {
+            OpKind::Write { off, text } => {
+                let texts = core::mem::take(&mut self.texts);
+                let r = match texts.get(text as usize) {
+                    Some(t) => self.access(heap, op.id, src, off, Data::Bytes(t)),
+                    None => Err(usage(format!("write: the trace has no text {text}"))),
+                };
+                self.texts = texts;
+                return r.map(|()| None);
+            }
+            OpKind::Memset { off, byte, n } => return self.access(heap, op.id, src, off, Data::Fill(byte, n)).map(|()| None),
+            _ => {}
+        }
         if op.to != NULL_ID {
             self.slot(op.to)?;
         }
@@ -486,6 +679,7 @@ impl Session {
                 fill(&mut p[..n], 0, seed);
             }
         }
+        self.written.remove(&addr.wrapping_sub(self.start));
         self.blocks.insert(addr.wrapping_sub(self.start), Block { size, seed, filled, id });
         self.live_bytes = self.live_bytes.saturating_add(size as u64);
         done(addr, errors)
@@ -510,6 +704,7 @@ impl Session {
         match heap.free(addr) {
             Ok(()) => {
                 self.blocks.remove(&key);
+                self.written.remove(&key);
                 self.live_bytes = self.live_bytes.saturating_sub(b.size as u64);
             }
             Err(e) => errors.push(format!("the heap refused the live block at {addr:#x}: {e}")),
@@ -546,6 +741,10 @@ impl Session {
         };
         let mut errors: Vec<String> = pre.into_iter().collect();
         self.blocks.remove(&key);
+        let runs = self.written.remove(&key).map(|r| clip_runs(r, b.size.min(size))).filter(|r| !r.is_empty());
+        if let Some(r) = runs {
+            self.written.insert(new.wrapping_sub(self.start), r);
+        }
         self.live_bytes = self.live_bytes.saturating_sub(b.size as u64);
         self.check_new(heap, new, size, 1, &mut errors);
         let keep = b.size.min(size);
@@ -607,7 +806,8 @@ impl Session {
 
     /// Verifies the first `n` bytes of the pattern of `b` at `addr`.
     fn verify<S: Source, P: Policy, O: Observer>(&self, heap: &Heap<S, P, O>, addr: usize, b: &Block, n: u32) -> Option<String> {
-        if !b.filled {
+        let runs = self.written.get(&addr.wrapping_sub(heap.start()));
+        if !b.filled && runs.is_none() {
             return None;
         }
         let p = match heap.payload(addr) {
@@ -618,13 +818,42 @@ impl Session {
         if p.len() < n {
             return Some(format!("the live block of {} at {addr:#x} shrank to {} bytes", self.name(b.id), p.len()));
         }
-        let i = check(&p[..n], b.seed)?;
-        let bad = p[i..n].iter().enumerate().filter(|&(k, &v)| v != pattern_byte(b.seed, i + k)).count();
+        let Some(runs) = runs else {
+            let i = check(&p[..n], b.seed)?;
+            let bad = p[i..n].iter().enumerate().filter(|&(k, &v)| v != pattern_byte(b.seed, i + k)).count();
+            return Some(format!(
+                "the block of {} at {addr:#x} changed: {bad} of its first {n} bytes differ, from byte {i} ({:#04x}, expected {:#04x})",
+                self.name(b.id),
+                p[i],
+                pattern_byte(b.seed, i)
+            ));
+        };
+        // The user's bytes where they wrote (all of them, when the whole block is checked:
+        // the usable bytes past the size asked for are the user's too), the pattern elsewhere.
+        let limit = if n >= b.size as usize { runs.last().map_or(n, |r| (r.to as usize).max(n)).min(p.len()) } else { n };
+        let mut r = 0;
+        let mut first: Option<(usize, u8)> = None;
+        let mut bad = 0usize;
+        for (i, &v) in p[..limit].iter().enumerate() {
+            while r < runs.len() && (runs[r].to as usize) <= i {
+                r += 1;
+            }
+            let want = match runs.get(r) {
+                Some(run) if run.from as usize <= i => runs[r].byte(i as u32),
+                _ if b.filled && i < n => pattern_byte(b.seed, i),
+                _ => continue,
+            };
+            if v != want {
+                bad += 1;
+                first.get_or_insert((i, want));
+            }
+        }
+        let (i, want) = first?;
         Some(format!(
-            "the block of {} at {addr:#x} changed: {bad} of its first {n} bytes differ, from byte {i} ({:#04x}, expected {:#04x})",
+            "the block of {} at {addr:#x} changed: {bad} of its first {limit} bytes differ, from byte {i} ({:#04x}, expected {:#04x})",
             self.name(b.id),
             p[i],
-            pattern_byte(b.seed, i)
+            want
         ))
     }
 
@@ -632,6 +861,15 @@ impl Session {
     fn verify_live<S: Source, P: Policy, O: Observer>(&self, heap: &Heap<S, P, O>) -> Vec<String> {
         let start = heap.start();
         self.blocks.iter().filter_map(|(&o, b)| self.verify(heap, start.wrapping_add(o), b, b.size)).collect()
+    }
+}
+
+/// `p` or `p + off`.
+fn at_text(name: &str, off: u32) -> String {
+    if off == 0 {
+        String::from(name)
+    } else {
+        format!("{name} + {off}")
     }
 }
 

@@ -14,6 +14,16 @@
 //! Numbers are decimal or `0x` hex; a size may be a sum of products of numbers. Pointer
 //! arguments are variables, `NULL` or `0`. Assigning a new block to a variable that still
 //! holds one leaks the old block, as in C.
+//!
+//! The user's own writes into a block's payload (real bytes, in the real heap):
+//! ```text
+//! write(p, "hello")        // the 5 bytes of the text (no terminating NUL: add \0)
+//! write(p + 8, "a\tb\n")   // 8 bytes in; escapes \n \t \r \0 \\ \" \xHH
+//! memset(q, 0, 100)        // 100 bytes set to 0 (a byte value, 0 to 255, and a count)
+//! memset(q + 16, 0xff, 8)
+//! ```
+//! They must stay inside the block's usable size (checked when they run), and the pointer
+//! must be a live block: not NULL, not freed. A `;`, `#` or `//` inside a string is text.
 
 use super::op::{Op, OpKind, Trace, MAX_IDS, MAX_OPS, MAX_SIZE, NULL_ID};
 use super::{clip, lines, ParseError};
@@ -37,6 +47,10 @@ pub(crate) enum Call<'a> {
     Memalign { align: u32, size: u32 },
     Realloc { ptr: Ptr<'a>, size: u32 },
     Free { ptr: Ptr<'a> },
+    /// `write(ptr + off, "raw")`: `raw` is the literal as written (escapes not decoded:
+    /// [`unescape`] decodes them; the parser has checked they are good).
+    Write { ptr: Ptr<'a>, off: u32, raw: &'a str },
+    Memset { ptr: Ptr<'a>, off: u32, byte: u8, n: u32 },
 }
 
 /// One statement: `target = call` or a bare `free(...)`.
@@ -53,10 +67,21 @@ fn ptr_text(p: Ptr<'_>) -> &str {
     }
 }
 
+/// `ptr` or `ptr + off`.
+fn at_text(p: Ptr<'_>, off: u32) -> String {
+    if off == 0 {
+        String::from(ptr_text(p))
+    } else {
+        format!("{} + {off}", ptr_text(p))
+    }
+}
+
 impl Call<'_> {
     /// The call as C text, e.g. `realloc(p, 100)`.
     pub fn text(&self) -> String {
         match *self {
+            Call::Write { ptr, off, raw } => format!("write({}, \"{}\")", at_text(ptr, off), clip(raw)),
+            Call::Memset { ptr, off, byte, n } => format!("memset({}, {byte}, {n})", at_text(ptr, off)),
             Call::Malloc { size } => format!("malloc({size})"),
             Call::Calloc { n, size } => format!("calloc({n}, {size})"),
             Call::Memalign { align, size } => format!("memalign({align}, {size})"),
@@ -73,6 +98,8 @@ enum Tok<'a> {
     Ident(&'a str),
     Num(u64),
     Punct(char),
+    /// A string literal: what is between the quotes, escapes not decoded.
+    Str(&'a str),
 }
 
 fn tok_text(t: &Tok<'_>) -> String {
@@ -80,6 +107,7 @@ fn tok_text(t: &Tok<'_>) -> String {
         Tok::Ident(s) => format!("{:?}", clip(s)),
         Tok::Num(n) => format!("{n}"),
         Tok::Punct(c) => format!("'{c}'"),
+        Tok::Str(s) => format!("\"{}\"", clip(s)),
     }
 }
 
@@ -103,6 +131,21 @@ fn lex(s: &str) -> Result<Vec<Tok<'_>>, String> {
                 i += 1;
             }
             out.push(Tok::Num(number(&s[st..i])?));
+        } else if c == b'"' {
+            let st = i + 1;
+            i = st;
+            loop {
+                match b.get(i) {
+                    None => return Err(String::from("unterminated string: the closing '\"' is missing")),
+                    Some(b'"') => break,
+                    Some(b'\\') => i += 2,
+                    Some(_) => i += 1,
+                }
+            }
+            let raw = &s[st..i];
+            unescape(raw)?;
+            out.push(Tok::Str(raw));
+            i += 1;
         } else if b"()=,*+".contains(&c) {
             out.push(Tok::Punct(c as char));
             i += 1;
@@ -127,9 +170,57 @@ fn number(t: &str) -> Result<u64, String> {
     u64::from_str_radix(digits, radix).map_err(|_| format!("the number {} is too large", clip(t)))
 }
 
+/// The bytes of a string literal's contents (between the quotes): `\n`, `\t`, `\r`, `\0`
+/// (one NUL byte), `\\`, `\"` and `\xHH` (two hex digits) decoded; any other character as
+/// its UTF-8 bytes.
+pub fn unescape(raw: &str) -> Result<Vec<u8>, String> {
+    let b = raw.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            out.push(b[i]);
+            i += 1;
+            continue;
+        }
+        let bad = |what: &str| {
+            format!("bad escape \"{what}\" in a string: use \\n, \\t, \\r, \\0, \\\\, \\\" or \\x and two hex digits")
+        };
+        let Some(&e) = b.get(i + 1) else { return Err(bad("\\")) };
+        let v = match e {
+            b'n' => b'\n',
+            b't' => b'\t',
+            b'r' => b'\r',
+            b'0' => 0,
+            b'\\' => b'\\',
+            b'"' => b'"',
+            b'x' => match raw.get(i + 2..i + 4).and_then(|h| u8::from_str_radix(h, 16).ok().filter(|_| !h.starts_with('+'))) {
+                Some(v) => {
+                    i += 2;
+                    v
+                }
+                None => {
+                    let mut end = (i + 4).min(raw.len());
+                    while !raw.is_char_boundary(end) {
+                        end += 1;
+                    }
+                    return Err(bad(&raw[i..end]));
+                }
+            },
+            _ => {
+                let ch = raw[i + 1..].chars().next().unwrap_or('?');
+                return Err(bad(&format!("\\{ch}")));
+            }
+        };
+        out.push(v);
+        i += 2;
+    }
+    Ok(out)
+}
+
 // ---------------------------------------------------------------- parsing
 
-const FUNCS: [&str; 6] = ["malloc", "calloc", "realloc", "free", "memalign", "aligned_alloc"];
+const FUNCS: [&str; 8] = ["malloc", "calloc", "realloc", "free", "memalign", "aligned_alloc", "write", "memset"];
 
 struct P<'t, 'a> {
     toks: &'t [Tok<'a>],
@@ -247,7 +338,7 @@ pub(crate) fn statement<'a>(text: &'a str) -> Result<Option<Stmt<'a>>, String> {
     if !FUNCS.contains(&func) {
         if p.peek() == Some(Tok::Punct('(')) {
             return Err(format!(
-                "unknown function {:?}: expected malloc, calloc, realloc, free, memalign or aligned_alloc",
+                "unknown function {:?}: expected malloc, calloc, realloc, free, memalign, aligned_alloc, write or memset",
                 clip(func)
             ));
         }
@@ -257,10 +348,11 @@ pub(crate) fn statement<'a>(text: &'a str) -> Result<Option<Stmt<'a>>, String> {
         return Err(format!("expected '(' after {func}, found {}", p.found()));
     }
 
-    // Arguments: sizes or pointers.
+    // Arguments: sizes, pointers (with an offset: `p + 8`) or strings.
     enum Arg<'a> {
         Size(u64),
-        Ptr(Ptr<'a>),
+        Ptr(Ptr<'a>, u64),
+        Str(&'a str),
     }
     let mut args: Vec<Arg<'a>> = Vec::new();
     if !p.eat(')') {
@@ -271,8 +363,15 @@ pub(crate) fn statement<'a>(text: &'a str) -> Result<Option<Stmt<'a>>, String> {
             let arg = match p.size_expr()? {
                 Some(v) => Arg::Size(v),
                 None => match p.next() {
-                    Some(Tok::Ident("NULL")) => Arg::Ptr(Ptr::Null),
-                    Some(Tok::Ident(v)) if !FUNCS.contains(&v) => Arg::Ptr(Ptr::Var(v)),
+                    Some(Tok::Str(raw)) => Arg::Str(raw),
+                    Some(Tok::Ident(v)) if !FUNCS.contains(&v) => {
+                        let ptr = if v == "NULL" { Ptr::Null } else { Ptr::Var(v) };
+                        let mut off = 0;
+                        if p.eat('+') {
+                            off = p.size_expr()?.ok_or_else(|| format!("{func}: expected a number after '{v} +', found {}", p.found()))?;
+                        }
+                        Arg::Ptr(ptr, off)
+                    }
                     Some(Tok::Ident(v)) => return Err(format!("{func}: {v} cannot be an argument (nested calls are not supported)")),
                     Some(t) => return Err(format!("{func}: expected an argument, found {}", tok_text(&t))),
                     None => return Err(format!("{func}: expected an argument and ')'")),
@@ -296,9 +395,15 @@ pub(crate) fn statement<'a>(text: &'a str) -> Result<Option<Stmt<'a>>, String> {
         "free" => "1 argument (a pointer)",
         "calloc" => "2 arguments (a count and a size)",
         "realloc" => "2 arguments (a pointer and a size)",
+        "write" => "2 arguments (a pointer and a string in quotes)",
+        "memset" => "3 arguments (a pointer, a byte value and a count)",
         _ => "2 arguments (an alignment and a size)",
     };
-    let arity = if func == "malloc" || func == "free" { 1 } else { 2 };
+    let arity = match func {
+        "malloc" | "free" => 1,
+        "memset" => 3,
+        _ => 2,
+    };
     if args.len() != arity {
         let n = args.len();
         return Err(format!("{func} takes {want}, found {n}"));
@@ -307,21 +412,56 @@ pub(crate) fn statement<'a>(text: &'a str) -> Result<Option<Stmt<'a>>, String> {
         match *a {
             Arg::Size(v) if v <= MAX_SIZE => Ok(v as u32),
             Arg::Size(v) => Err(format!("{func}: {what} {v} is too large (it must be below 4 GiB)")),
-            Arg::Ptr(p) => Err(format!("{func}: the {what} must be a number, found {}", ptr_text(p))),
+            Arg::Ptr(p, _) => Err(format!("{func}: the {what} must be a number, found {}", ptr_text(p))),
+            Arg::Str(r) => Err(format!("{func}: the {what} must be a number, found \"{}\"", clip(r))),
         }
     };
     let ptr = |a: &Arg<'a>| -> Result<Ptr<'a>, String> {
         match *a {
-            Arg::Ptr(p) => Ok(p),
+            Arg::Ptr(p, 0) => Ok(p),
+            Arg::Ptr(p, off) => Err(format!(
+                "{func}: the pointer must be a variable or NULL, found {} + {off} (a pointer into a block is not one the heap gave out)",
+                ptr_text(p)
+            )),
             Arg::Size(0) => Ok(Ptr::Null),
             Arg::Size(v) => Err(format!("{func}: the pointer must be a variable or NULL, found {v}")),
+            Arg::Str(r) => Err(format!("{func}: the pointer must be a variable or NULL, found \"{}\"", clip(r))),
         }
+    };
+    // The destination of a write: a variable, maybe with an offset.
+    let dest = |a: &Arg<'a>| -> Result<(Ptr<'a>, u32), String> {
+        let (p, off) = match *a {
+            Arg::Ptr(p, off) => (p, off),
+            Arg::Size(0) => (Ptr::Null, 0),
+            Arg::Size(v) => return Err(format!("{func}: the pointer must be a variable, found {v}")),
+            Arg::Str(r) => return Err(format!("{func}: the pointer must be a variable, found \"{}\"", clip(r))),
+        };
+        if p == Ptr::Null {
+            return Err(format!("{func}: writing through NULL would crash the program (a segmentation fault): the pointer must be a variable"));
+        }
+        if off > MAX_SIZE {
+            return Err(format!("{func}: the offset {off} is too large (it must be below 4 GiB)"));
+        }
+        Ok((p, off as u32))
     };
     let call = match func {
         "malloc" => Call::Malloc { size: size(&args[0], "size")? },
         "free" => Call::Free { ptr: ptr(&args[0])? },
         "calloc" => Call::Calloc { n: size(&args[0], "count")?, size: size(&args[1], "size")? },
         "realloc" => Call::Realloc { ptr: ptr(&args[0])?, size: size(&args[1], "size")? },
+        "write" => {
+            let (ptr, off) = dest(&args[0])?;
+            let Arg::Str(raw) = args[1] else {
+                return Err(String::from("write: the text must be a string in double quotes, such as \"hello\""));
+            };
+            Call::Write { ptr, off, raw }
+        }
+        "memset" => {
+            let (ptr, off) = dest(&args[0])?;
+            let byte = size(&args[1], "byte value")?;
+            let byte = u8::try_from(byte).map_err(|_| format!("memset: the byte value must be 0 to 255, found {byte}"))?;
+            Call::Memset { ptr, off, byte, n: size(&args[2], "count")? }
+        }
         _ => {
             let align = size(&args[0], "alignment")?;
             if !align.is_power_of_two() {
@@ -331,22 +471,65 @@ pub(crate) fn statement<'a>(text: &'a str) -> Result<Option<Stmt<'a>>, String> {
         }
     };
     match (target, call) {
-        (Some(t), Call::Free { .. }) => {
-            Err(format!("free returns nothing: write {} instead of {t} = {}", call.text(), call.text()))
-        }
-        (None, Call::Free { .. }) => Ok(Some(Stmt { target, call })),
+        (Some(t), Call::Free { .. } | Call::Write { .. } | Call::Memset { .. }) => Err(format!(
+            "{func} returns nothing: write {} instead of {t} = {}",
+            call.text(),
+            call.text()
+        )),
+        (None, Call::Free { .. } | Call::Write { .. } | Call::Memset { .. }) => Ok(Some(Stmt { target, call })),
         (None, _) => Err(format!("the result of {} must be stored in a variable, e.g. p = {}", call.text(), call.text())),
         (Some(_), _) => Ok(Some(Stmt { target, call })),
     }
 }
 
-/// Cuts a line's comment (`#` or `//` to the end of the line).
-pub(crate) fn strip_comment(line: &str) -> &str {
-    let cut = [line.find('#'), line.find("//")].into_iter().flatten().min();
-    match cut {
-        Some(i) => &line[..i],
-        None => line,
+/// Cuts a line's comment (`#` or `//` to the end of the line; not inside a string).
+pub fn strip_comment(line: &str) -> &str {
+    let b = line.as_bytes();
+    let mut quoted = false;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if quoted => i += 1,
+            b'"' => quoted = !quoted,
+            b'#' if !quoted => return &line[..i],
+            b'/' if !quoted && b.get(i + 1) == Some(&b'/') => return &line[..i],
+            _ => {}
+        }
+        i += 1;
     }
+    line
+}
+
+/// The statements of one line: its comment cut off, split at each `;` outside a string
+/// (empty pieces included).
+pub fn statements_of(line: &str) -> impl Iterator<Item = &str> {
+    let code = strip_comment(line);
+    let b = code.as_bytes();
+    let mut quoted = false;
+    let mut from = 0;
+    let mut i = 0;
+    let mut done = false;
+    core::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        while i < b.len() {
+            match b[i] {
+                b'\\' if quoted => i += 1,
+                b'"' => quoted = !quoted,
+                b';' if !quoted => {
+                    let piece = &code[from..i];
+                    i += 1;
+                    from = i;
+                    return Some(piece);
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        done = true;
+        Some(&code[from.min(code.len())..])
+    })
 }
 
 /// What a script variable has been through (the line of its last op).
@@ -363,9 +546,10 @@ pub fn parse_script(text: &str) -> Result<Trace, ParseError> {
     let mut names: Vec<String> = Vec::new();
     let mut ids: BTreeMap<&str, u32> = BTreeMap::new();
     let mut state: Vec<VarState> = Vec::new();
+    let mut texts: Vec<Vec<u8>> = Vec::new();
     for (n, l) in lines(text) {
         let line = u32::try_from(n).unwrap_or(u32::MAX);
-        for piece in strip_comment(l).split(';') {
+        for piece in statements_of(l) {
             let err = |message: String| ParseError { line: n, message };
             let Some(st) = statement(piece).map_err(err)? else { continue };
             if ops.len() == MAX_OPS {
@@ -391,6 +575,14 @@ pub fn parse_script(text: &str) -> Result<Trace, ParseError> {
                 Call::Memalign { align, size } => (None, OpKind::Memalign { align, size }),
                 Call::Realloc { ptr, size } => (Some(lookup(ptr)?), OpKind::Realloc { size }),
                 Call::Free { ptr } => (Some(lookup(ptr)?), OpKind::Free),
+                Call::Write { ptr, off, raw } => {
+                    let id = lookup(ptr)?;
+                    let bytes = unescape(raw).map_err(err)?;
+                    let text = u32::try_from(texts.len()).unwrap_or(u32::MAX);
+                    texts.push(bytes);
+                    (Some(id), OpKind::Write { off, text })
+                }
+                Call::Memset { ptr, off, byte, n } => (Some(lookup(ptr)?), OpKind::Memset { off, byte, n }),
             };
             let to = match st.target {
                 None => id.unwrap_or(NULL_ID),
@@ -416,11 +608,11 @@ pub fn parse_script(text: &str) -> Result<Trace, ParseError> {
                     state[id as usize] = VarState::Moved(line);
                 }
             }
-            if kind != OpKind::Free {
+            if kind.allocates() {
                 state[to as usize] = VarState::Live;
             }
             ops.push(Op { line, kind, id, to });
         }
     }
-    Ok(Trace { ops, ids: names.len() as u32, names, heap_hint: None, format: super::Format::Script, weight: None })
+    Ok(Trace { ops, ids: names.len() as u32, names, heap_hint: None, format: super::Format::Script, weight: None, texts })
 }

@@ -76,8 +76,9 @@ pub enum Cause {
     CopyTo { payload: u64 },
     /// glibc's header of an mmapped chunk (`prev_size`, `size | IS_MMAPPED`).
     ChunkHeader { chunk: u64 },
-    /// The user's own access (`write(p, ...)`, `memset`, a read).
-    User,
+    /// The user's own access (`write(p, ...)`, `memset`, a read) of `len` bytes at `addr`
+    /// (the whole access: a note per page touched carries it).
+    User { addr: u64, len: u64 },
 }
 
 /// One memory access: `len` bytes at `addr`.
@@ -294,12 +295,14 @@ impl<O: Observer> Driver<O> {
 
     /// The user wrote `len` bytes at `addr` (`write(p, "text")`, `memset(p, 0, n)`).
     pub fn write(&mut self, addr: u64, len: u64) -> Result<u64, VmError> {
-        self.touch(Touch { addr: self.sim_addr(addr), len, write: true, cause: Cause::User })
+        let addr = self.sim_addr(addr);
+        self.touch(Touch { addr, len, write: true, cause: Cause::User { addr, len } })
     }
 
     /// The user read `len` bytes at `addr`.
     pub fn read(&mut self, addr: u64, len: u64) -> Result<u64, VmError> {
-        self.touch(Touch { addr: self.sim_addr(addr), len, write: false, cause: Cause::User })
+        let addr = self.sim_addr(addr);
+        self.touch(Touch { addr, len, write: false, cause: Cause::User { addr, len } })
     }
 
     /// Performs one access (addresses already simulated ones); a failure is also noted.
@@ -470,7 +473,7 @@ impl fmt::Display for Cause {
             Cause::CopyFrom { .. } => "the old payload",
             Cause::CopyTo { .. } => "the new payload",
             Cause::ChunkHeader { .. } => "the mmapped chunk's header",
-            Cause::User => "",
+            Cause::User { .. } => "",
         })
     }
 }
@@ -489,7 +492,10 @@ impl fmt::Display for Note {
         match self {
             Note::Access { cause, write, access: a } => {
                 match cause {
-                    Cause::User => write!(f, "{} at {:#x}", verb(*cause, *write), a.addr)?,
+                    Cause::User { addr, len } => {
+                        let s = if *len == 1 { "" } else { "s" };
+                        write!(f, "{} {len} byte{s} at {addr:#x}", verb(*cause, *write))?
+                    }
                     c => write!(f, "{} {c} at {:#x}", verb(*cause, *write), a.addr)?,
                 }
                 write!(f, " touched page {:#x}: ", a.vpn)?;
@@ -546,7 +552,7 @@ impl fmt::Display for Note {
                 c.map_len, c.map_start
             ),
             Note::Error { cause, error } => match cause {
-                Some(Cause::User) | None => write!(f, "{error}"),
+                Some(Cause::User { .. }) | None => write!(f, "{error}"),
                 Some(c) => write!(f, "touching {c} failed: {error}"),
             },
         }

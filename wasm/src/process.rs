@@ -43,11 +43,31 @@ pub const MIN_PHYS: u64 = 64 << 10;
 /// Most pages the page grid returns.
 pub const MAX_GRID: u64 = 16384;
 
+/// What one step did that the process sees: the engine's events, then the user's own write
+/// (`write(p, "text")`, `memset(p, 0, n)`: its address and length), if any.
+#[derive(Clone, Debug, PartialEq)]
+struct StepRec {
+    events: Vec<Event>,
+    write: Option<(u64, u64)>,
+}
+
+impl StepRec {
+    fn apply(&self, d: &mut Driver) {
+        for e in &self.events {
+            d.apply(e);
+        }
+        if let Some((addr, len)) = self.write {
+            // A failure is noted (and narrated) by the driver.
+            let _ = d.write(addr, len);
+        }
+    }
+}
+
 /// What a live heap holds while a `Process` is attached.
 pub struct Tracker {
     gen: u32,
-    /// The events of every step (index: step - 1).
-    steps: Vec<Vec<Event>>,
+    /// What every step did (index: step - 1).
+    steps: Vec<StepRec>,
     /// Clones of the simulation after `step` steps, sorted by step (the first at 0).
     checkpoints: Vec<(u32, Driver)>,
     interval: u32,
@@ -92,14 +112,14 @@ impl Tracker {
         self.off = None;
     }
 
-    /// Step `i` (0-based) ran and produced `events`.
-    fn record(&mut self, i: u32, events: &[Event]) {
+    /// Step `i` (0-based) ran, produced `events` and wrote `write` for the user.
+    fn record(&mut self, i: u32, events: &[Event], write: Option<(u64, u64)>) {
         if self.off.is_some() {
             return;
         }
         let i = i as usize;
         if i < self.steps.len() {
-            if self.steps[i] == events {
+            if self.steps[i].events == events && self.steps[i].write == write {
                 return; // the same step again (a seek): deterministic
             }
             // A new step where the future was: forget the future.
@@ -122,7 +142,7 @@ impl Tracker {
             self.checkpoints.truncate(1);
             return;
         }
-        self.steps.push(events.to_vec());
+        self.steps.push(StepRec { events: events.to_vec(), write });
     }
 
     /// OPT: runs every step once to record the pages accessed, and starts the simulation
@@ -131,9 +151,7 @@ impl Tracker {
         let Some(scout) = &self.scout else { return };
         let mut d = scout.clone();
         for step in &self.steps {
-            for e in step {
-                d.apply(e);
-            }
+            step.apply(&mut d);
         }
         let stream = d.process().page_stream().to_vec();
         let mut first = self.checkpoints[0].1.clone();
@@ -169,9 +187,7 @@ impl Tracker {
         let mut s = self.cur.0;
         while s < n {
             d.take_notes();
-            for e in &self.steps[s as usize] {
-                d.apply(e);
-            }
+            self.steps[s as usize].apply(&mut d);
             s += 1;
             let last = self.checkpoints.last().map_or(0, |c| c.0);
             if s % self.interval == 0 && s > last {
@@ -192,11 +208,12 @@ impl Tracker {
     }
 }
 
-/// Called by the timeline after step `i` ran; `before`: the index of its first event.
-pub fn after_step(l: &mut Live, i: u32, before: usize) {
+/// Called by the timeline after step `i` ran; `before`: the index of its first event;
+/// `wrote`: the bytes the step wrote for the user (address, length).
+pub fn after_step(l: &mut Live, i: u32, before: usize, wrote: Option<(usize, usize)>) {
     if let Some(t) = l.proc.as_mut() {
         let events = &l.heap.observer().events;
-        t.record(i, events.get(before..).unwrap_or(&[]));
+        t.record(i, events.get(before..).unwrap_or(&[]), wrote.map(|(a, n)| (a as u64, n as u64)));
     }
 }
 

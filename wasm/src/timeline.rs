@@ -298,8 +298,7 @@ impl Timeline {
         for (i, line) in src.split('\n').enumerate() {
             let line_no = (i + 1) as u32;
             let line = line.strip_suffix('\r').unwrap_or(line);
-            let code = strip_comment(line);
-            for piece in code.split(';') {
+            for piece in heaptale::trace::statements_of(line) {
                 let t = piece.trim();
                 if t.is_empty() {
                     continue;
@@ -392,13 +391,6 @@ impl Timeline {
     }
 }
 
-/// Cuts a line's comment (`#` or `//` to the end of the line), as the engine's scripts do.
-fn strip_comment(line: &str) -> &str {
-    let cut = [line.find('#'), line.find("//")].into_iter().flatten().min();
-    match cut {
-        Some(i) => &line[..i],
-        None => line,
-    }
 }
 
 // ---------------------------------------------------------------- running steps
@@ -407,13 +399,21 @@ fn strip_comment(line: &str) -> &str {
 fn exec(l: &mut Live, i: u32) -> Outcome {
     let Live { heap, session, timeline, slots, .. } = l;
     let before = heap.observer().events.len();
+    // The bytes a `write`/`memset` statement wrote (the simulated process touches them).
+    let mut wrote = None;
     let (mut out, realloc) = match timeline.get(i) {
         Some(StepRef::Op(op)) if !timeline.checked => plain_op(heap, slots, op),
-        Some(step) => exec_ref(heap, session, step),
+        Some(step) => {
+            let r = exec_ref(heap, session, step);
+            if !matches!(step, StepRef::Call(_)) {
+                wrote = session.last_write();
+            }
+            r
+        }
         None => (Outcome { addr: None, err: Some(StepErr { kind: ErrKind::Usage, message: "no such step".into() }), text: None, pages: 0 }, None),
     };
     out.pages = grown_pages(&heap.observer().events[before..]);
-    crate::process::after_step(l, i, before);
+    crate::process::after_step(l, i, before, wrote);
     l.sync(realloc);
     out
 }
@@ -434,6 +434,11 @@ fn plain_op(heap: &mut crate::instance::EngineHeap, slots: &mut Vec<u32>, op: &O
         OpKind::Memalign { align, size } => (heap.memalign(align as usize, size as usize), None),
         OpKind::Free => (heap.free(src).map(|()| 0), None),
         OpKind::Realloc { size } => (heap.realloc(src, size as usize), Some(size as usize)),
+        OpKind::Write { .. } | OpKind::Memset { .. } => {
+            // Only scripts write, and scripts run through the checked replay.
+            let message = format!("{}: the plain driver runs .rep traces, which have no writes", op.kind.name());
+            return (Outcome { addr: None, err: Some(StepErr { kind: ErrKind::Usage, message }), text: None, pages: 0 }, None);
+        }
     };
     let mut set = |id: u32, a: usize| {
         if id != NULL_ID {
@@ -447,7 +452,7 @@ fn plain_op(heap: &mut crate::instance::EngineHeap, slots: &mut Vec<u32>, op: &O
     };
     let out = match r {
         Ok(a) => {
-            if op.kind != OpKind::Free {
+            if op.kind.allocates() {
                 set(op.to, a);
             }
             Outcome { addr: if op.kind == OpKind::Free { None } else { Some(a) }, err: None, text: None, pages: 0 }
@@ -877,7 +882,6 @@ impl Live {
 // ---------------------------------------------------------------- the JS face
 
 mod js {
-    use heaptale::trace::op_text;
     use js_sys::{Array, Float64Array, Object};
     use wasm_bindgen::prelude::*;
 
@@ -901,7 +905,7 @@ mod js {
         }
         let i = n - 1;
         let text = match t.get(i) {
-            Some(StepRef::Op(op)) => op_text(op, |id| l.session.name(id)),
+            Some(StepRef::Op(op)) => l.session.op_text(op),
             Some(StepRef::Stmt(_, s)) => s.to_string(),
             Some(StepRef::Call(c)) => c.text(),
             None => String::new(),

@@ -63,7 +63,7 @@ impl JsHeap {
     /// Empties the heap (same options, same start address) and replays a whole trace on it
     /// (a CS:APP `.rep` file or a script, told apart by content), checking every block as
     /// malloc-lab's driver does. Returns `{ops, peak_live_bytes, peak_heap_bytes, heap_bytes,
-    /// utilization, integrity_errors, alloc_failures, first_alloc_failure, format, error}`;
+    /// utilization, integrity_errors, alloc_failures, first_alloc_failure, write_errors, format, error}`;
     /// `error` is null, or why the trace could not be replayed (then nothing changed). Never
     /// throws. The trace's ops become the heap's timeline (see `seek`); the console's
     /// variables are forgotten.
@@ -137,11 +137,8 @@ impl JsHeap {
 fn statements(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     for line in text.split('\n') {
-        let code = match [line.find('#'), line.find("//")].into_iter().flatten().min() {
-            Some(i) => &line[..i],
-            None => line,
-        };
-        for piece in code.split(';') {
+        // Quote-aware: a `;`, `#` or `//` inside `write(p, "...")`'s text is text.
+        for piece in trace::statements_of(line) {
             let t = piece.trim();
             if !t.is_empty() {
                 out.push(t);
@@ -237,6 +234,9 @@ impl JsHeap {
             // keeps the ops and their lines).
             let mut first_failure: Option<(u32, String)> = None;
             let mut integrity: Vec<(u32, String)> = Vec::new();
+            // A script's `write`/`memset` that did not fit, or wrote through NULL or a freed
+            // pointer: the program's mistake, not the heap's.
+            let mut writes: Vec<(u32, String)> = Vec::new();
             timeline::run_all(l, u32::MAX, |i, out| {
                 r.ops += 1;
                 if let Some(e) = &out.err {
@@ -245,6 +245,7 @@ impl JsHeap {
                             r.alloc_failures += 1;
                             first_failure.get_or_insert_with(|| (i, e.message.clone()));
                         }
+                        ErrKind::Usage => writes.push((i, e.message.clone())),
                         _ => integrity.push((i, e.message.clone())),
                     }
                 }
@@ -254,6 +255,7 @@ impl JsHeap {
             let at = |i: u32, m: &str| format!("op {i} (line {}): {m}", l.timeline.line(i));
             r.first_alloc_failure = first_failure.map(|(i, m)| at(i, &m));
             r.integrity_errors = integrity.iter().map(|(i, m)| at(*i, m)).collect();
+            r.write_errors = writes.iter().map(|(i, m)| at(*i, m)).collect();
             if r.integrity_errors.len() >= MAX_ERRORS {
                 r.integrity_errors.push(format!("stopped after {} integrity errors", r.integrity_errors.len()));
             }
@@ -278,6 +280,7 @@ struct Summary {
     integrity_errors: Vec<String>,
     alloc_failures: u64,
     first_alloc_failure: Option<String>,
+    write_errors: Vec<String>,
 }
 
 fn report_object(r: &Summary, format: &str, heap_bytes: u64) -> Object {
@@ -293,6 +296,11 @@ fn report_object(r: &Summary, format: &str, heap_bytes: u64) -> Object {
         errors.push(&e.into());
     }
     set(&o, "integrity_errors", &errors);
+    let writes = Array::new();
+    for e in &r.write_errors {
+        writes.push(&e.into());
+    }
+    set(&o, "write_errors", &writes);
     set(&o, "alloc_failures", &(r.alloc_failures as f64).into());
     set(&o, "first_alloc_failure", &r.first_alloc_failure.as_deref().map_or(JsValue::NULL, JsValue::from_str));
     set(&o, "format", &format.into());
