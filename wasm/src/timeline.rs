@@ -391,8 +391,6 @@ impl Timeline {
     }
 }
 
-}
-
 // ---------------------------------------------------------------- running steps
 
 /// Runs step `i` on the heap (the timeline's position is not changed).
