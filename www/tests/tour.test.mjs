@@ -74,11 +74,18 @@ test('tour: every widget loads and shows what its prose says; no errors, no CSP 
     assert.equal(toc.length, 9);
     for (const href of toc) assert.equal(await page.locator(`${href} h2`).count(), 1, href);
 
-    // 1. Virtual memory: two of four heap pages resident, as the prose says.
-    const vm = await pagesLine(page, 'w-virtual-memory');
-    assert.match(vm, /16 heap pages of 4 KiB from 0x4120000 \(start_brk\) to 0x4130000 \(memory\.size\), the break at 0x41236c0: 2 resident, 2 mapped, 12 unmapped/);
+    // 1. Virtual memory: pages become resident as they are touched, as the prose says.
+    const vmAt = async (n) => {
+      await page.evaluate((k) => document.getElementById('w-virtual-memory').goTo(k), n);
+      return pagesLine(page, 'w-virtual-memory');
+    };
+    assert.equal((await layout(page, 'w-virtual-memory')).steps, 4);
+    assert.match(await vmAt(4), /16 heap pages of 4 KiB from 0x4120000 \(start_brk\) to 0x4130000 \(memory\.size\), the break at 0x41236c0: 3 resident, 1 mapped, 12 unmapped/);
+    assert.match(await vmAt(1), /: 1 resident, 1 mapped, 14 unmapped/);
+    assert.match(await vmAt(2), /the break at 0x41236c0: 2 resident, 2 mapped, 12 unmapped/);
+    assert.match(await vmAt(3), /: 2 resident, 2 mapped, 12 unmapped/);
     const vmText = await prose(page, 'virtual-memory');
-    for (const s of ['0x4120000', '0x41236c0', 'two are resident', 'spans four pages']) assert.ok(vmText.includes(s), s);
+    for (const s of ['0x4120000', '0x41236c0', 'two are resident', 'spans four pages', 'three pages are resident', 'Page 0x4122']) assert.ok(vmText.includes(s), s);
 
     // 2. Page tables: the walked payload is the first block's.
     const pt = await layout(page, 'w-page-tables');
