@@ -207,6 +207,8 @@ test('bad input is shown as plain text, with a heaptale-error event', async () =
     ['header', '3', 'header must be between 4 and 256, got 3'],
     ['compare', 'best,nope', 'compare: unknown policy "nope" (expected one of first, next, best, worst, seglist, tlsf, buddy)'],
     ['src', 'missing.txt', 'src "missing.txt" could not be fetched: HTTP 404'],
+    ['wasm', 'engine.txt', 'wasm: "engine.txt" must name heaptale.js (the glue) or heaptale_bg.wasm'],
+    ['wasm', '/pkg/missing.js', `The engine could not start: the engine could not be fetched from ${new URL('/pkg/missing_bg.wasm', env.url).href}: HTTP 404`],
   ]) {
     await page.evaluate(([a, v]) => { const e = document.querySelector('#two'); e.removeAttribute('step'); e.setAttribute(a, v); }, [attr, value]);
     if (attr === 'step') await page.waitForFunction(() => document.querySelector('#two').state === 'error');
@@ -217,7 +219,10 @@ test('bad input is shown as plain text, with a heaptale-error event', async () =
   }
   await page.screenshot({ path: path.join(RESULTS, 'element-errors.png'), fullPage: true });
   assert.deepEqual(await page.evaluate(() => window.__violations), []);
-  // the 404 of the missing src is the one expected problem
+  // the engine from an explicit URL
+  await page.evaluate(() => document.querySelector('#two').setAttribute('wasm', '/pkg/heaptale_bg.wasm'));
+  assert.equal(await settled(page, '#two'), 'ready');
+  // the 404s of the missing src and engine are the expected problems
   assert.deepEqual(problems.filter((p) => !p.includes('404')), []);
   await context.close();
 });
@@ -266,6 +271,24 @@ test('compare, readonly, the console, built-in scenarios and a src file', async 
   assert.equal(await page.evaluate(() => document.querySelector('#one').steps), 6);
   assert.deepEqual(shape(await blocks(page, '#one')), ['used 24', 'free 40', 'used 32']);
   await page.screenshot({ path: path.join(RESULTS, 'element-compare.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('the hex panel shows the block chosen in the block list, by keyboard', async () => {
+  const { page, context, problems } = await open();
+  await settled(page, '#two');
+  const two = page.locator('#two');
+  // at first: the block the step changed (y, the 24-byte block)
+  assert.match(await two.locator('caption').textContent(), /^Used block at 0x[0-9a-f]+: 24 bytes/);
+  const first = two.getByRole('list', { name: 'heap blocks', exact: true }).getByRole('button').first();
+  assert.match(await first.textContent(), /^used, 0x[0-9a-f]+, 112 bytes$/);
+  await first.focus();
+  await page.keyboard.press('Enter');
+  assert.match(await two.locator('caption').textContent(), /^Used block at 0x[0-9a-f]+: 112 bytes/);
+  assert.equal(await first.getAttribute('aria-pressed'), 'true');
+  // the header word of a used 112-byte block after nothing: size 112, U=1, P=1
+  assert.match(await two.locator('.fields').textContent(), /header word 0xc0000070: size 112, used \(U=1\), the block before is used \(P=1\)/);
   assert.deepEqual(problems, []);
   await context.close();
 });
