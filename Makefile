@@ -3,6 +3,7 @@
 #   make build       wasm-pack build into pkg/
 #   make serve       bootstrap, build, serve http://127.0.0.1:$(PORT)/www/
 #   make test        every test: native, no_std, wasm (node + headless Chrome), page
+#   make package     the npm package heaptale in dist/npm (scripts/package.sh; npm pack there)
 #   make bench       allocator benchmarks (bench/run.mjs): BENCHMARKS.md; never part of test
 #   make fuzz        every cargo-fuzz target for FUZZ_SECONDS (60) each: nightly + cargo-fuzz
 #                    (installed if missing); the corpora in fuzz/corpus/ are replayed on
@@ -13,7 +14,7 @@
 PORT ?= 8080
 HOST ?= 127.0.0.1
 
-.PHONY: all bootstrap build serve test bench fuzz miri soak clean
+.PHONY: all bootstrap build serve test package bench fuzz miri soak clean
 all: build
 
 bootstrap:
@@ -28,6 +29,9 @@ serve:
 test:
 	bash scripts/test.sh
 
+package: build
+	bash scripts/package.sh
+
 bench:
 	node bench/run.mjs
 
@@ -41,4 +45,4 @@ soak:
 	cargo run --release --example soak
 
 clean:
-	rm -rf pkg test-results
+	rm -rf pkg test-results dist
