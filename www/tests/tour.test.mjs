@@ -203,6 +203,19 @@ test('tour: every widget loads and shows what its prose says; no errors, no CSP 
 
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: path.join(RESULTS, 'tour-1280.png'), fullPage: true });
+
+    // Last (it takes the widget's simulated process over): the walk the prose works by hand
+    // is the engine's own — the same fields, the PTE's frame and bits, the physical address.
+    const walk = await page.evaluate(() => {
+      const e = document.getElementById('w-page-tables');
+      const w = new e.engine.Process(e.heap, {}).walk('0x4120008');
+      return { fields: w.fields.map((f) => [f.name, f.value]), pte: w.levels[1].text, paddr: w.paddr, mode: w.mode };
+    });
+    assert.deepEqual(walk.fields, [['directory', 16], ['table', 288], ['offset', 8]]);
+    assert.equal(walk.mode, 'x86');
+    assert.equal(walk.pte, 'frame 0x7d6 P W U A D');
+    assert.equal(hex(walk.paddr), '0x7d6008');
+    for (const s of ['frame 0x7d6', 'P W U A D', '0x7d6008', '0x4000000', '0x43fffff']) assert.ok(ptText.includes(s), s);
     await clean(page, problems);
   } finally {
     await context.close();
