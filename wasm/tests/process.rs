@@ -220,3 +220,66 @@ fn opt_knows_the_recorded_future_and_evicts_no_more_than_fifo_or_lru() {
     let again: JsValue = p.stats().map_err(message).unwrap().into();
     assert_eq!(JSON::stringify(&again).unwrap(), JSON::stringify(&end).unwrap());
 }
+
+#[wasm_bindgen_test]
+fn user_writes_put_real_bytes_touch_pages_and_follow_time_travel() {
+    let h = heap();
+    let p = process(&h, "{}");
+    // A 9000-byte block: the allocator writes only its header, on its first page.
+    let a = n(&run(&h, "a = malloc(9000)"), "addr") as u64;
+    let f1 = n(&p.stats().map_err(message).unwrap().into(), "minorFaults");
+    let end = a + 8999;
+    // write(a + 8999, "!"): the block's last page, untouched until now: a minor fault.
+    let r = run(&h, "write(a + 8999, \"!\")");
+    assert_eq!(get(&r, "text").as_string().unwrap(), "write(a + 8999, \"!\")");
+    assert!(get(&r, "addr").is_null());
+    let s2: JsValue = p.stats().map_err(message).unwrap().into();
+    assert_eq!(n(&s2, "minorFaults"), f1 + 1.0);
+    let notes: Vec<String> = p.notes().map_err(message).unwrap().iter().filter_map(|v| v.as_string()).collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let want = format!("writing 1 byte at {end:#x} touched page {:#x}: page fault (minor: first touch), frame 0x", end >> 12);
+    assert!(notes[0].starts_with(&want), "{notes:?} against {want}");
+    // The byte is in the real heap.
+    assert_eq!(h.bytes(end as f64, 1.0).map_err(message).unwrap().to_vec(), b"!");
+    // Its page is resident and dirty; a page in the middle of the block still has no frame
+    // unless the header or the write reached it.
+    let pages = get(&p.pages().map_err(message).unwrap().into(), "pages");
+    let pages: Array = pages.dyn_into().unwrap();
+    let page = |addr: u64| pages.iter().find(|pg| n(pg, "vpn") as u64 == addr >> 12).expect("page in the grid");
+    let last = page(end);
+    assert_eq!(get(&last, "state").as_string().unwrap(), "resident");
+    assert_eq!(get(&last, "dirty").as_bool(), Some(true));
+    let mid = (a + 4096) & !4095;
+    if mid >> 12 != end >> 12 && mid >> 12 != (a - 8) >> 12 {
+        assert_eq!(get(&page(mid), "state").as_string().unwrap(), "mapped");
+    }
+    // memset(a, 0, 9000) reaches every page: the ones left fault in, once.
+    run(&h, "memset(a, 0x41, 9000)");
+    let s3: JsValue = p.stats().map_err(message).unwrap().into();
+    let pages_spanned = ((end >> 12) - (a >> 12) + 1) as f64;
+    // Resident already: the last page, and the header's page when the payload starts on it.
+    let header_page_spanned = if (a - 8) >> 12 == a >> 12 { 1.0 } else { 0.0 };
+    assert_eq!(n(&s3, "minorFaults"), f1 + 1.0 + pages_spanned - 1.0 - header_page_spanned);
+    assert_eq!(h.bytes(a as f64, 4.0).map_err(message).unwrap().to_vec(), b"AAAA");
+    run(&h, "memset(a, 0x42, 9000)");
+    assert_eq!(n(&p.stats().map_err(message).unwrap().into(), "minorFaults"), n(&s3, "minorFaults"), "a second touch is no fault");
+    // A write past the usable size is refused and is a step that failed: nothing touched.
+    let r: JsValue = h.run("write(a + 9000, \"xyz\")".into()).into();
+    let e = get(&r, "error").as_string().expect("an error");
+    let usable = h.usable_size(a as f64).map_err(message).unwrap();
+    assert_eq!(e, format!("write(a + 9000, \"xyz\"): 3 bytes at offset 9000 would overflow the block of a at {a:#x}: it holds {usable} usable bytes"));
+    assert_eq!(n(&p.stats().map_err(message).unwrap().into(), "minorFaults"), n(&s3, "minorFaults"));
+    // Back in time the faults and the bytes are undone; forward, the same again.
+    h.seek(1.0).map_err(message).unwrap();
+    assert_eq!(n(&p.stats().map_err(message).unwrap().into(), "minorFaults"), f1);
+    h.seek(2.0).map_err(message).unwrap();
+    assert_eq!(n(&p.stats().map_err(message).unwrap().into(), "minorFaults"), f1 + 1.0);
+    let again: Vec<String> = p.notes().map_err(message).unwrap().iter().filter_map(|v| v.as_string()).collect();
+    assert_eq!(again, notes);
+    h.seek(3.0).map_err(message).unwrap();
+    assert_eq!(h.bytes(a as f64, 4.0).map_err(message).unwrap().to_vec(), b"AAAA");
+    assert_eq!(n(&p.stats().map_err(message).unwrap().into(), "minorFaults"), n(&s3, "minorFaults"));
+    // A process attached afterwards rebuilds the same from the steps.
+    let p2 = process(&h, "{}");
+    assert_eq!(n(&p2.stats().map_err(message).unwrap().into(), "minorFaults"), n(&s3, "minorFaults"));
+}
