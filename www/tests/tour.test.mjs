@@ -265,6 +265,28 @@ test('tour: 360 px without sideways scrolling, keyboard navigation, reduced moti
   }
 });
 
+test('tour: its link to the playground opens the same example, with the simulated process', async () => {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+  try {
+    await page.goto(new URL('tour/', env.url).href);
+    const href = await page.locator('#open-mm').getAttribute('href');
+    await page.goto(new URL(href, new URL('tour/', env.url)).href);
+    await page.waitForFunction(() => ['ready', 'error'].includes(document.documentElement.dataset.state), null, { timeout: 20000 });
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.state), 'ready');
+    await page.waitForFunction(() => /Step 2 of 2/.test(document.getElementById('step-count')?.textContent ?? ''), null, { timeout: 20000 });
+    const steps = await page.getByRole('textbox', { name: /^Script/ }).inputValue();
+    assert.match(steps, /^small = malloc\(100\)\nlarge = malloc\(70000\)/);
+    await page.getByRole('region', { name: 'Process (simulated)' }).waitFor();
+    assert.deepEqual(problems, [], problems.join('\n'));
+  } finally {
+    await context.close();
+  }
+});
+
 test('tour: the playground links to it', async () => {
   const context = await env.browser.newContext();
   const page = await context.newPage();
