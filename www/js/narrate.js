@@ -54,6 +54,14 @@ export function explainError(message) {
   }
   if (/size overflow: /.test(m)) return 'The size, with the block\'s header, does not fit in wasm32\'s 4 GiB address space (calloc multiplies its two numbers, and the product overflowed): the allocator refuses rather than hand out a block smaller than asked for.';
   if (/bad alignment /.test(m)) return 'An alignment must be a power of two (1, 2, 4, … 65536): addresses are aligned by masking low bits, which only works for powers of two.';
+  if (/ would overflow the block of /.test(m)) {
+    return 'That write runs past the end of the block (a buffer overflow): in C it would overwrite the next block\'s header or the free-list links, and the heap would break later, far from the bug. '
+      + 'The block holds its usable size (malloc_usable_size), at least what was asked for; heaptale refuses the write and writes nothing.';
+  }
+  if (/which is no longer its block/.test(m)) {
+    return 'That pointer is dangling: its block was freed (or moved by realloc), so the memory may already hold the allocator\'s free-list links or another block (a use after free). heaptale refuses the write.';
+  }
+  if (/writing through (it|NULL) would crash/.test(m)) return 'A NULL pointer points at no block: in C the write would crash the program with a segmentation fault (a failed malloc returns NULL: check it).';
   if (/ was never allocated/.test(m)) return 'That variable holds no block: no malloc, calloc, realloc or memalign assigned it (or its name is misspelt).';
   return '';
 }
@@ -176,6 +184,11 @@ export function narrate(info, events, ctx) {
     }
   } else if (call === 'free') {
     parts.push('free(NULL) does nothing.');
+  } else if (call === 'write' || call === 'memset') {
+    // The program's own bytes: the allocator is not called.
+    summary = `${where}: ${text} done.`;
+    parts.push(`The program ${call === 'write' ? 'wrote the text' : 'set the bytes'} into its block's payload: real bytes in the heap (the hex view shows them).`,
+      'The allocator is not called and no header changes; in the simulated process the write touches pages, and a page\'s first touch is a page fault.');
   }
   return { summary, detail: parts.join(' '), changed, grow: grows.length > 0, error: false };
 }
