@@ -265,7 +265,7 @@ test('tour: 360 px without sideways scrolling, keyboard navigation, reduced moti
   }
 });
 
-test('tour: its link to the playground opens the same example, with the simulated process', async () => {
+test('tour: its links to the playground open the same examples in the simulated process', async () => {
   const context = await env.browser.newContext();
   const page = await context.newPage();
   const problems = [];
@@ -281,6 +281,14 @@ test('tour: its link to the playground opens the same example, with the simulate
     const steps = await page.getByRole('textbox', { name: /^Script/ }).inputValue();
     assert.match(steps, /^small = malloc\(100\)\nlarge = malloc\(70000\)/);
     await page.getByRole('region', { name: 'Process (simulated)' }).waitFor();
+    // The page tables' link: the playground walks the payload the prose walks by hand.
+    await page.goto(new URL('tour/', env.url).href);
+    const walkHref = await page.locator('#open-walk').getAttribute('href');
+    await page.goto(new URL(walkHref, new URL('tour/', env.url)).href);
+    await page.waitForFunction(() => document.documentElement.dataset.state === 'ready', null, { timeout: 20000 });
+    const proc = page.getByRole('region', { name: 'Process (simulated)' });
+    await proc.getByText('Physical address 0x7d6008 (frame 0x7d6, offset 0x8).').waitFor({ timeout: 10000 });
+    assert.match(await proc.textContent(), /Walk of 0x4120008 \(simulated x86 page tables/);
     assert.deepEqual(problems, [], problems.join('\n'));
   } finally {
     await context.close();
