@@ -48,9 +48,6 @@ type DefaultSource = crate::source::FixedRegion;
 /// run a second time. Set it to 0 to trade that speed for that memory.
 pub const QUICK_MAX: u32 = 256;
 
-/// The most blocks each quick list holds.
-pub const QUICK_CAP: u16 = u16::MAX;
-
 /// The heap behind the allocator.
 pub type Engine<S> = Heap<S, Bt<Tlsf, Compact>>;
 
@@ -127,7 +124,7 @@ impl<S: Source> Allocator<S> {
     unsafe fn make(&self) -> bool {
         // SAFETY: `ready` is false, so the source is still here; it is moved out exactly once.
         let src = unsafe { ManuallyDrop::take(&mut *self.src.get()) };
-        match Heap::with_policy(src, Bt::new(GEOMETRY, true, Tlsf::new()).with_quick_lists(QUICK_MAX).with_quick_cap(QUICK_CAP).with_top_apart(), crate::NoObserver, None) {
+        match Heap::with_policy(src, Bt::new(GEOMETRY, true, Tlsf::new()).with_quick_lists(QUICK_MAX).with_top_apart(), crate::NoObserver, None) {
             Ok(h) => {
                 // SAFETY: under the lock.
                 unsafe {

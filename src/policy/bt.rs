@@ -61,14 +61,8 @@ pub struct Bt<F, G = Layout> {
     quick: [u32; QUICK_LISTS],
     /// Blocks up to this size go to the quick lists (0: no quick lists).
     quick_max: u32,
-    /// How many blocks, and bytes, the quick lists hold.
-    quick_len: u32,
+    /// How many bytes the quick lists hold (0: they are empty).
     quick_bytes: u32,
-    /// Bit `i` set: quick list `i` is not empty.
-    quick_map: u32,
-    /// How many blocks each quick list holds, and the most it may hold.
-    quick_n: [u16; QUICK_LISTS],
-    quick_cap: u16,
     /// The top block kept apart (see [`Bt::with_top_apart`]).
     top_apart: bool,
     /// The end of the block area (see [`Bt::end`]).
@@ -83,6 +77,9 @@ pub const TOP_LIST: usize = usize::MAX;
 pub const QUICK_LISTS: usize = 32;
 /// Bytes the quick lists may hold before a large request merges them back.
 pub const QUICK_HOLD: u32 = 64 * 1024;
+/// Bytes the quick lists may hold before a large free area or a realloc that cannot grow in
+/// place merges them back.
+pub const QUICK_SOME: u32 = 4 * 1024;
 
 
 /// How many foreign regions a heap steps over before it stops growing past them.
@@ -90,7 +87,7 @@ pub const MAX_FOREIGN: usize = 8;
 
 impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     pub fn new(layout: G, coalesce: bool, index: F) -> Self {
-        Bt { layout, coalesce, index, first: 0, top_prev_used: true, foreign: [0; MAX_FOREIGN], nforeign: 0, quick: [0; QUICK_LISTS], quick_max: 0, quick_len: 0, quick_bytes: 0, quick_map: 0, quick_n: [0; QUICK_LISTS], quick_cap: u16::MAX, top_apart: false, end: 0 }
+        Bt { layout, coalesce, index, first: 0, top_prev_used: true, foreign: [0; MAX_FOREIGN], nforeign: 0, quick: [0; QUICK_LISTS], quick_max: 0, quick_bytes: 0, top_apart: false, end: 0 }
     }
 
     /// Quick lists, as glibc's fastbins: a freed block of up to `max_block` bytes stays a used
@@ -105,14 +102,6 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         let l = self.layout;
         let most = l.min_block() + (QUICK_LISTS as u32 - 1) * l.align();
         self.quick_max = max_block.min(most);
-        self
-    }
-
-    /// At most `cap` blocks wait in each quick list (as in glibc's tcache); a block freed
-    /// into a full list is freed at once. Bounded lists keep what they hold from
-    /// fragmenting the heap.
-    pub fn with_quick_cap(mut self, cap: u16) -> Self {
-        self.quick_cap = cap;
         self
     }
 
@@ -164,13 +153,9 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     #[cold]
     fn consolidate<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O) {
         let l = self.layout;
-        // Counters first: releasing must not come back here.
-        self.quick_len = 0;
+        // The counter first: releasing must not come back here.
         self.quick_bytes = 0;
-        self.quick_n = [0; QUICK_LISTS];
-        while self.quick_map != 0 {
-            let i = self.quick_map.trailing_zeros() as usize & (QUICK_LISTS - 1);
-            self.quick_map &= self.quick_map - 1;
+        for i in 0..QUICK_LISTS {
             let mut e = core::mem::take(&mut self.quick[i]);
             while e != 0 {
                 let b = e - 1;
@@ -185,7 +170,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     pub fn quick_blocks<S: Source>(&self, m: &Mem<S>, f: &mut dyn FnMut(usize, u32)) {
         for (i, &h) in self.quick.iter().enumerate() {
             let (mut e, mut n) = (h, 0);
-            while e != 0 && n <= self.quick_len {
+            while e != 0 && n <= self.quick_bytes / self.layout.min_block() {
                 f(i, e - 1);
                 e = m.read(e - 1 + self.layout.header());
                 n += 1;
@@ -345,12 +330,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                 let b = e - 1;
                 let next = m.read(b + l.header());
                 self.quick[q] = next;
-                self.quick_len -= 1;
                 self.quick_bytes -= asize;
-                self.quick_n[q] -= 1;
-                if next == 0 {
-                    self.quick_map &= !(1 << q);
-                }
                 o.event(Event::Alloc { block: b, size: asize, request: request as u32, probes: 1 });
                 return Ok(b + l.header());
             }
@@ -374,7 +354,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                     return Ok(r + l.header());
                 }
             }
-            if self.quick_len > 0 {
+            if self.quick_bytes > 0 {
                 // Merge what the quick lists hold before the heap grows.
                 self.consolidate(m, o);
                 found = self.index.find(m, &l, asize, align, &mut probes);
@@ -534,18 +514,15 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     pub fn free<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32) {
         let size = m.size_of(b);
         o.event(Event::Free { block: b, size });
-        if let Some(q) = self.quick_list(size).filter(|&q| self.quick_n[q] < self.quick_cap) {
+        if let Some(q) = self.quick_list(size) {
             // The block stays used; its first payload word links the quick list.
-            self.quick_n[q] += 1;
             m.write(b + self.layout.header(), self.quick[q]);
             self.quick[q] = b + 1;
-            self.quick_len += 1;
             self.quick_bytes += size;
-            self.quick_map |= 1 << q;
             return;
         }
         let merged = self.release(m, o, b, size);
-        if merged >= QUICK_HOLD && self.quick_len > 0 {
+        if merged >= QUICK_HOLD && self.quick_bytes > 0 {
             // A large free area just formed (after a mass free, say): quick blocks scattered
             // in it would cut it up, so merge them now (glibc does so past 64 KiB too).
             self.consolidate(m, o);
@@ -600,16 +577,34 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     pub fn realloc<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, request: usize) -> Result<u32, HeapError> {
         let l = self.layout;
         let asize = l.block_size(request).ok_or(HeapError::SizeOverflow)?;
-        if asize > self.quick_max && self.quick_bytes > QUICK_HOLD {
-            // Neighbours waiting in quick lists could not be grown into: merge them first.
-            self.consolidate(m, o);
-        }
         let size = m.size_of(b);
+        let mut in_place = self.resize_in_place(m, o, b, size, asize);
+        if !in_place && self.quick_bytes > QUICK_SOME && asize > self.quick_max {
+            // A neighbour waiting in a quick list cannot be grown into: merge them, try again.
+            self.consolidate(m, o);
+            in_place = self.resize_in_place(m, o, b, size, asize);
+        }
+        if in_place {
+            o.event(Event::Realloc { old: b, new: b, size: m.size_of(b), in_place: true });
+            return Ok(b + l.header());
+        }
+        let p = self.malloc(m, o, request, l.align())?;
+        let keep = (size - l.header()).min(request as u32);
+        m.copy(b + l.header(), p, keep);
+        self.free(m, o, b);
+        o.event(Event::Realloc { old: b, new: p - l.header(), size: m.size_of(p - l.header()), in_place: false });
+        Ok(p)
+    }
+
+    /// Resizes the used block `b` of `size` bytes to `asize` where it is: shrinking, growing
+    /// into a free block after it, or moving the break. False (and no change) if it cannot.
+    fn resize_in_place<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, size: u32, asize: u32) -> bool {
+        let l = self.layout;
         let end = self.end(m);
         let next = b + size;
         let next_free = next < end && !m.is_used(next);
         let nsize = if next_free { m.size_of(next) } else { 0 };
-        let in_place = if asize <= size {
+        if asize <= size {
             self.shrink(m, o, b, size, asize);
             true
         } else if self.coalesce && next_free && size + nsize >= asize {
@@ -635,17 +630,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             true
         } else {
             false
-        };
-        if in_place {
-            o.event(Event::Realloc { old: b, new: b, size: m.size_of(b), in_place: true });
-            return Ok(b + l.header());
         }
-        let p = self.malloc(m, o, request, l.align())?;
-        let keep = (size - l.header()).min(request as u32);
-        m.copy(b + l.header(), p, keep);
-        self.free(m, o, b);
-        o.event(Event::Realloc { old: b, new: p - l.header(), size: m.size_of(p - l.header()), in_place: false });
-        Ok(p)
     }
 
     /// Moves the break up by `bytes`, reporting the growth; false (and no change) if it cannot.
@@ -730,16 +715,17 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             return Err((b, "the last block's state is recorded wrongly"));
         }
         let mut quick_ok = Ok(());
-        let mut quick_n = 0u32;
+        let mut quick_bytes = 0u32;
         self.quick_blocks(m, &mut |q, b| {
-            quick_n += 1;
             if b >= end || !m.is_used(b) || self.quick_list(m.size_of(b)) != Some(q) {
                 quick_ok = Err((b, "a quick list holds a block that is not one of its size"));
+            } else {
+                quick_bytes += m.size_of(b);
             }
         });
         quick_ok?;
-        if quick_n != self.quick_len {
-            return Err((NIL, "the quick lists do not hold as many blocks as counted"));
+        if quick_bytes != self.quick_bytes {
+            return Err((NIL, "the quick lists do not hold as many bytes as counted"));
         }
         for &f in self.foreign() {
             if f >= end || !m.is_used(f) {
