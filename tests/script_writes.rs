@@ -438,3 +438,24 @@ fn the_command_line_replays_writes_and_names_a_refused_one() {
     assert!(out.contains("  integrity errors  0\n  alloc failures    0\n  refused writes    1\n"), "{out}");
     assert_eq!(err, "heaptale: -: op 1 (line 2): memset(p + 20, 0, 8): 8 bytes at offset 20 would overflow the block of p at 0x10008: it holds 24 usable bytes\n");
 }
+
+#[test]
+fn a_heap_that_cannot_grow_is_sbrk_failing_with_enomem() {
+    // A fixed heap of 4 KiB (OSTEP's -S): malloc(5000) cannot be served; in the process that
+    // is sbrk failing with ENOMEM and returning (void *) -1, the break unmoved.
+    let mut d = Driver::with_observer(&ProcessConfig::default(), 0x1_0000, 0x1_0000, BlockFormat::of(&Config::default()), Recorder::default()).unwrap();
+    let config = Config { heap_size: Some(4096), ..Config::default() };
+    let mut h = Heap::observed(Arena::new(1 << 20).unwrap(), &config, &mut d).unwrap();
+    let mut s = Session::new();
+    s.run(&mut h, "p = malloc(24)").unwrap();
+    let brk = h.observer().process().mm().brk();
+    h.observer_mut().take_notes();
+    assert!(s.run(&mut h, "q = malloc(5000)").unwrap_err().starts_with("q = malloc(5000): out of memory"));
+    let notes = h.observer_mut().take_notes();
+    assert_eq!(notes, [Note::SbrkFailed { request: 5000, brk }]);
+    assert_eq!(
+        notes[0].to_string(),
+        format!("a request of 5000 bytes needed more heap and the heap could not grow: sbrk fails with ENOMEM and returns (void *) -1, the break stays at {brk:#x}, and malloc returns NULL")
+    );
+    assert_eq!(h.observer().process().mm().brk(), brk);
+}

@@ -34,6 +34,7 @@ use super::layout::VmaKind;
 use super::process::{Fault, PageAccess, Process, ProcessConfig, TlbResult};
 use super::VmError;
 use crate::event::{Event, NoObserver, Observer};
+use crate::HeapError;
 use crate::policy::{Config, PolicyKind};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -122,6 +123,9 @@ pub enum Note {
     Mremap { chunk: Chunk, old_start: u64, old_len: u64 },
     /// A simulated operation failed (the engine's own operation did not).
     Error { cause: Option<Cause>, error: VmError },
+    /// The engine needed `request` more bytes and its heap could not grow: glibc's
+    /// `sbrk` would have failed with `ENOMEM`, returning `(void *) -1`; the break stays.
+    SbrkFailed { request: u64, brk: u64 },
 }
 
 /// The most notes kept between two [`Driver::take_notes`]; later ones are counted, not kept.
@@ -347,6 +351,10 @@ impl<O: Observer> Driver<O> {
                     return;
                 }
             }
+            Event::Error(HeapError::OutOfMemory { requested }) => {
+                self.note(Note::SbrkFailed { request: requested as u64, brk: self.proc.mm().brk() });
+                return;
+            }
             Event::Realloc { old, new, size, in_place } => {
                 if in_place {
                     self.remap_chunk(old, size);
@@ -550,6 +558,11 @@ impl fmt::Display for Note {
                 f,
                 "realloc: glibc would mremap the {old_len} bytes at {old_start:#x} to {} bytes at {:#x}",
                 c.map_len, c.map_start
+            ),
+            Note::SbrkFailed { request, brk } => write!(
+                f,
+                "a request of {request} bytes needed more heap and the heap could not grow: sbrk fails with ENOMEM and \
+                 returns (void *) -1, the break stays at {brk:#x}, and malloc returns NULL"
             ),
             Note::Error { cause, error } => match cause {
                 Some(Cause::User { .. }) | None => write!(f, "{error}"),

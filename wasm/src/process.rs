@@ -221,7 +221,7 @@ pub fn after_step(l: &mut Live, i: u32, before: usize, wrote: Option<(usize, usi
 
 /// The options of `new Process(heap, options)`, checked.
 fn options(v: &JsValue) -> Result<ProcessConfig, JsError> {
-    const KNOWN: [&str; 7] = ["mode", "physicalMemory", "policy", "tlbEntries", "tlbWays", "mmap", "mmapThreshold"];
+    const KNOWN: [&str; 8] = ["mode", "physicalMemory", "policy", "tlbEntries", "tlbWays", "mmap", "mmapThreshold", "othersPercent"];
     let mut c = ProcessConfig::default();
     if v.is_undefined() || v.is_null() {
         return Ok(c);
@@ -257,6 +257,14 @@ fn options(v: &JsValue) -> Result<ProcessConfig, JsError> {
             return Err(JsError::new(&format!("new Process: physicalMemory must be a whole number of 4 KiB frames, got {b}")));
         }
         c.frames = FramesConfig { bytes: b, ..FramesConfig::default() };
+    }
+    if let Some(v) = get("othersPercent") {
+        // The kernel holds its eighth (12 %) of the frames; the others may hold up to the rest
+        // but for a frame of ours.
+        c.frames.others_percent = num("othersPercent", &v, 0.0, 80.0)? as u8;
+        if c.frames.others_percent > 0 && c.frames.others == 0 {
+            c.frames.others = 4;
+        }
     }
     if let Some(v) = get("policy") {
         let s = v.as_string().unwrap_or_default();
@@ -334,7 +342,8 @@ impl JsProcess {
     /// it), rebuilt from the heap's steps so far. Options: `mode` ('x86' or 'x86-64'),
     /// `physicalMemory` (bytes, 64 KiB to 64 MiB, whole frames), `policy` (fifo, lru,
     /// clock, opt, random), `tlbEntries` (0: no TLB) and `tlbWays` (0: fully associative),
-    /// `mmap` (glibc's mmap threshold on) and `mmapThreshold` (bytes).
+    /// `mmap` (glibc's mmap threshold on) and `mmapThreshold` (bytes), `othersPercent` (the
+    /// share of the frames other processes hold, 0 to 80; the kernel holds 12 %).
     #[wasm_bindgen(constructor)]
     pub fn new(heap: &JsHeap, options: JsValue) -> Result<JsProcess, JsError> {
         let cfg = self::options(&options)?;
@@ -378,7 +387,8 @@ impl JsProcess {
     }
 
     /// The options in effect: `{simulated, mode, physicalMemory, policy, tlbEntries,
-    /// tlbWays, mmap, mmapThreshold}`.
+    /// tlbWays, mmap, mmapThreshold, othersPercent, kernelPercent, pageSize, addressSpace}`
+    /// (`addressSpace`: the virtual address space's size in bytes, 2^32 or 2^48).
     pub fn options(&self) -> Object {
         let c = &self.cfg;
         let o = Object::new();
@@ -390,6 +400,10 @@ impl JsProcess {
         set(&o, "tlbWays", &num(c.tlb.map_or(0, |t| t.ways as u64)));
         set(&o, "mmap", &c.mmap.is_some().into());
         set(&o, "mmapThreshold", &num(c.mmap.map_or(MmapConfig::default().threshold, |m| m.threshold)));
+        set(&o, "othersPercent", &num(c.frames.others_percent as u64));
+        set(&o, "kernelPercent", &num(c.frames.kernel_percent as u64));
+        set(&o, "pageSize", &num(heaptale::vm::PAGE_SIZE));
+        set(&o, "addressSpace", &num(if c.mode == Mode::X86 { 1u64 << 32 } else { 1u64 << 48 }));
         o
     }
 
