@@ -342,34 +342,36 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             self.consolidate(m, o);
         }
         let mut probes = 0;
-        let mut found = self.index.find(m, &l, asize, align, &mut probes);
-        if found.is_none() {
-            // The top block apart, before anything costlier.
-            if let Some(t) = self.top(m) {
-                probes += 1;
-                let size = m.size_of(t);
-                if let Some(lead) = l.fit(m.base_ptr() as usize, t, size, asize, align) {
-                    let r = self.carve(m, o, t, size, lead, asize, false);
-                    o.event(Event::Alloc { block: r, size: m.size_of(r), request: request as u32, probes });
-                    return Ok(r + l.header());
-                }
-            }
-            if self.quick_bytes > 0 {
-                // Merge what the quick lists hold before the heap grows.
-                self.consolidate(m, o);
-                found = self.index.find(m, &l, asize, align, &mut probes);
-            }
-        }
-        let (b, size, lead, indexed) = match found {
+        let (b, size, lead, indexed) = match self.index.find(m, &l, asize, align, &mut probes) {
             Some((b, size, lead)) => (b, size, lead, true),
-            None => {
-                let (b, size, lead) = self.grow_for(m, o, asize, align)?;
-                (b, size, lead, false)
-            }
+            None => self.from_top(m, o, asize, align, &mut probes)?,
         };
         let r = self.carve(m, o, b, size, lead, asize, indexed);
         o.event(Event::Alloc { block: r, size: m.size_of(r), request: request as u32, probes });
         Ok(r + l.header())
+    }
+
+    /// A free block for a request the index could not serve: the top block apart if it fits,
+    /// else (after merging the quick lists) the index again or the grown top of the heap.
+    /// The block, its size, the lead gap and whether it is in the index.
+    fn from_top<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, asize: u32, align: u32, probes: &mut u32) -> Result<(u32, u32, u32, bool), HeapError> {
+        let l = self.layout;
+        if let Some(t) = self.top(m) {
+            *probes += 1;
+            let size = m.size_of(t);
+            if let Some(lead) = l.fit(m.base_ptr() as usize, t, size, asize, align) {
+                return Ok((t, size, lead, false));
+            }
+        }
+        if self.quick_bytes > 0 {
+            // Merge what the quick lists hold before the heap grows.
+            self.consolidate(m, o);
+            if let Some((b, size, lead)) = self.index.find(m, &l, asize, align, probes) {
+                return Ok((b, size, lead, true));
+            }
+        }
+        let (b, size, lead) = self.grow_for(m, o, asize, align)?;
+        Ok((b, size, lead, false))
     }
 
     /// The blocks that stand for foreign memory.
@@ -473,6 +475,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
 
     /// Takes `asize` bytes (after `lead`) from the free block `b`; the lead and any remainder
     /// large enough to be a block stay free. Returns the used block.
+    #[inline(always)]
     fn carve<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, size: u32, lead: u32, asize: u32, indexed: bool) -> u32 {
         let l = self.layout;
         let (mut r, mut rsize, mut r_indexed) = (b, size, indexed);
@@ -521,7 +524,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             self.quick_bytes += size;
             return;
         }
-        let merged = self.release(m, o, b, size);
+        let merged = self.release_inline(m, o, b, size);
         if merged >= QUICK_HOLD && self.quick_bytes > 0 {
             // A large free area just formed (after a mass free, say): quick blocks scattered
             // in it would cut it up, so merge them now (glibc does so past 64 KiB too).
@@ -532,6 +535,12 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     /// Makes `[b, b + size)` a free block, merging it with free neighbours when coalescing.
     /// Returns the size of the free block it made.
     fn release<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, size: u32) -> u32 {
+        self.release_inline(m, o, b, size)
+    }
+
+    /// [`Bt::release`], inlined in `free`.
+    #[inline(always)]
+    fn release_inline<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, size: u32) -> u32 {
         let l = self.layout;
         let (mut start, mut total) = (b, size);
         let end = self.end(m);

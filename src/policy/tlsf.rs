@@ -130,7 +130,7 @@ impl FreeIndex for Tlsf {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn find<G: Geometry, S: Source>(&mut self, m: &Mem<S>, l: &G, asize: u32, align: u32, probes: &mut u32) -> Option<(u32, u32, u32)> {
         let base = m.base_ptr() as usize;
         // Aligned requests look for room for the worst lead gap as well.
