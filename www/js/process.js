@@ -11,8 +11,12 @@ const kib = (b) => (b >= 1 << 30 ? `${+(b / 2 ** 30).toFixed(1)} GiB` : b >= 1 <
 const pl = (n, w) => `${num(n)} ${w}${n === 1 ? '' : 's'}`;
 const SVG = 'http://www.w3.org/2000/svg';
 
-export const PROCESS_DEFAULTS = { mode: 'x86', physicalMemory: 16 << 20, policy: 'lru', tlbEntries: 64, tlbWays: 4, mmap: false };
+export const PROCESS_DEFAULTS = { mode: 'x86', physicalMemory: 16 << 20, policy: 'lru', tlbEntries: 64, tlbWays: 4, mmap: false, othersPercent: 38 };
 const PHYS = [64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20, 64 << 20];
+const OTHERS = [0, 12, 25, 38, 50, 75];
+/** Milliseconds between two levels of an animated page walk. */
+export const WALK_STEP_MS = 450;
+const reducedMotion = () => typeof matchMedia === 'function' && matchMedia('(prefers-reduced-motion: reduce)').matches;
 const MAX_CELLS = 1024;
 const KINDS = ['free', 'kernel', 'other process', 'our page table', 'our page'];
 
@@ -43,6 +47,7 @@ export function processOptionsFromHash(hash) {
     if (m) { o.tlbEntries = Number(m[1]); o.tlbWays = Number(m[2]); } else errors.push(`TLB "${p.get('tlb')}"`);
   }
   if (p.has('mmap')) o.mmap = p.get('mmap') === 'on';
+  if (p.has('others')) { const n = Number(p.get('others')); if (OTHERS.includes(n)) o.othersPercent = n; else errors.push(`other processes' frames "${p.get('others')}"`); }
   return { options: o, errors };
 }
 
@@ -54,6 +59,7 @@ export function processHash(o) {
   if (o.policy !== PROCESS_DEFAULTS.policy) p.set('repl', o.policy);
   if (o.tlbEntries !== PROCESS_DEFAULTS.tlbEntries || o.tlbWays !== PROCESS_DEFAULTS.tlbWays) p.set('tlb', `${o.tlbEntries}x${o.tlbWays}`);
   if (o.mmap) p.set('mmap', 'on');
+  if ((o.othersPercent ?? PROCESS_DEFAULTS.othersPercent) !== PROCESS_DEFAULTS.othersPercent) p.set('others', String(o.othersPercent));
   const s = p.toString();
   return s ? `&${s}` : '';
 }
@@ -69,6 +75,9 @@ export class ProcessView {
     this.glue = null;
     this.focusPage = 0;
     this.walkAddr = null;
+    this.walkTimers = [];
+    /** The compare cards' process views: re-made when a knob changes. */
+    this.followers = [];
     this.build(notesAfter);
     const { errors } = processOptionsFromHash(typeof location === 'undefined' ? '' : location.hash);
     if (errors.length) {
@@ -104,6 +113,7 @@ export class ProcessView {
     this.replSel = select('vm-repl', 'Page replacement', [['fifo', 'FIFO'], ['lru', 'LRU'], ['clock', 'CLOCK'], ['opt', 'OPT'], ['random', 'random']], o.policy);
     this.tlbSel = select('vm-tlb', 'TLB entries', [[0, 'no TLB'], [4, '4'], [8, '8'], [16, '16'], [64, '64'], [256, '256']], o.tlbEntries);
     this.waysSel = select('vm-ways', 'TLB ways', [[0, 'fully associative'], [1, '1 (direct mapped)'], [2, '2'], [4, '4'], [8, '8']], o.tlbWays);
+    this.othersSel = select('vm-others', 'Frames held by other processes', OTHERS.map((n) => [n, `${n} %`]), o.othersPercent ?? PROCESS_DEFAULTS.othersPercent);
     const mk = el('div', { class: 'knob knob-check' });
     this.mmapBox = el('input', { id: 'vm-mmap', type: 'checkbox', 'aria-describedby': 'vm-mmap-help' });
     this.mmapBox.checked = !!o.mmap;
@@ -111,9 +121,14 @@ export class ProcessView {
     mk.append(this.mmapBox, el('label', { for: 'vm-mmap' }, 'mmap threshold (glibc, 128 KiB)'));
     knobs.append(mk);
     s.append(knobs);
-    s.append(el('p', { id: 'vm-mmap-help', class: 'help' }, 'With the mmap threshold on, a request of 128 KiB or more is shown in its own ' +
-      'mapping in the mmap region, as glibc would map it, and freeing it unmaps it. Linear memory has no mmap: the real ' +
-      'bytes of such a block stay in the heap.'));
+    // OSTEP's paging knobs, and where each lives here.
+    this.knobFacts = el('p', { class: 'help', id: 'vm-knob-facts' });
+    s.append(this.knobFacts);
+    s.append(el('p', { id: 'vm-mmap-help', class: 'help' }, 'The mmap threshold, and how it maps onto linear memory: glibc serves a request of ' +
+      '128 KiB or more (the threshold rises as such blocks are freed) with its own mmap, in the mmap region, and free unmaps it at once. ' +
+      'WebAssembly has one linear memory and no mmap, so heaptale’s allocator still carves such a block from its heap, and its real bytes ' +
+      'stay there (the heap map and the hex view show them). The simulation draws the mapping glibc would have made in the mmap region ' +
+      '(orange) and sends the block’s page touches there; the heap pages under the block stay mapped but untouched, counted in the virtual size, not in RSS.'));
     this.linkNote = el('p', { class: 'help', id: 'vm-link-note' });
     this.linkNote.hidden = true;
     s.append(this.linkNote);
@@ -207,6 +222,7 @@ export class ProcessView {
       tlbEntries: Number(this.tlbSel.value),
       tlbWays: Number(this.waysSel.value),
       mmap: this.mmapBox.checked,
+      othersPercent: Number(this.othersSel.value),
     };
     if (this.glue && this.heap) {
       this.attach(this.glue, this.heap);
@@ -214,7 +230,20 @@ export class ProcessView {
       try { this.heap.events(); } catch { /* */ }
       this.render();
     }
+    for (const f of this.followers) f.reattach();
     this.onChange();
+  }
+
+  /** The options for `new Process` (the TLB's ways kept within its entries). */
+  processOptions() {
+    const o = { ...PROCESS_DEFAULTS, ...this.options };
+    if (o.tlbEntries && o.tlbWays > o.tlbEntries) o.tlbWays = 0;
+    return o;
+  }
+
+  /** The process cards that follow this view's knobs (the compared heaps'). */
+  setFollowers(cards) {
+    this.followers = cards;
   }
 
   /** Attaches a simulated process to `heap` (before its steps run, or after: it rebuilds). */
@@ -223,8 +252,7 @@ export class ProcessView {
     this.heap = heap;
     try { this.proc?.free(); } catch { /* */ }
     this.proc = null;
-    const o = { ...this.options };
-    if (o.tlbEntries && o.tlbWays > o.tlbEntries) o.tlbWays = 0;
+    const o = this.processOptions();
     try {
       this.proc = new glue.Process(heap, o);
       this.showError('');
@@ -250,6 +278,7 @@ export class ProcessView {
     }
     this.showError('');
     this.lay = lay;
+    this.renderFacts();
     this.renderLayout(lay);
     this.renderCounters(stats);
     this.renderNotes(notes);
@@ -259,6 +288,16 @@ export class ProcessView {
     // Something to read from the start: the walk of the heap's first payload.
     if (this.walkAddr === null && pages.pages.length) this.walkAddr = lay.startBrk + 8;
     if (this.walkAddr !== null) this.walk(this.walkAddr, { quiet: true });
+  }
+
+  renderFacts() {
+    const o = this.proc.options();
+    const bits = o.mode === 'x86' ? 32 : 48;
+    this.knobFacts.textContent = `OSTEP’s paging knobs, here: address-space size ${o.addressSpace >= 2 ** 40 ? `${o.addressSpace / 2 ** 40} TiB` : kib(o.addressSpace)} ` +
+      `(2^${bits} bytes: the paging mode; wasm32’s addresses are 32-bit), page size ${kib(o.pageSize)} (x86’s base page, in both modes), ` +
+      `physical memory ${kib(o.physicalMemory)} (${num(o.physicalMemory / o.pageSize)} frames), of which the kernel holds ${o.kernelPercent} % and ` +
+      `other processes ${o.othersPercent} % (how full memory is before our first fault); the TLB, ${o.tlbEntries ? `${o.tlbEntries} entries, ` +
+      `${o.tlbWays ? `${o.tlbWays}-way` : 'fully associative'}` : 'off'}; page replacement ${o.policy.toUpperCase()} when memory is full (a swap area of 16 MiB).`;
   }
 
   renderLayout(l) {
@@ -294,10 +333,12 @@ export class ProcessView {
     );
     const rows = [];
     for (const v of l.vmas) rows.push([v.kind, `${hex(v.start)}–${hex(v.end)} ${v.prot}, ${kib(v.end - v.start)}`]);
-    rows.push(['start_brk', hex(l.startBrk)], ['brk', hex(l.brk)], ['memory.size (real)', `${hex(l.memoryEnd)}${l.brk < l.memoryEnd ? ' — the break is below it: memory.grow adds 64 KiB pages, and linear memory never shrinks when the break falls' : ''}`],
+    rows.push(['start_brk', hex(l.startBrk)], ['brk', hex(l.brk)],
+      ['sbrk(0)', `${hex(l.brk)}: sbrk(0) reports the break; sbrk(n) moves it by n and returns the old break, or fails with ENOMEM and returns (void *) -1 (a heap that cannot grow)`],
+      ['memory.size (real)', `${hex(l.memoryEnd)}${l.brk < l.memoryEnd ? ' — the break is below it: memory.grow adds 64 KiB pages, and linear memory never shrinks when the break falls' : ''}`],
       ['mmap_base', hex(l.mmapBase)]);
-    if (l.threshold !== null) rows.push(['mmap threshold', kib(l.threshold)]);
-    for (const c of l.chunks) rows.push(['mmapped block', `${hex(c.block)} shown at ${hex(c.mapStart)} (${kib(c.mapLen)})`]);
+    if (l.threshold !== null) rows.push(['mmap threshold', `${kib(l.threshold)} (requests at or above it get their own mapping)`]);
+    for (const c of l.chunks) rows.push(['mmapped block', `real bytes at ${hex(c.payload)} in linear memory (the heap); drawn as glibc would map it at ${hex(c.mapStart)} in the mmap region (${kib(c.mapLen)})`]);
     this.layoutList.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
   }
 
@@ -384,18 +425,47 @@ export class ProcessView {
     }
     this.walkAddr = w.vaddr;
     if (!quiet || this.walkInput.value === '') this.walkInput.value = w.vaddrHex;
+    for (const t of this.walkTimers) clearTimeout(t);
+    this.walkTimers = [];
     const out = [];
     // The address's bits, a field a colour (textbook layout: 10/10/12 or 9/9/9/9/12).
     const bits = el('div', { class: 'addr-bits', role: 'img', 'aria-label': `${w.vaddrHex} split as ${w.fields.map((f) => `${f.name} ${f.bits} bits = ${f.value}`).join(', ')}` });
-    w.fields.forEach((f, i) => {
+    const fieldEls = w.fields.map((f, i) => {
       const cls = f.name === 'offset' ? 'fo' : `f${i}`;
       const b = el('span', { class: `bitfield ${cls}` });
       b.append(el('span', { class: 'bits' }, f.value.toString(2).padStart(f.bits, '0')),
         el('span', { class: 'bitname' }, `${f.name} (${f.bits}) = ${f.name === 'offset' ? hex(f.value) : f.value}`));
       bits.append(b);
+      return b;
     });
     out.push(bits);
     if (w.mode === 'x86-64') out.push(el('p', { class: 'help' }, 'Bits 63–48 copy bit 47 (canonical addresses); they are not shown.'));
+
+    // The walk, level by level: CR3, then one entry per level, then the frame.
+    const path = el('ol', { class: 'walk-path', id: 'vm-walk-path', 'aria-label': `page walk of ${w.vaddrHex}, level by level` });
+    const stepEl = (cls, label, text, field) => {
+      const li = el('li', { class: `walk-step ${cls}` });
+      li.dataset.field = field === null ? '' : String(field);
+      li.append(el('span', { class: 'walk-label' }, label), el('span', { class: 'walk-text' }, text));
+      path.append(li);
+      return li;
+    };
+    const levelsShown = [stepEl('cr3', 'CR3', `the page tables’ root: frame ${hex(w.root)}`, null)];
+    w.levels.forEach((s, i) => {
+      const flags = ['present', 'writable', 'user', 'accessed', 'dirty'].filter((k) => s[k]).join(', ') || 'not present';
+      const to = s.present ? `frame ${hex(s.frame)}` : s.swapSlot !== null ? `swapped out (slot ${s.swapSlot})` : 'no frame';
+      const li = stepEl(`f${i}`, `${s.entry} ${s.index}`, `entry ${s.index} of the ${s.tableName} at ${hex(s.entryAddr)}: ${s.text} → ${to} (${flags})`, i);
+      li.dataset.level = String(s.level);
+      levelsShown.push(li);
+    });
+    if (w.fault) {
+      levelsShown.push(stepEl('walk-fault', 'fault', `level ${w.fault.level} (${w.fault.entry}): ${w.fault.text}`, null));
+    } else {
+      const off = w.fields[w.fields.length - 1].value;
+      levelsShown.push(stepEl('fo', 'frame', `frame ${hex(Math.floor(w.paddr / 4096))} + offset ${hex(off)} = physical ${hex(w.paddr)}`, w.fields.length - 1));
+    }
+    out.push(path);
+
     const table = el('table', { class: 'walk-table' });
     table.append(el('caption', {}, `Walk of ${w.vaddrHex} (simulated ${w.mode} page tables, CR3 → frame ${hex(w.root)})`));
     const head = el('tr');
@@ -410,12 +480,41 @@ export class ProcessView {
       body.append(tr);
     });
     table.append(body);
-    out.push(el('div', { class: 'table-scroll' }, null));
-    out[out.length - 1].append(table);
-    out.push(el('p', { class: w.fault ? 'walk-result walk-fault' : 'walk-result', id: 'vm-walk-result' },
+    const det = el('details', { class: 'walk-details' });
+    det.append(el('summary', {}, 'The entries, as a table'));
+    const scroll = el('div', { class: 'table-scroll' });
+    scroll.append(table);
+    det.append(scroll);
+    if (this.walkDetailsOpen) det.open = true;
+    det.addEventListener('toggle', () => { this.walkDetailsOpen = det.open; });
+    out.push(det);
+    const result = el('p', { class: w.fault ? 'walk-result walk-fault' : 'walk-result', id: 'vm-walk-result' },
       w.fault ? `Fault at level ${w.fault.level} (${w.fault.entry}): ${w.fault.text}${w.vma ? ` — the address is in the ${w.vma} area: a first touch would be a minor fault` : ' — in no area: a segmentation fault'}.`
-        : `Physical address ${hex(w.paddr)} (frame ${hex(Math.floor(w.paddr / 4096))}, offset ${hex(w.paddr % 4096)}).`));
+        : `Physical address ${hex(w.paddr)} (frame ${hex(Math.floor(w.paddr / 4096))}, offset ${hex(w.paddr % 4096)}).`);
+    out.push(result);
     this.walkOut.replaceChildren(...out);
+
+    // Animated one level at a time (an explicit walk, with motion allowed); otherwise all at once.
+    if (quiet || reducedMotion()) {
+      path.dataset.done = 'true';
+      return;
+    }
+    path.dataset.done = 'false';
+    result.classList.add('walk-pending');
+    const show = (k) => {
+      levelsShown.forEach((li, j) => {
+        li.classList.toggle('walk-pending', j > k);
+        li.classList.toggle('walk-current', j === k);
+      });
+      fieldEls.forEach((f, j) => f.classList.toggle('walk-active', String(j) === levelsShown[k]?.dataset.field));
+      if (k >= levelsShown.length - 1) {
+        result.classList.remove('walk-pending');
+        path.dataset.done = 'true';
+        fieldEls.forEach((f) => f.classList.remove('walk-active'));
+      }
+    };
+    show(0);
+    for (let k = 1; k < levelsShown.length; k++) this.walkTimers.push(setTimeout(() => show(k), k * WALK_STEP_MS));
   }
 
   renderFrames(f) {
@@ -448,5 +547,102 @@ export class ProcessView {
     this.frameImg.src = c.toDataURL('image/png');
     this.frameImg.alt = `Frame map, one cell per frame: ${text}.`;
     this.frameSummary.textContent = `${text}. Ours are outlined in black. Our heap's pages land on scattered frames: the others and the kernel hold the rest.`;
+  }
+}
+
+/**
+ * A compact process view for a heap in the compare grid: its own simulated process (the same
+ * knobs as the Process section), its counters, its page grid and the step's paging lines.
+ * `shared`: the main heap's card, which reads the Process section's own process (a heap
+ * has one process).
+ */
+export class ProcessCard {
+  constructor(view, label, { shared = false } = {}) {
+    this.view = view;
+    this.label = label;
+    this.shared = shared;
+    this.proc = null;
+    this.glue = null;
+    this.heap = null;
+    this.error = '';
+    this.el = el('div', { class: 'process-card', role: 'group', 'aria-label': `simulated process under ${label}` });
+    this.el.append(el('p', { class: 'process-card-title' }, 'Process (simulated)'));
+    this.counters = el('dl', { class: 'stats process-card-counters' });
+    this.grid = el('div', { class: 'page-grid mini', role: 'img' });
+    this.notes = el('div', { class: 'vm-notes process-card-notes' });
+    this.el.append(this.counters, this.grid, this.notes);
+  }
+
+  /** Attaches its own process to `heap` (not for the shared card). */
+  attach(glue, heap) {
+    this.glue = glue;
+    this.heap = heap;
+    if (this.shared) return;
+    try { this.proc?.free(); } catch { /* */ }
+    this.proc = null;
+    this.error = '';
+    try {
+      this.proc = new glue.Process(heap, this.view.processOptions());
+    } catch (e) {
+      this.error = `The simulated process is off: ${e.message || e}`;
+    }
+  }
+
+  /** The knobs changed: a new process with the new knobs. */
+  reattach() {
+    if (this.shared) { this.render(); return; }
+    if (!this.glue || !this.heap) return;
+    this.attach(this.glue, this.heap);
+    try { this.heap.events(); } catch { /* */ }
+    this.render();
+  }
+
+  /** Forgets its process (the heap is going). */
+  release() {
+    if (!this.shared) { try { this.proc?.free(); } catch { /* */ } }
+    this.proc = null;
+  }
+
+  render() {
+    const proc = this.shared ? this.view.proc : this.proc;
+    if (!proc) {
+      this.counters.replaceChildren(el('dt', {}, 'process'), el('dd', {}, this.error || 'off'));
+      this.grid.replaceChildren();
+      this.notes.replaceChildren();
+      return;
+    }
+    let s, g, notes;
+    try {
+      s = proc.stats(); g = proc.pages(); notes = Array.from(proc.notes());
+    } catch (e) {
+      this.counters.replaceChildren(el('dt', {}, 'process'), el('dd', {}, `off: ${e.message || e}`));
+      this.grid.replaceChildren();
+      this.notes.replaceChildren();
+      return;
+    }
+    this.stats = s;
+    const tlb = s.tlbHits + s.tlbMisses;
+    const rows = [
+      ['minor faults', num(s.minorFaults)],
+      ['major faults', num(s.majorFaults)],
+      ['RSS', `${pl(s.rssPages, 'page')} (${kib(s.rssPages * 4096)})`],
+      ['TLB hits', tlb ? `${((s.tlbHits / tlb) * 100).toFixed(1)} %` : '–'],
+      ['page tables', pl(s.pageTablePages, 'page')],
+    ];
+    this.counters.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-counter': k }, v)]));
+    const pages = g.pages.slice(0, 256);
+    const count = { unmapped: 0, mapped: 0, resident: 0, dirty: 0, swapped: 0 };
+    const cells = pages.map((p) => {
+      const st = p.state === 'resident' && p.dirty ? 'dirty' : p.state;
+      count[st]++;
+      return el('span', { class: `page page-${st}` });
+    });
+    this.grid.replaceChildren(...cells);
+    this.grid.setAttribute('aria-label', `The heap’s pages under ${this.label}: ${num(pages.length)} of 4 KiB from start_brk, ` +
+      `${num(count.resident)} resident and clean, ${num(count.dirty)} resident and dirty, ${num(count.mapped)} mapped but never touched, ` +
+      `${num(count.swapped)} swapped out, ${num(count.unmapped)} above the break${g.pages.length > pages.length ? ` (first ${pages.length} shown)` : ''}.`);
+    const shown = notes.slice(0, 3).map((t) => el('p', {}, `Simulated: ${t}`));
+    if (notes.length > 3) shown.push(el('p', {}, `… and ${num(notes.length - 3)} more`));
+    this.notes.replaceChildren(...shown);
   }
 }
