@@ -15,7 +15,7 @@ import { drawChart, rows as chartRows, describeChart } from './js/chart.js';
 import { Slider } from './js/slider.js';
 import { encodeState, decodeState, POLICIES } from './js/url.js';
 import { DEFAULT_SCRIPT, SCENARIOS, TRACES, traceUrl } from './js/scenarios.js';
-import { ProcessView, processOptionsFromHash, processHash } from './js/process.js';
+import { ProcessView, ProcessCard, processOptionsFromHash, processHash } from './js/process.js';
 
 export { DEFAULT_SCRIPT };
 
@@ -143,6 +143,7 @@ async function rebuild({ step = null, note = '' } = {}) {
     heaps.push(['', app.model]);
     for (const c of app.compare) {
       c.model = new HeapModel(c.glue, { ...app.cfg, policy: c.policy });
+      c.pcard?.attach(c.glue, c.model.heap);
       heaps.push([` under ${POLICY_NAMES[c.policy]}`, c.model]);
     }
     const src = engineSource();
@@ -799,7 +800,7 @@ async function resyncCompare() {
 async function setCompare(list, { rebuild: again = true } = {}) {
   list = list.filter((p) => POLICIES.includes(p) && p !== app.cfg.policy).slice(0, 3);
   app.compareWanted = list;
-  for (const c of app.compare) c.model?.release();
+  for (const c of app.compare) { c.pcard?.release(); c.model?.release(); }
   app.compare = [];
   for (let k = 0; k < list.length; k++) {
     const glue = await instance(k + 1);
@@ -811,6 +812,7 @@ async function setCompare(list, { rebuild: again = true } = {}) {
 }
 
 function buildCompareGrid() {
+  for (const c of app.compare) c.pcard?.release();
   const grid = $('compare-grid');
   if (!app.compare.length) {
     grid.replaceChildren();
@@ -840,6 +842,13 @@ function buildCompareGrid() {
     sec.append(h, box, p, det);
     const map = new HeapMap(canvas, { compact: true });
     map.arrows = false;
+    // Each heap's own simulated process (the main heap's is the Process section's).
+    c.pcard = app.process ? new ProcessCard(app.process, c.policy, { shared: !!c.main }) : null;
+    if (c.pcard) {
+      sec.append(c.pcard.el);
+      if (c.model) c.pcard.attach(c.glue, c.model.heap);
+    }
+    if (c.main) app.compareMainCard = c.pcard;
     c.els = { sec, canvas, p, ul, sum };
     c.map = map;
     return sec;
@@ -851,17 +860,19 @@ function buildCompareGrid() {
   app.compareMainEls = { canvas: mainCard.querySelector('canvas'), p: mainCard.querySelector('p'), ul: mainCard.querySelector('ul'), sum: mainCard.querySelector('summary') };
   app.compareMainMap = new HeapMap(app.compareMainEls.canvas, { compact: true });
   app.compareMainMap.arrows = false;
+  app.process?.setFollowers([app.compareMainCard, ...app.compare.map((c) => c.pcard)].filter(Boolean));
 }
 
 function renderCompare() {
   if (!app.compare.length) return;
-  const cards = [{ policy: app.cfg.policy, model: app.model, map: app.compareMainMap, els: app.compareMainEls, narration: app.narration, read: app.last },
+  const cards = [{ policy: app.cfg.policy, main: true, model: app.model, map: app.compareMainMap, els: app.compareMainEls, narration: app.narration, read: app.last },
     ...app.compare.map((c) => ({ ...c, read: c.model.read() }))];
   for (const c of cards) {
     if (!c.map) continue;
     const d = c.read;
     c.map.setData({ ...d, changedAddrs: c.narration ? c.narration.changed : [] });
     c.map.draw();
+    (c.main ? app.compareMainCard : c.pcard)?.render();
     const n = d.packed.length / 4;
     c.els.canvas.setAttribute('aria-label', `Heap under ${c.policy}: ${num(n)} blocks, break at ${hex(d.brk)}.`);
     c.els.p.textContent = c.narration ? `${c.narration.summary} ${c.narration.detail}` : '';
