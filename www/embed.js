@@ -3,8 +3,8 @@
 // The fragment (or, without one, the query string) is the playground's own
 // share-link state (js/url.js: policy, order, coalesce, header, align,
 // heap-size, base, script or trace with cut and extra, step, compare, and the
-// process knobs), plus three settings of the embed itself: `title`, `panels`
-// and `readonly`. The page shows a title, one <heap-tale> element with that
+// process knobs vm, phys, repl, tlb, mmap, others), plus three settings of the embed
+// itself: `title`, `panels` and `readonly`. The page shows a title, one <heap-tale> element with that
 // state, and an "Open in the playground" link that carries the same state (the
 // step follows the reader). It tells its parent its height after every change:
 // postMessage({type: 'heaptale:height', height}) — and the step:
@@ -65,6 +65,8 @@ async function main() {
   } else if (state) {
     for (const [k, v] of Object.entries(attributesFor(state))) widget.setAttribute(k, v);
   }
+  // the simulated process's knobs go as they are (the element checks them as the playground does)
+  if (!error) for (const k of ['vm', 'phys', 'repl', 'tlb', 'mmap', 'others']) if (params.has(k)) widget.setAttribute(k, params.get(k));
   if (embed.panels) widget.setAttribute('panels', embed.panels);
   if (embed.readonly !== undefined && embed.readonly !== 'off' && embed.readonly !== '0') widget.setAttribute('readonly', '');
   const title = embed.title || 'heaptale: a live heap';

@@ -22,13 +22,18 @@ import { renderHex } from '../js/hexview.js';
 import { Slider } from '../js/slider.js';
 import { decodeState, POLICIES } from '../js/url.js';
 import { DEFAULT_SCRIPT, SCENARIOS, TRACES, traceUrl } from '../js/scenarios.js';
+import { processOptionsFromHash } from '../js/process.js';
 import { acquire, release, resolveUrls } from './loader.js';
 import { CSS } from './style.js';
 
-export const PANELS = ['heap', 'free-lists', 'pages', 'stats', 'console', 'hex'];
+export const PANELS = ['heap', 'free-lists', 'pages', 'process', 'stats', 'console', 'hex'];
 export const DEFAULT_PANELS = ['heap', 'free-lists', 'stats'];
 const KNOBS = ['policy', 'order', 'coalesce', 'header', 'align', 'heap-size', 'base'];
 const SOURCE_ATTRS = ['script', 'src', 'trace', 'cut', 'extra'];
+/** The simulated process's knobs, as in the playground's links (js/process.js). */
+const PROCESS_KNOBS = ['vm', 'phys', 'repl', 'tlb', 'mmap', 'others'];
+/** The narrowest a heap's column gets before the columns wrap (px). */
+const MIN_COL = 280;
 const DEFAULTS = { policy: 'first', order: 'addr', coalesce: true, header: 8, align: 8, heapSize: null, base: null };
 /** The largest program read from `src` (bytes). */
 const MAX_SOURCE = 64 << 20;
@@ -37,6 +42,7 @@ const BLOCKS_SHOWN = 200;
 
 const num = (v) => Number(v).toLocaleString('en');
 const pct = (v) => `${(v * 100).toFixed(1)} %`;
+const kib = (b) => (b >= 1 << 30 ? `${+(b / 2 ** 30).toFixed(1)} GiB` : b >= 1 << 20 ? `${+(b / 2 ** 20).toFixed(1)} MiB` : `${+(b / 1024).toFixed(1)} KiB`);
 const errText = (e) => (e && e.message ? e.message : String(e));
 const el = (tag, cls, text) => {
   const e = document.createElement(tag);
@@ -108,7 +114,13 @@ export async function readSettings(get) {
     if (!m || Number(m[1]) < 80 || Number(m[1]) > 10000) return { error: `height must be a number of pixels from 80 to 10000, or "auto", got "${hv}"` };
     height = Number(m[1]);
   }
-  return { config, policies: [config.policy, ...compare], step, panels, height, error: null };
+  const pp = new URLSearchParams();
+  for (const k of PROCESS_KNOBS) { const v = get(k); if (v != null) pp.set(k, v.trim()); }
+  const proc = processOptionsFromHash(pp.toString());
+  if (proc.errors.length) return { error: `unknown ${proc.errors.join(', ')} for the simulated process` };
+  const walk = (get('walk') ?? '').trim() || null;
+  if (walk && !/^(0x[0-9a-f]+|\d+)$/i.test(walk)) return { error: `walk must be an address in decimal or 0x hex, got "${walk}"` };
+  return { config, policies: [config.policy, ...compare], step, panels, height, process: proc.options, walk, error: null };
 }
 
 let uid = 0;
@@ -120,7 +132,7 @@ class ElementMap extends HeapMap {
 
 export class HeapTaleElement extends HTMLElement {
   static get observedAttributes() {
-    return [...KNOBS, ...SOURCE_ATTRS, 'step', 'panels', 'height', 'compare', 'readonly', 'title', 'wasm'];
+    return [...KNOBS, ...SOURCE_ATTRS, ...PROCESS_KNOBS, 'step', 'panels', 'height', 'compare', 'readonly', 'title', 'wasm', 'walk'];
   }
 
   constructor() {
@@ -215,7 +227,7 @@ export class HeapTaleElement extends HTMLElement {
         if (w === lastW) return;
         lastW = w;
         cancelAnimationFrame(raf);
-        raf = requestAnimationFrame(() => this._drawMaps());
+        raf = requestAnimationFrame(() => { this._fitColumns(); this._drawMaps(); });
       });
     }
     this._resize?.observe(this);
@@ -234,6 +246,7 @@ export class HeapTaleElement extends HTMLElement {
     if (oldV === newV || !this._connected) return;
     if (this._state === 'error') this._schedule('load'); // whatever changed may fix it
     else if (name === 'step') this._schedule('seek');
+    else if (name === 'walk') { this._walkAddr = null; this._schedule('render'); }
     else if (name === 'panels' || name === 'height' || name === 'readonly' || name === 'title') this._schedule('render');
     else {
       if (SOURCE_ATTRS.includes(name)) this._edited = null;
@@ -381,15 +394,44 @@ export class HeapTaleElement extends HTMLElement {
     pagesPanel.append(el('p', 'panel-title', 'Pages (simulated process)'));
     const pagesBox = el('div');
     pagesPanel.append(pagesBox);
+    const processPanel = el('div', 'panel process-panel');
+    processPanel.append(el('p', 'panel-title', 'Process (simulated)'));
+    const processBox = el('div');
+    processPanel.append(processBox);
+    let walkEls = null;
+    if (index === 0) {
+      const form = el('form', 'run walk-form');
+      form.setAttribute('autocomplete', 'off');
+      const id = `ht-${this._uid}-walk`;
+      const label = el('label', null, 'Walk the page tables for');
+      label.htmlFor = id;
+      const input = el('input');
+      input.id = id;
+      input.type = 'text';
+      input.spellcheck = false;
+      input.placeholder = '0x4120008';
+      const go = el('button', null, 'Walk');
+      go.type = 'submit';
+      form.append(label, input, go);
+      const out = el('div', 'walk-out');
+      out.setAttribute('aria-live', 'polite');
+      form.addEventListener('submit', (e) => {
+        e.preventDefault();
+        this._walkAddr = input.value.trim();
+        this._renderWalk(this._cols[0], { typed: true });
+      });
+      processPanel.append(form, out);
+      walkEls = { form, input, out };
+    }
     const statsPanel = el('div', 'panel stats-panel');
     statsPanel.append(el('p', 'panel-title', 'Figures'));
     const stats = el('dl', 'stats');
     stats.setAttribute('aria-label', index === 0 ? 'figures' : `figures under ${name}`);
     statsPanel.append(stats);
-    section.append(heading, note, heapPanel, freePanel, pagesPanel, statsPanel);
+    section.append(heading, note, heapPanel, freePanel, pagesPanel, processPanel, statsPanel);
     const map = new ElementMap(canvas);
     map.arrows = true;
-    return { section, heading, note, heapPanel, canvas, blocks, more, freePanel, freeBox, pagesPanel, pagesBox, statsPanel, stats, map };
+    return { section, heading, note, heapPanel, canvas, blocks, more, freePanel, freeBox, pagesPanel, pagesBox, processPanel, processBox, walkEls, statsPanel, stats, map };
   }
 
   // ------------------------------------------------------------ scheduling
@@ -539,7 +581,6 @@ export class HeapTaleElement extends HTMLElement {
       if (r.error) return this._fail(`${source.name} cannot be loaded: ${r.error}`, 'source');
     }
     this._els.cols.replaceChildren(...this._cols.map((c) => c.els.section));
-    this._els.cols.style.setProperty('--ht-cols', String(want));
     this._steps = this._cols[0].model.heap.stepCount();
     this._source_ = source;
     this._failures = this._cols[0].model.heap.failures(100);
@@ -618,6 +659,7 @@ export class HeapTaleElement extends HTMLElement {
       col.els.heapPanel.hidden = !on.has('heap');
       col.els.freePanel.hidden = !on.has('free-lists');
       col.els.pagesPanel.hidden = !on.has('pages');
+      col.els.processPanel.hidden = !on.has('process');
       col.els.statsPanel.hidden = !on.has('stats');
     }
     this._els.hexPanel.hidden = !on.has('hex');
@@ -631,6 +673,15 @@ export class HeapTaleElement extends HTMLElement {
     // the map's rows: a few in a small element, up to the playground's 20
     const rows = h ? Math.max(3, Math.min(20, Math.floor((h - 200) / 40))) : 8;
     for (const col of this._cols) col.map.rowsWanted = rows;
+    this._fitColumns();
+  }
+
+  /** Heaps side by side as many as fit (each at least MIN_COL px), the rest wrap below. */
+  _fitColumns() {
+    const n = this._cols.length || 1;
+    const w = this._els.cols.clientWidth || this._box.clientWidth;
+    const fit = w ? Math.max(1, Math.min(n, Math.floor((w + 10) / MIN_COL))) : n;
+    if (this._els.cols.style.getPropertyValue('--ht-cols') !== String(fit)) this._els.cols.style.setProperty('--ht-cols', String(fit));
   }
 
   _show(n, { announce = true, force = false } = {}) {
@@ -695,6 +746,7 @@ export class HeapTaleElement extends HTMLElement {
       if (on.has('free-lists')) this._renderFree(c);
       if (on.has('stats')) this._renderStats(c);
       if (on.has('pages')) this._renderPages(c);
+      if (on.has('process')) this._renderProcess(c, i);
     });
     if (on.has('hex')) this._renderHex();
     if (on.has('console')) this._renderSteps();
@@ -792,8 +844,7 @@ export class HeapTaleElement extends HTMLElement {
   _renderPages(c) {
     const box = c.els.pagesBox;
     try {
-      if (!c.process) c.process = new c.glue.Process(c.model.heap, {});
-      const g = c.process.pages();
+      const g = this._process(c).pages();
       const counts = {};
       const ul = el('ul', 'pages');
       ul.setAttribute('aria-hidden', 'true');
@@ -811,6 +862,106 @@ export class HeapTaleElement extends HTMLElement {
     } catch (e) {
       box.replaceChildren(el('p', 'help', `The simulated process is not available: ${errText(e)}`));
     }
+  }
+
+  /** The simulated process around column `c`'s heap (made on first use, with the element's process knobs). */
+  _process(c) {
+    if (!c.process) c.process = new c.glue.Process(c.model.heap, { ...this._settings.process });
+    return c.process;
+  }
+
+  _renderProcess(c, index) {
+    const box = c.els.processBox;
+    let proc;
+    try { proc = this._process(c); } catch (e) {
+      box.replaceChildren(el('p', 'help', `The simulated process is not available: ${errText(e)}`));
+      return;
+    }
+    const l = proc.layout();
+    const s = proc.stats();
+    const o = proc.options();
+    const out = [];
+    // the address space: mm_struct's areas
+    const table = el('table', 'vmas');
+    table.append(el('caption', null, `Address space (simulated ${l.mode}, mm_struct): the heap from start_brk ${hex(l.startBrk)} to brk ${hex(l.brk)}`));
+    const head = el('tr');
+    for (const h of ['area', 'start', 'end', 'size', 'rights']) { const th = el('th', null, h); th.scope = 'col'; head.append(th); }
+    const thead = el('thead'); thead.append(head);
+    const body = el('tbody');
+    for (const v of l.vmas) {
+      const tr = el('tr', v.kind === 'heap' ? 'heap-row' : null);
+      const th = el('th', null, v.kind); th.scope = 'row';
+      tr.append(th, el('td', null, hex(v.start)), el('td', null, hex(v.end)), el('td', null, kib(v.end - v.start)), el('td', null, v.prot));
+      body.append(tr);
+    }
+    table.append(thead, body);
+    const scroll = el('div', 'table-scroll'); scroll.append(table);
+    out.push(scroll);
+    // counters
+    const rows = [
+      ['page faults', `${num(s.minorFaults)} minor, ${num(s.majorFaults)} major`],
+      ['resident (RSS)', `${num(s.rssPages)} pages (${kib(s.rssPages * 4096)}), ${num(s.rssHeapPages)} of the heap`],
+      ['virtual size', kib(s.virtualBytes)],
+      ['page tables', `${num(s.pageTablePages)} page${s.pageTablePages === 1 ? '' : 's'}`],
+      ['physical memory', `${num(s.frames)} frames of 4 KiB, ${num(s.freeFrames)} free (${o.policy} replacement)`],
+    ];
+    if (o.tlbEntries) rows.push(['TLB', `${num(s.tlbHits)} hits, ${num(s.tlbMisses)} misses (${o.tlbEntries} entries, ${o.tlbWays ? `${o.tlbWays}-way` : 'fully associative'})`]);
+    if (s.swapOuts || s.swapIns) rows.push(['swap', `${num(s.swapOuts)} out, ${num(s.swapIns)} in, ${num(s.swapUsed)} slots used`]);
+    const dl = el('dl', 'stats');
+    dl.setAttribute('aria-label', index === 0 ? 'process figures' : `process figures under ${POLICY_NAMES[c.policy]}`);
+    dl.append(...rows.flatMap(([k, v]) => [el('dt', null, k), el('dd', null, v)]));
+    out.push(dl);
+    // what this step touched
+    const notes = proc.notes();
+    out.push(el('p', 'list-name', 'This step, in the simulated process:'));
+    const ul = el('ul', 'notes');
+    ul.setAttribute('aria-label', index === 0 ? 'paging notes' : `paging notes under ${POLICY_NAMES[c.policy]}`);
+    if (!notes.length) ul.append(el('li', null, 'No page touched and no mapping changed.'));
+    for (const n of notes) ul.append(el('li', null, n));
+    out.push(ul);
+    box.replaceChildren(...out);
+    if (index === 0) this._renderWalk(c);
+  }
+
+  /** The page walk of the `walk` attribute, the address typed, or the heap's first payload. */
+  _renderWalk(c, { typed = false } = {}) {
+    const w = c.els.walkEls;
+    if (!w) return;
+    let addr = this._walkAddr ?? this._settings.walk;
+    if (addr == null) {
+      const n = c.last ? c.last.packed.length / 4 : 0;
+      addr = n ? blockAt(c.last.packed, 0).addr + blockAt(c.last.packed, 0).header : c.model.heap.heapStart();
+    }
+    let r;
+    try {
+      r = this._process(c).walk(typeof addr === 'number' ? addr : String(addr));
+    } catch (e) {
+      w.out.replaceChildren(el('p', 'error', `Error: ${errText(e)}`));
+      w.input.setAttribute('aria-invalid', 'true');
+      return;
+    }
+    w.input.removeAttribute('aria-invalid');
+    if (!typed || !w.input.value) w.input.value = r.vaddrHex;
+    const fields = el('p', 'walk-fields', `${r.vaddrHex} = ` + r.fields.map((f) => `${f.name} ${f.name === 'offset' ? hex(f.value) : f.value} (${f.bits} bits)`).join(' · '));
+    const table = el('table', 'walk');
+    table.append(el('caption', null, `Walk of ${r.vaddrHex} through the simulated ${r.mode} page tables (CR3 → frame ${hex(r.root)})`));
+    const head = el('tr');
+    for (const h of ['level', 'table', 'index', 'entry', 'P W U A D']) { const th = el('th', null, h); th.scope = 'col'; head.append(th); }
+    const thead = el('thead'); thead.append(head);
+    const body = el('tbody');
+    for (const s of r.levels) {
+      const tr = el('tr');
+      const th = el('th', null, `${s.level} ${s.entry}`); th.scope = 'row';
+      const flags = ['present', 'writable', 'user', 'accessed', 'dirty'].map((k, j) => (s[k] ? 'PWUAD'[j] : '·')).join(' ');
+      tr.append(th, el('td', null, `${s.tableName} (frame ${hex(s.table)})`), el('td', null, String(s.index)), el('td', null, s.text), el('td', null, flags));
+      body.append(tr);
+    }
+    table.append(thead, body);
+    const scroll = el('div', 'table-scroll'); scroll.append(table);
+    const result = el('p', r.fault ? 'walk-result is-fault' : 'walk-result', r.fault
+      ? `Fault at level ${r.fault.level} (${r.fault.entry}): ${r.fault.text}${r.vma ? ` (the address is in the ${r.vma} area: a first touch would map it)` : ' (in no area: a segmentation fault)'}.`
+      : `Physical address ${hex(r.paddr)}: frame ${hex(Math.floor(r.paddr / 4096))}, offset ${hex(r.paddr % 4096)}.`);
+    w.out.replaceChildren(fields, scroll, result);
   }
 
   _select(i, index) {

@@ -124,6 +124,21 @@ details.edit summary { cursor: pointer; font-size: 0.85rem; }
 .byte.footer { background: #1a1a1a; color: #fff; border-bottom-color: var(--ht-free); }
 .byte.stale { background: var(--ht-free-bg); }
 .fields { list-style: none; padding: 0; margin: 0; font-size: 0.78rem; }
+table.vmas, table.walk { border-collapse: collapse; font-size: 0.78rem; margin: 0.2rem 0; }
+table.vmas caption, table.walk caption { text-align: left; caption-side: top; color: var(--ht-muted); font-size: 0.8rem; }
+table.vmas th, table.vmas td, table.walk th, table.walk td { border: 1px solid var(--ht-line); padding: 0.05rem 0.35rem; text-align: left; font-family: var(--ht-mono); white-space: nowrap; }
+table.vmas thead th, table.walk thead th { font-family: inherit; color: var(--ht-muted); font-weight: 600; }
+table.vmas tr.heap-row { background: #e8f1f8; }
+.table-scroll { overflow-x: auto; max-width: 100%; }
+.notes { margin: 0.1rem 0 0.3rem; padding-left: 1.1rem; font-size: 0.8rem; }
+.walk-fields { font-family: var(--ht-mono); font-size: 0.8rem; margin: 0.2rem 0; overflow-wrap: anywhere; }
+.walk-result { font-size: 0.85rem; margin: 0.2rem 0; }
+.walk-result.is-fault { border-left: 4px solid var(--ht-error); padding-left: 0.4rem; }
+.col { container-type: inline-size; }
+@container (max-width: 300px) {
+  dl.stats { grid-template-columns: minmax(0, 1fr); }
+  dl.stats dd { margin-bottom: 0.25rem; }
+}
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 [hidden] { display: none !important; }
 `;

@@ -203,7 +203,7 @@ test('bad input is shown as plain text, with a heaptale-error event', async () =
   // other bad attributes
   for (const [attr, value, want] of [
     ['step', 'soon', 'step must be a step number or "end", got "soon"'],
-    ['panels', 'heap,graphs', 'panels: unknown panel "graphs" (expected some of heap, free-lists, pages, stats, console, hex)'],
+    ['panels', 'heap,graphs', 'panels: unknown panel "graphs" (expected some of heap, free-lists, pages, process, stats, console, hex)'],
     ['header', '3', 'header must be between 4 and 256, got 3'],
     ['compare', 'best,nope', 'compare: unknown policy "nope" (expected one of first, next, best, worst, seglist, tlsf, buddy)'],
     ['src', 'missing.txt', 'src "missing.txt" could not be fetched: HTTP 404'],
@@ -320,6 +320,96 @@ test('sized to its container, reduced motion honoured, instances reused', async 
     return [before, instancesMade(), e.layout()[0].blocks.map((b) => `${b.state} ${b.size}`)];
   });
   assert.deepEqual(made, [2, 2, ['used 24']]);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('the process panel: areas, counters, the step\'s paging notes and a page walk', async () => {
+  const { page, context, problems } = await open('process.html');
+  assert.equal(await settled(page, '#proc'), 'ready');
+  const proc = page.locator('#proc');
+  const bs = await blocks(page, '#proc');
+  assert.deepEqual(shape(bs), ['used 5008', 'used 32']);
+  const start = bs[0].addr;
+  const hx = (n) => `0x${n.toString(16)}`;
+  // mm_struct's areas: the heap from start_brk (the heap's start) to brk, page aligned
+  const rows = await proc.getByRole('table', { name: /^Address space/ }).getByRole('row').allTextContents();
+  assert.deepEqual(rows.map((r) => r.split(/\s*0x/)[0].trim()), ['areastartendsizerights', 'code', 'data', 'bss', 'heap', 'stack']);
+  const heapRow = await proc.getByRole('row', { name: /^heap/ }).getByRole('cell').allTextContents();
+  assert.deepEqual(heapRow, [hx(start), hx(start + 0x2000), '8 KiB', 'rw-']);
+  assert.match(await proc.getByRole('table', { name: /^Address space/ }).locator('caption').textContent(),
+    new RegExp(`from start_brk ${hx(start)} to brk ${hx(bs[1].addr + 32)}$`));
+  // counters: two heap pages touched, two first-touch faults; the TLB of the tlb attribute
+  const fig = await proc.locator('dl[aria-label="process figures"]').evaluate((dl) =>
+    Object.fromEntries([...dl.querySelectorAll('dt')].map((dt) => [dt.textContent, dt.nextElementSibling.textContent])));
+  assert.equal(fig['page faults'], '2 minor, 0 major');
+  assert.equal(fig['resident (RSS)'], '2 pages (8 KiB), 2 of the heap');
+  assert.equal(fig.TLB, '0 hits, 2 misses (16 entries, 4-way)');
+  // the step's notes: b's header on the heap's second page
+  const notes = await proc.getByRole('list', { name: 'paging notes' }).getByRole('listitem').allTextContents();
+  assert.deepEqual(notes.map((n) => n.replace(/frame 0x[0-9a-f]+/, 'frame F')), [
+    `the break moved from ${hx(bs[1].addr)} to ${hx(bs[1].addr + 32)}`,
+    `writing the header at ${hx(bs[1].addr)} touched page ${hx((bs[1].addr) >>> 12)}: page fault (minor: first touch), frame F`,
+  ]);
+  // the page walk: by default the first payload, resident
+  const walkBox = proc.getByRole('textbox', { name: 'Walk the page tables for' });
+  assert.equal(await walkBox.inputValue(), hx(start + 8));
+  assert.match(await proc.locator('.walk-result').textContent(), /^Physical address 0x[0-9a-f]+: frame 0x[0-9a-f]+, offset 0x8\.$/);
+  assert.equal(await proc.getByRole('table', { name: /^Walk of/ }).getByRole('row').count(), 3);
+  // an address typed: below the code, in no area
+  await walkBox.fill('0x10');
+  await walkBox.press('Enter');
+  assert.match(await proc.locator('.walk-result').textContent(), /^Fault at level 0 \(PDE\): .*\(in no area: a segmentation fault\)\.$/);
+  // the walk attribute: a's second page, resident
+  await page.evaluate((a) => document.querySelector('#proc').setAttribute('walk', a), hx(start + 0x1234));
+  await page.waitForFunction(() => /offset 0x234\.$/.test(document.querySelector('#proc').shadowRoot.querySelector('.walk-result').textContent));
+  assert.equal(await walkBox.inputValue(), hx(start + 0x1234));
+  // stepping back: one page, one fault
+  await slider(page, '#proc').focus();
+  await slider(page, '#proc').press('ArrowLeft');
+  const fig1 = await proc.locator('dl[aria-label="process figures"]').evaluate((dl) => dl.querySelector('dd').textContent);
+  assert.equal(fig1, '1 minor, 0 major');
+  // a bad process knob is named
+  await page.evaluate(() => document.querySelector('#proc').setAttribute('vm', 'x87'));
+  assert.equal(await settled(page, '#proc'), 'error');
+  assert.equal((await proc.getByRole('alert').textContent()).trim(), 'Error: unknown paging mode "x87" for the simulated process');
+  await page.evaluate(() => document.querySelector('#proc').setAttribute('vm', 'x86-64'));
+  assert.equal(await settled(page, '#proc'), 'ready');
+  assert.equal(await proc.getByRole('table', { name: /^Walk of/ }).getByRole('row').count(), 5, 'four levels in x86-64');
+  await proc.screenshot({ path: path.join(RESULTS, 'element-process.png') });
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('heaps side by side wrap in a narrow element, and figures stack', async () => {
+  const { page, context, problems } = await open('process.html', { viewport: { width: 1000, height: 900 } });
+  assert.equal(await settled(page, '#four'), 'ready');
+  const boxes = await page.evaluate(() => [...document.querySelector('#four').shadowRoot.querySelectorAll('section.col')]
+    .map((s) => { const r = s.getBoundingClientRect(); return [Math.round(r.left), Math.round(r.top), Math.round(r.right), Math.round(r.bottom)]; }));
+  assert.equal(boxes.length, 4);
+  for (let i = 1; i < 4; i++) {
+    assert.equal(boxes[i][0], boxes[0][0], 'one column: the same left edge');
+    assert.ok(boxes[i][1] >= boxes[i - 1][3], `heap ${i} starts below heap ${i - 1}: no overlap`);
+  }
+  // every canvas within its column
+  const inside = await page.evaluate(() => [...document.querySelector('#four').shadowRoot.querySelectorAll('section.col')]
+    .every((s) => s.querySelector('canvas').getBoundingClientRect().right <= s.getBoundingClientRect().right + 0.5));
+  assert.ok(inside);
+  // widening the page puts them side by side again (2 a row at 700 px, 4 at 1200 px)
+  const perRow = async () => page.evaluate(() => new Set([...document.querySelector('#four').shadowRoot.querySelectorAll('section.col')].map((s) => Math.round(s.getBoundingClientRect().top))).size);
+  await page.evaluate(() => { document.querySelector('.narrow-compare').style.maxWidth = '700px'; });
+  await page.waitForFunction(() => document.querySelector('#four').shadowRoot.querySelector('.cols').style.getPropertyValue('--ht-cols') === '2');
+  assert.equal(await perRow(), 2);
+  await page.setViewportSize({ width: 1300, height: 900 });
+  await page.evaluate(() => { document.body.style.maxWidth = 'none'; document.querySelector('.narrow-compare').style.maxWidth = '1200px'; });
+  await page.waitForFunction(() => document.querySelector('#four').shadowRoot.querySelector('.cols').style.getPropertyValue('--ht-cols') === '4');
+  assert.equal(await perRow(), 1);
+  // figures in a 300 px column: the label above its value
+  const stacked = await page.evaluate(() => {
+    const dt = document.querySelector('#four').shadowRoot.querySelector('dl.stats dt');
+    return Math.round(dt.getBoundingClientRect().left) === Math.round(dt.nextElementSibling.getBoundingClientRect().left);
+  });
+  assert.ok(stacked, 'dt above dd in a narrow column');
   assert.deepEqual(problems, []);
   await context.close();
 });
