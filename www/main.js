@@ -1007,6 +1007,16 @@ function readFile(file) {
   });
 }
 
+/** Text the playground cannot read, told by its first bytes, as the command line tool does. */
+function notUtf8Kind(b) {
+  if ((b[0] === 0xff && b[1] === 0xfe) || (b[0] === 0xfe && b[1] === 0xff)) {
+    return 'it is UTF-16 text: the playground reads UTF-8 (or ASCII); save it as UTF-8 first (iconv -f UTF-16 -t UTF-8 FILE)';
+  }
+  if (b[0] === 0x1f && b[1] === 0x8b) return 'it is gzip-compressed: decompress it first (gunzip -k FILE)';
+  if ([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00].every((x, i) => b[i] === x)) return 'it is xz-compressed: decompress it first (xz -dk FILE)';
+  return null;
+}
+
 async function openFile(file) {
   if (!file) return;
   notice('');
@@ -1016,6 +1026,8 @@ async function openFile(file) {
   }
   const r = await readFile(file);
   if (r.error) { progress(null); fileError(file.name, r.error); return; }
+  const kind = notUtf8Kind(new Uint8Array(r.buffer, 0, Math.min(6, r.buffer.byteLength)));
+  if (kind) { progress(null); fileError(file.name, kind); return; }
   let text;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(r.buffer);
