@@ -137,6 +137,40 @@ test('a file whose name and contents are markup: refused or opened, the name sho
   await context.close();
 });
 
+test('files in other encodings, compressed, empty or too large: each refused with what it is; a BOM and CRLF are fine', async () => {
+  const { page, context, problems, dialogs } = await openWatched();
+  const file = page.locator('#file');
+  const rep = '0\r\n2\r\n3\r\n1\r\na 0 24\r\na 1 8\r\nf 0\r\n';
+  const refused = [
+    ['le.rep', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(rep, 'utf16le')]), 'it is UTF-16 text: the playground reads UTF-8 (or ASCII); save it as UTF-8 first (iconv -f UTF-16 -t UTF-8 FILE)'],
+    ['be.txt', Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(rep, 'utf16le').swap16()]), 'it is UTF-16 text: the playground reads UTF-8'],
+    ['nobom.rep', Buffer.from(rep, 'utf16le'), 'it holds NUL bytes: it is a binary file, not a .rep trace or a script'],
+    ['t.rep.gz', Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3]), 'it is gzip-compressed: decompress it first (gunzip -k FILE)'],
+    ['t.rep.xz', Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0, 4]), 'it is xz-compressed: decompress it first (xz -dk FILE)'],
+    ['latin1.txt', Buffer.from('p = malloc(8) # caf\xe9\n', 'latin1'), 'it is not a text file (it is not valid UTF-8)'],
+    ['empty.rep', Buffer.alloc(0), 'it is empty'],
+    ['big.rep', Buffer.alloc(9 << 20, 0x61), 'it is 9.0 MiB; the playground takes files up to 8 MiB'],
+    ['huge.rep', Buffer.from('0\n1\n1\n1\na 0 99999999999999999999\n'), 'line 5: a 0 99999999999999999999: size 99999999999999999999 is too large'],
+  ];
+  const before = await blockTexts(page);
+  for (const [name, buffer, want] of refused) {
+    await file.setInputFiles({ name, mimeType: 'application/octet-stream', buffer });
+    await page.waitForFunction((n) => document.getElementById('notice').textContent.includes(`Could not open ${n}:`), name, { timeout: 20000 });
+    await idle(page);
+    const alert = (await page.getByRole('alert').textContent()).trim();
+    assert.ok(alert.startsWith(`Could not open ${name}: `) && alert.includes(want), `${name}: ${alert}`);
+    assert.deepEqual(await blockTexts(page), before, `${name}: the program before stays`);
+  }
+  // a UTF-8 byte order mark and CRLF line ends are fine
+  await file.setInputFiles({ name: 'bom-crlf.rep', mimeType: 'text/plain', buffer: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(rep)]) });
+  await page.waitForFunction(() => document.querySelector('[role="status"]').textContent.includes('Opened bom-crlf.rep.'), null, { timeout: 20000 });
+  await idle(page);
+  assert.equal(countUsed(await blockTexts(page)), 1);
+  await assertNothingInjected(page, dialogs, 'encodings');
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
 test('markup in the link: quoted in the message, or loaded as a script shown as text', async () => {
   const cases = [
     // quoted as JSON strings are (a quote inside is \"), clipped to 40 characters
