@@ -171,6 +171,32 @@ test('files in other encodings, compressed, empty or too large: each refused wit
   await context.close();
 });
 
+test('a script of 20,000 variables and a .rep of 400,000 ops open in the page', async () => {
+  const { page, context, problems, dialogs } = await openWatched();
+  const file = page.locator('#file');
+  const N = 20000;
+  const name = (i) => `variable_${i}_${'x'.repeat(40)}`;
+  const script = Array.from({ length: N }, (_, i) => `${name(i)} = malloc(${8 + (i % 50)})`).join('\n') + '\n';
+  await file.setInputFiles({ name: 'many.txt', mimeType: 'text/plain', buffer: Buffer.from(script) });
+  await page.waitForFunction(() => document.querySelector('[role="status"]').textContent.includes('Opened many.txt.'), null, { timeout: 60000 });
+  await idle(page);
+  assert.equal((await page.locator('#step-count').textContent()).trim(), `Step ${N.toLocaleString('en')} of ${N.toLocaleString('en')}`);
+  assert.match(await runStatement(page, `free(${name(N - 1)})`), /done/);
+  // 200,000 ids, each allocated and freed: 400,000 ops, 4.6 MB
+  const ids = 200000;
+  const lines = ['0', String(ids), String(2 * ids), '1'];
+  for (let i = 0; i < ids; i++) lines.push(`a ${i} ${8 + (i % 100)}`);
+  for (let i = 0; i < ids; i++) lines.push(`f ${i}`);
+  await file.setInputFiles({ name: 'long.rep', mimeType: 'text/plain', buffer: Buffer.from(lines.join('\n') + '\n') });
+  await page.waitForFunction(() => document.querySelector('[role="status"]').textContent.includes('Opened long.rep.'), null, { timeout: 120000 });
+  await idle(page, 120000);
+  assert.equal((await page.locator('#step-count').textContent()).trim(), 'Step 400,000 of 400,000');
+  assert.equal(countUsed(await blockTexts(page)), 0);
+  await assertNothingInjected(page, dialogs, 'large files');
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
 test('markup in the link: quoted in the message, or loaded as a script shown as text', async () => {
   const cases = [
     // quoted as JSON strings are (a quote inside is \"), clipped to 40 characters
