@@ -235,6 +235,8 @@ export interface ProcessOptions {
   /** glibc's mmap threshold on. */
   mmap?: boolean;
   mmapThreshold?: number;
+  /** Share of the frames other processes hold, 0 to 80 percent. */
+  othersPercent?: number;
 }
 
 export interface ProcessOptionsInEffect {
@@ -246,6 +248,12 @@ export interface ProcessOptionsInEffect {
   tlbWays: number;
   mmap: boolean;
   mmapThreshold: number;
+  othersPercent: number;
+  kernelPercent: number;
+  /** Bytes a page (4096). */
+  pageSize: number;
+  /** The virtual address space's size in bytes: 2^32 (x86) or 2^48 (x86-64). */
+  addressSpace: number;
 }
 
 export interface Vma {

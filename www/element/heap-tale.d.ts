@@ -1,10 +1,10 @@
 // Types of the <heap-tale> custom element (`import 'heaptale/element'`). Every attribute is
 // documented in docs/EMBEDDING.md; these are their values, the element's properties,
 // methods and events.
-import type { PolicyName, ListOrder, Heap, HeapStats } from '../../types/heaptale.js';
+import type { PolicyName, ListOrder, Heap, HeapStats, ProcessOptions } from '../../types/heaptale.js';
 
 /** A panel of the element. */
-export type HeapTalePanel = 'heap' | 'free-lists' | 'pages' | 'stats' | 'console' | 'hex';
+export type HeapTalePanel = 'heap' | 'free-lists' | 'pages' | 'process' | 'stats' | 'console' | 'hex';
 
 /**
  * The element's options, as attributes (all strings in HTML; the types say what each
@@ -44,6 +44,20 @@ export interface HeapTaleOptions {
   readonly?: '' | 'readonly';
   /** A title shown above the heap (also its region's name). */
   title?: string;
+  /** The simulated process's knobs, as in the playground's links: paging mode. */
+  vm?: 'x86' | 'x86-64';
+  /** Physical memory in bytes: 65536, 262144, 1048576, 4194304, 16777216 or 67108864. */
+  phys?: `${number}`;
+  /** Page replacement. */
+  repl?: 'fifo' | 'lru' | 'clock' | 'opt' | 'random';
+  /** TLB entries x ways, such as '64x4' ('0x0': none). */
+  tlb?: `${number}x${number}`;
+  /** glibc's mmap threshold. */
+  mmap?: 'on' | 'off';
+  /** Share of the frames other processes hold, in percent. */
+  others?: `${number}`;
+  /** The address the process panel's page walk starts with (decimal or 0x hex); default: the first payload. */
+  walk?: string;
   /** URL of heaptale.js (the glue) or heaptale_bg.wasm to load instead of ../../pkg/ from the element. */
   wasm?: string;
 }
@@ -108,7 +122,7 @@ export const PANELS: HeapTalePanel[];
 export const DEFAULT_PANELS: HeapTalePanel[];
 /** The element's settings read from attribute values (`get(name)`), checked as the playground's links are. */
 export function readSettings(get: (name: string) => string | null): Promise<
-  | { config: { policy: PolicyName; order: ListOrder; coalesce: boolean; header: number; align: number; heapSize: number | null; base: number | null }; policies: PolicyName[]; step: number | 'end'; panels: HeapTalePanel[]; height: number | null; error: null }
+  | { config: { policy: PolicyName; order: ListOrder; coalesce: boolean; header: number; align: number; heapSize: number | null; base: number | null }; policies: PolicyName[]; step: number | 'end'; panels: HeapTalePanel[]; height: number | null; process: ProcessOptions; walk: string | null; error: null }
   | { error: string }>;
 /** Strips the indentation common to a script's lines. */
 export function dedent(text: string): string;
