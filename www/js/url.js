@@ -38,10 +38,11 @@ const b64url = (bytes) => {
   for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 };
-const unb64url = (s) => {
+/** Bytes of base64url text; `at`: where `s` starts in the value (for messages). */
+const unb64url = (s, at = 0) => {
   if (!/^[A-Za-z0-9_-]*$/.test(s)) {
     const bad = /[^A-Za-z0-9_-]/.exec(s);
-    throw new Error(`it is not base64url (character ${quote(bad[0])} at ${bad.index + 1})`);
+    throw new Error(`it is not base64url (character ${quote(bad[0])} at ${at + bad.index + 1})`);
   }
   if (s.length % 4 === 1) throw new Error(`it is not base64url (its length, ${s.length.toLocaleString('en')}, cannot be that of whole bytes: cut short?)`);
   const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4));
@@ -93,10 +94,11 @@ export async function packText(text) {
  * (and nothing else: no DOMException, no TypeError); at most MAX_TEXT_BYTES.
  */
 export async function unpackText(s) {
-  if (typeof s !== 'string' || !s) throw new Error('it is empty');
+  if (typeof s !== 'string') throw new Error('it is not text');
+  if (!s) throw new Error('it is empty');
   const kind = s[0];
   if (kind !== 'z' && kind !== 'b') throw new Error(`it does not start with z or b (it starts with ${quote(kind)})`);
-  const data = unb64url(s.slice(1));
+  const data = unb64url(s.slice(1), 1);
   let bytes;
   if (kind === 'z') {
     if (typeof DecompressionStream !== 'function') throw new Error('this browser cannot inflate it (no DecompressionStream)');
@@ -200,7 +202,9 @@ export async function decodeState(hash, traces = []) {
     if (p.has('trace') && p.has('script')) throw new Error('a link holds a trace or a script, not both');
     if (p.has('trace')) {
       const name = p.get('trace');
-      if (!traces.includes(name)) throw new Error(`unknown trace ${quote(name)} (built in: ${traces.join(', ')})`);
+      if (!traces.includes(name)) {
+        throw new Error(`unknown trace ${quote(name)} (${traces.length ? `built in: ${traces.join(', ')}` : 'this page has no built-in traces'})`);
+      }
       source = { trace: name };
     } else if (p.has('script')) {
       try { source = { text: await unpackText(p.get('script')) }; }

@@ -80,7 +80,7 @@ function assertValidState(st, hash) {
 
 // Every refusal names what was wrong: the setting, or what is wrong with the
 // packed text (unpackText's messages, below).
-const UNPACK_FAULT = '(it is empty|it does not start with z or b|it is not base64url|its deflate data is damaged or cut short|it inflates to more than 256 KiB|it is more than 256 KiB|it is not UTF-8 text|this browser cannot inflate it)';
+const UNPACK_FAULT = '(it is empty|it is not text|it does not start with z or b|it is not base64url|its deflate data is damaged or cut short|it inflates to more than 256 KiB|it is more than 256 KiB|it is not UTF-8 text|this browser cannot inflate it)';
 const REFUSAL = new RegExp('^(unknown setting "|the setting "[^"]*" is given more than once|unknown policy "|unknown order "|coalesce must be on or off|'
   + '(header|align|heap-size|step|cut) must be (a whole number|between)|align must be a power of two|base must be|unknown trace "|'
   + 'a link holds a trace or a script, not both|cut and extra need a trace or a script|at most 3 policies|compare names a policy more than once|'
@@ -330,11 +330,10 @@ test('not a string, no trace list: still a result, never an exception', async ()
   for (const v of [undefined, null, 42, {}, [], Symbol('x')]) {
     assert.deepEqual(await decodeState(v, TRACES), { state: null, error: 'the fragment is not text' });
   }
-  assert.deepEqual(await decodeState('#trace=cccp'), { state: null, error: 'unknown trace "cccp" (built in: )' });
+  assert.deepEqual(await decodeState('#trace=cccp'), { state: null, error: 'unknown trace "cccp" (this page has no built-in traces)' });
   assert.deepEqual(await decodeState('#step=3'), { state: { config: {}, source: null, step: 3, compare: [] }, error: null });
-  for (const v of [undefined, null, 42, '']) {
-    await assert.rejects(unpackText(v), { message: 'it is empty' });
-  }
+  for (const v of [undefined, null, 42, {}]) await assert.rejects(unpackText(v), { message: 'it is not text' });
+  await assert.rejects(unpackText(''), { message: 'it is empty' });
 });
 
 // Inputs kept from the runs above (and the reason each is here): each
@@ -347,8 +346,8 @@ const REGRESSIONS = [
   ['#script=b_w', 'the script cannot be read: it is not UTF-8 text'], // TextDecoder's TypeError
   ['#script=', 'the script cannot be read: it is empty'],
   ['#script=%E2%82', 'the script cannot be read: it does not start with z or b (it starts with "\ufffd")'],
-  ['#script=z%2B%2F', 'the script cannot be read: it is not base64url (character "+" at 1)'],
-  ['#script=zz%%%&policy=first', 'the script cannot be read: it is not base64url (character "%" at 2)'],
+  ['#script=z%2B%2F', 'the script cannot be read: it is not base64url (character "+" at 2)'],
+  ['#script=zz%%%&policy=first', 'the script cannot be read: it is not base64url (character "%" at 3)'],
   // numbers past what Number holds exactly, or at all
   [`#step=${'9'.repeat(400)}`, `step must be between 0 and 100000000, got "${'9'.repeat(40)}…"`],
   ['#step=1e9', 'step must be a whole number, got "1e9"'],
