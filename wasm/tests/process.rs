@@ -283,3 +283,33 @@ fn user_writes_put_real_bytes_touch_pages_and_follow_time_travel() {
     let p2 = process(&h, "{}");
     assert_eq!(n(&p2.stats().map_err(message).unwrap().into(), "minorFaults"), n(&s3, "minorFaults"));
 }
+
+#[wasm_bindgen_test]
+fn other_processes_hold_the_share_of_frames_asked_for() {
+    let h = heap();
+    run(&h, "a = malloc(24)");
+    let kinds = |json: &str| -> (Vec<u32>, JsValue) {
+        let p = process(&h, json);
+        let f: JsValue = p.frames().map_err(message).unwrap().into();
+        let k: js_sys::Uint8Array = get(&f, "kinds").dyn_into().unwrap();
+        let mut count = vec![0u32; 5];
+        for v in k.to_vec() {
+            count[v as usize] += 1;
+        }
+        (count, p.options().into())
+    };
+    // 1 MiB: 256 frames; the kernel holds 12 % (30), the others the share asked for.
+    let (c0, o0) = kinds(r#"{"physicalMemory": 1048576, "othersPercent": 0}"#);
+    assert_eq!((c0[1], c0[2]), (30, 0));
+    assert_eq!(n(&o0, "othersPercent"), 0.0);
+    assert_eq!((n(&o0, "kernelPercent"), n(&o0, "pageSize"), n(&o0, "addressSpace")), (12.0, 4096.0, 4294967296.0));
+    let (c75, _) = kinds(r#"{"physicalMemory": 1048576, "othersPercent": 75}"#);
+    assert_eq!((c75[1], c75[2]), (30, 192));
+    // Our page, its page table and the directory take frames either way, the rest is free.
+    assert_eq!((c0[3], c0[4], c0[0]), (2, 1, 256 - 30 - 3));
+    assert_eq!((c75[3], c75[4], c75[0]), (2, 1, 256 - 30 - 192 - 3));
+    let e = JsProcess::new(&h, opts(r#"{"othersPercent": 90}"#)).err().map(message).unwrap();
+    assert_eq!(e, "new Process: othersPercent must be a whole number from 0 to 80, got the number 90");
+    let (_, o64) = kinds(r#"{"mode": "x86-64"}"#);
+    assert_eq!(n(&o64, "addressSpace"), 281474976710656.0);
+}

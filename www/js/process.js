@@ -93,7 +93,8 @@ export class ProcessView {
     s.append(el('p', { class: 'help' }, 'A simulated Linux process around the real heap: its address space (mm_struct), ' +
       'page tables, physical frames, faults and TLB follow x86 and Linux rules, but only the heap’s bytes, its break ' +
       'and its addresses are real (wasm32 addresses are the process’s virtual addresses). Memory the allocator writes ' +
-      '(headers, footers, free-list links) touches pages; a first touch is a minor fault.'));
+      '(headers, footers, free-list links) and the program’s own writes (write(p, "text") and memset(p, 0, n) in a script) touch pages; ' +
+      'a page’s first touch is a minor fault, and a written page is dirty.'));
 
     // Knobs.
     const knobs = el('div', { class: 'knobs process-knobs', role: 'group', 'aria-label': 'simulated process settings' });
@@ -278,7 +279,7 @@ export class ProcessView {
     }
     this.showError('');
     this.lay = lay;
-    this.renderFacts();
+    this.renderFacts(stats);
     this.renderLayout(lay);
     this.renderCounters(stats);
     this.renderNotes(notes);
@@ -290,11 +291,12 @@ export class ProcessView {
     if (this.walkAddr !== null) this.walk(this.walkAddr, { quiet: true });
   }
 
-  renderFacts() {
+  renderFacts(stats) {
     const o = this.proc.options();
     const bits = o.mode === 'x86' ? 32 : 48;
     this.knobFacts.textContent = `OSTEP’s paging knobs, here: address-space size ${o.addressSpace >= 2 ** 40 ? `${o.addressSpace / 2 ** 40} TiB` : kib(o.addressSpace)} ` +
       `(2^${bits} bytes: the paging mode; wasm32’s addresses are 32-bit), page size ${kib(o.pageSize)} (x86’s base page, in both modes), ` +
+      `percent valid ${+((stats.virtualBytes / o.addressSpace) * 100).toPrecision(2)} % (the mapped areas, ${kib(stats.virtualBytes)}: an address outside them is a segmentation fault), ` +
       `physical memory ${kib(o.physicalMemory)} (${num(o.physicalMemory / o.pageSize)} frames), of which the kernel holds ${o.kernelPercent} % and ` +
       `other processes ${o.othersPercent} % (how full memory is before our first fault); the TLB, ${o.tlbEntries ? `${o.tlbEntries} entries, ` +
       `${o.tlbWays ? `${o.tlbWays}-way` : 'fully associative'}` : 'off'}; page replacement ${o.policy.toUpperCase()} when memory is full (a swap area of 16 MiB).`;
@@ -454,7 +456,7 @@ export class ProcessView {
     w.levels.forEach((s, i) => {
       const flags = ['present', 'writable', 'user', 'accessed', 'dirty'].filter((k) => s[k]).join(', ') || 'not present';
       const to = s.present ? `frame ${hex(s.frame)}` : s.swapSlot !== null ? `swapped out (slot ${s.swapSlot})` : 'no frame';
-      const li = stepEl(`f${i}`, `${s.entry} ${s.index}`, `entry ${s.index} of the ${s.tableName} at ${hex(s.entryAddr)}: ${s.text} → ${to} (${flags})`, i);
+      const li = stepEl(`f${i}`, `${s.entry} ${s.index}`, `entry ${s.index} of the ${s.tableName} at ${hex(s.entryAddr)} = ${s.raw} → ${to} (${flags})`, i);
       li.dataset.level = String(s.level);
       levelsShown.push(li);
     });
