@@ -115,6 +115,29 @@ test('process: walk an address level by level; scrub back and see the faults and
   }
 });
 
+test('process: a heap that cannot grow is sbrk failing; the frames other processes hold come from the link', async () => {
+  const { page, context, problems } = await openPage({ hash: '#policy=first&others=75' });
+  try {
+    await idle(page);
+    // A fixed heap of 4 KiB (OSTEP's -S): it never grows.
+    await page.locator('#heap-size').fill('4096');
+    await page.locator('#heap-size').dispatchEvent('change');
+    await page.waitForFunction(() => /heap size changed/.test(document.getElementById('status').textContent), null, { timeout: 10000 });
+    await idle(page);
+    assert.equal(await page.getByRole('combobox', { name: 'Frames held by other processes' }).inputValue(), '75');
+    assert.match(await page.locator('#vm-frames-summary').textContent(), /^4,096 frames of 4 KiB: \d[\d,]* free, 491 held by the kernel, 3,072 by other processes, /);
+    assert.match(await page.locator('#vm-knob-facts').textContent(), /other processes 75 %/);
+    const said = await runStatement(page, 'big = malloc(5000)');
+    assert.match(said, /out of memory/);
+    const notes = await page.getByRole('list', { name: 'simulated paging this step' }).getByRole('listitem').allTextContents();
+    assert.equal(notes.length, 1, notes.join('\n'));
+    assert.match(notes[0], /^Simulated: a request of 5000 bytes needed more heap and the heap could not grow: sbrk fails with ENOMEM and returns \(void \*\) -1, the break stays at 0x[0-9a-f]+, and malloc returns NULL$/);
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test('process: under reduced motion the walk is drawn at once', async () => {
   const { page, context, problems } = await openPage({ reducedMotion: 'reduce' });
   try {
