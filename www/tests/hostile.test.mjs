@@ -358,6 +358,7 @@ test('in the page, a double free is explained in words under the step', async ()
   assert.match(s, /^⚠?\s*Error at step \d+ \(line \d+\): free\(dd\): double free: the block at 0x[0-9a-f]+ is already free\./, s);
   assert.match(s, /That block was freed already\. Freeing it again would put it on the free list twice, so two later mallocs could be handed the same memory/, s);
   assert.match(s, /The heap is unchanged, and the session goes on\.$/, s);
+  await page.locator('#status').screenshot({ path: path.join(RESULTS, 'hostile-double-free.png') });
   assert.match(await runStatement(page, 'ee = malloc(8)'), /returned 0x/);
   await assertNothingInjected(page, dialogs, 'double free');
   assert.deepEqual(problems, []);
