@@ -109,6 +109,15 @@ test('process: walk an address level by level; scrub back and see the faults and
     assert.equal(await faults(page), 2);
     const w3 = await walk(page, addr);
     assert.equal(w3.result, w.result);
+    // The program's bytes are real: the hex view of a's block shows "hello" in its payload,
+    // 8 bytes after the header; the write touched a resident page: no new fault.
+    await runStatement(page, 'write(a, "hello")');
+    assert.equal(await faults(page), 2);
+    const aBlock = `used, ${hx(start)}, 32 bytes`;
+    await page.locator('#blocks li', { hasText: aBlock }).click();
+    await page.getByRole('table', { name: new RegExp(`Used block at ${hx(start)}`) }).waitFor();
+    const bytes = await page.locator('#hex .byte').allTextContents();
+    assert.deepEqual(bytes.slice(8, 13), ['68', '65', '6c', '6c', '6f']);
     assert.deepEqual(problems, []);
   } finally {
     await context.close();
