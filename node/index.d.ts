@@ -53,6 +53,8 @@ export interface Integrity {
   utilization: number;
   /** Integrity errors malloc-lab's checks found (none for a sound allocator). */
   errors: string[];
+  /** Payload bytes written by `write`/`memset` that changed before their block was freed. */
+  writeErrors: string[];
   allocFailures: number;
   firstAllocFailure: string | null;
 }

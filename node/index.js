@@ -109,7 +109,8 @@ export async function replay(text, options = {}) {
       if (r.error) throw new Error(`replay: ${r.error}`);
       integrity = {
         ops: r.ops, peakLiveBytes: r.peak_live_bytes, peakHeapBytes: r.peak_heap_bytes, heapBytes: r.heap_bytes,
-        utilization: r.utilization, errors: [...r.integrity_errors], allocFailures: r.alloc_failures, firstAllocFailure: r.first_alloc_failure,
+        utilization: r.utilization, errors: [...r.integrity_errors], writeErrors: [...(r.write_errors ?? [])],
+        allocFailures: r.alloc_failures, firstAllocFailure: r.first_alloc_failure,
       };
     } else {
       const r = heap.load(text);

@@ -95,13 +95,10 @@ export interface StepInfo {
   grewPages: number;
 }
 
-/** A failed step. */
-export interface StepFailure {
-  step: number;
-  line: number;
-  text: string;
-  addr: number | null;
+/** A failed step: its `stepInfo`, with the error. */
+export interface StepFailure extends StepInfo {
   error: string;
+  errorKind: StepErrorKind;
 }
 
 /** The format of a loaded program. */
@@ -120,21 +117,25 @@ export interface LoadProgress {
   failed: number;
 }
 
-/** `replay()`: a checked replay's report, as malloc-lab's driver gives it. */
-export type ReplayReport =
-  | {
-    ops: number;
-    peak_live_bytes: number;
-    peak_heap_bytes: number;
-    heap_bytes: number;
-    utilization: number;
-    integrity_errors: string[];
-    alloc_failures: number;
-    first_alloc_failure: string | null;
-    format: ProgramFormat;
-    error: null;
-  }
-  | { error: string };
+/** `replay()`: a checked replay's report, as malloc-lab's driver gives it (all zero, with `error`, when the trace cannot be replayed). */
+export interface ReplayReport {
+  ops: number;
+  peak_live_bytes: number;
+  peak_heap_bytes: number;
+  heap_bytes: number;
+  /** peak_live_bytes / peak_heap_bytes. */
+  utilization: number;
+  /** What malloc-lab's checks found (overlap, alignment, data not kept by realloc, ...). */
+  integrity_errors: string[];
+  /** Writes (`write`, `memset`) that the replay found changed before their block was freed. */
+  write_errors: string[];
+  alloc_failures: number;
+  first_alloc_failure: string | null;
+  /** '' when the trace could not be read. */
+  format: ProgramFormat | '';
+  /** null, or why the trace could not be replayed (then nothing changed). */
+  error: string | null;
+}
 
 /** `run()`: one statement's outcome. */
 export interface RunResult {

@@ -202,3 +202,105 @@ test('the element and the iframe page from the installed package work under the 
     await new Promise((r) => server.close(r));
   }
 });
+
+test('what the engine returns has the fields its declarations say (every object, array and event checked at run time)', async () => {
+  const { default: ts } = await import('typescript');
+  const file = path.join(ROOT, 'types', 'heaptale.d.ts');
+  const program = ts.createProgram([file], { strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, lib: ['lib.es2022.d.ts', 'lib.dom.d.ts', 'lib.esnext.disposable.d.ts'], types: [] });
+  const checker = program.getTypeChecker();
+  const sf = program.getSourceFile(file);
+  const exported = new Map(checker.getExportsOfModule(checker.getSymbolAtLocation(sf)).map((s) => [s.name, s]));
+
+  /** The shapes a type allows: [{all: Set, required: Set}] per union member, or 'array' with its element's shapes. */
+  const shapes = (t) => {
+    if (t.isUnion()) return t.types.flatMap((m) => shapes(m));
+    if (checker.isArrayType(t)) return [{ array: shapes(checker.getTypeArguments(t)[0]) }];
+    if (checker.isTupleType(t)) return [{ tuple: true }];
+    if (!(t.flags & ts.TypeFlags.Object) || /^(Uint|Int|Float)\d+Array\b/.test(checker.typeToString(t))) return [{ primitive: checker.typeToString(t) }];
+    const props = checker.getPropertiesOfType(t);
+    return [{ all: new Set(props.map((p) => p.name)), required: new Set(props.filter((p) => !(p.flags & ts.SymbolFlags.Optional)).map((p) => p.name)), name: checker.typeToString(t) }];
+  };
+  const returnShapes = (owner, method) => {
+    let t;
+    if (owner) {
+      const cls = checker.getDeclaredTypeOfSymbol(exported.get(owner));
+      t = checker.getTypeOfSymbolAtLocation(cls.getProperty(method), sf);
+    } else {
+      t = checker.getTypeOfSymbolAtLocation(exported.get(method), sf);
+    }
+    return shapes(t.getCallSignatures()[0].getReturnType());
+  };
+  const problems = [];
+  const check = (what, value, allowed) => {
+    if (Array.isArray(value)) {
+      const a = allowed.find((s) => s.array || s.tuple);
+      if (!a) { problems.push(`${what}: an array, declared ${JSON.stringify(allowed.map((s) => s.name || s.primitive))}`); return; }
+      if (a.array) value.slice(0, 50).forEach((v, i) => check(`${what}[${i}]`, v, a.array));
+      return;
+    }
+    if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return; // primitives and typed arrays: tsc's business
+    const fits = allowed.filter((s) => s.all).map((s) => {
+      const keys = Object.keys(value);
+      const extra = keys.filter((k) => !s.all.has(k));
+      const missing = [...s.required].filter((k) => !(k in value));
+      return { s, extra, missing };
+    });
+    const ok = fits.find((f) => !f.extra.length && !f.missing.length);
+    if (!ok) {
+      const best = fits.sort((x, y) => (x.extra.length + x.missing.length) - (y.extra.length + y.missing.length))[0];
+      problems.push(`${what}: ${best ? `fields not declared in ${best.s.name}: [${best.extra}], declared but missing: [${best.missing}]` : 'an object, declared otherwise'}`);
+      return;
+    }
+  };
+
+  const g = await import(path.join(ROOT, 'node', 'index.js')).then((m) => m.instance());
+  const h = new g.Heap({ policy: 'first' });
+  const heapCalls = [];
+  const call = (owner, method, obj, ...args) => { const v = obj[method](...args); heapCalls.push([owner, method]); check(`${owner ?? 'module'}.${method}(${args.map((a) => JSON.stringify(a)).join(', ')})`, v, returnShapes(owner, method)); return v; };
+  const script = 'a = malloc(24)\nb = malloc(400)\nc = malloc(16)\nfree(b)\nd = malloc(40)\nfree(a)\nfree(d)\ne = realloc(c, 2000)\nfree(e)\nfree(e)\nzz(\n';
+  call('Heap', 'load', h, script);
+  call('Heap', 'load', h, '20000\n2\nfoo');
+  call('Heap', 'run', h, 'p = malloc(8)');
+  call('Heap', 'run', h, 'free(');
+  call('Heap', 'timeline', h);
+  for (let i = 0; i <= h.stepCount(); i++) {
+    call('Heap', 'seek', h, i);
+    call('Heap', 'events', h);
+    call('Heap', 'stepInfo', h, i);
+  }
+  call('Heap', 'stepList', h, 1, 5);
+  call('Heap', 'failures', h, 10);
+  call('Heap', 'seek', h, 5);
+  call('Heap', 'blocks', h);
+  call('Heap', 'freeLists', h);
+  call('Heap', 'stats', h);
+  call('Heap', 'loadStart', h, script);
+  call('Heap', 'loadContinue', h, 3);
+  call('Heap', 'loadContinue', h, 100);
+  const p = new g.Process(h, { tlbEntries: 16, tlbWays: 4 });
+  for (const m of ['layout', 'stats', 'options', 'pages', 'frames', 'notes', 'position']) call('Process', m, p);
+  call('Process', 'walk', p, h.heapStart() + 8);
+  call('Process', 'walk', p, 16);
+  p.free();
+  call('Heap', 'replay', h, '20000\n2\n4\n1\na 0 16\na 1 32\nf 0\nf 1\n');
+  call('Heap', 'replay', h, '20000\n2\nfoo');
+  call(null, 'policies', g);
+  call(null, 'moduleMemory', g);
+  h.free();
+  assert.deepEqual(problems, []);
+  // every Heap and Process method that returns an object or an array was called
+  const objectReturning = (owner) => {
+    const cls = checker.getDeclaredTypeOfSymbol(exported.get(owner));
+    return checker.getPropertiesOfType(cls).filter((sym) => {
+      const sig = checker.getTypeOfSymbolAtLocation(sym, sf).getCallSignatures()[0];
+      return sig && shapes(sig.getReturnType()).some((x) => x.all || x.array);
+    }).map((sym) => sym.name);
+  };
+  const called = new Set(heapCalls.map(([o, m]) => `${o}.${m}`));
+  for (const owner of ['Heap', 'Process']) {
+    for (const m of objectReturning(owner)) {
+      if (m === 'freeList') continue; // [addr, size] tuples
+      assert.ok(called.has(`${owner}.${m}`), `${owner}.${m} is checked at run time`);
+    }
+  }
+});
