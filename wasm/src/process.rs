@@ -678,3 +678,92 @@ fn parse_addr(v: &JsValue) -> Result<u64, JsError> {
 fn kind_name(k: VmaKind) -> &'static str {
     k.name()
 }
+
+// ---------------------------------------------------------------- OSTEP's paging exercise
+
+/// OSTEP's paging knobs where they apply as such: `paging-linear-translate.py`'s exercise (a
+/// linear page table and addresses to translate), the same for the same seed. Options, each
+/// optional (the script's defaults): `addressSpace` (bytes, 16k), `pageSize` (4k),
+/// `physicalMemory` (64k), `percentValid` (0 to 100, 50), `count` (addresses, 5, at most
+/// 1,000), `seed` (0), `answers` (the script's `-c`), `verbose` (`-v`). Returns `{text,
+/// pageTable: [entry, ...], trace: [{vaddr, vpn, paddr}]}` (`paddr` null when invalid); a bad
+/// knob throws an `Error` saying why, as the script refuses it.
+#[wasm_bindgen(js_name = ostepPaging)]
+pub fn ostep_paging(options: JsValue) -> Result<Object, JsError> {
+    use heaptale::vm::ostep::{generate, OstepKnobs};
+    const KNOWN: [&str; 8] = ["addressSpace", "pageSize", "physicalMemory", "percentValid", "count", "seed", "answers", "verbose"];
+    let mut k = OstepKnobs::default();
+    let (mut answers, mut verbose) = (false, false);
+    if !(options.is_undefined() || options.is_null()) {
+        if !options.is_object() || Array::is_array(&options) {
+            return Err(JsError::new("ostepPaging: the options must be an object such as { pageSize: 1024 }"));
+        }
+        let obj: &Object = options.unchecked_ref();
+        for key in Object::keys(obj).iter() {
+            let name = key.as_string().unwrap_or_default();
+            if !KNOWN.contains(&name.as_str()) {
+                return Err(JsError::new(&format!("ostepPaging: unknown option '{name}': the options are {}", KNOWN.join(", "))));
+            }
+        }
+        let get = |name: &str| Reflect::get(obj, &name.into()).ok().filter(|v| !v.is_undefined() && !v.is_null());
+        let whole = |name: &str, lo: f64, hi: f64| -> Result<Option<u64>, JsError> {
+            let Some(v) = get(name) else { return Ok(None) };
+            match v.as_f64() {
+                Some(n) if n.fract() == 0.0 && n >= lo && n <= hi => Ok(Some(n as u64)),
+                _ => Err(JsError::new(&format!("ostepPaging: {name} must be a whole number from {lo} to {hi}, got {}", crate::args::describe(&v)))),
+            }
+        };
+        let flag = |name: &str| -> Result<bool, JsError> {
+            match get(name) {
+                None => Ok(false),
+                Some(v) => v.as_bool().ok_or_else(|| JsError::new(&format!("ostepPaging: {name} must be true or false, got {}", crate::args::describe(&v)))),
+            }
+        };
+        let gib = (1u64 << 30) as f64;
+        if let Some(v) = whole("addressSpace", 1.0, gib)? {
+            k.address_space = v;
+        }
+        if let Some(v) = whole("pageSize", 1.0, gib)? {
+            k.page_size = v;
+        }
+        if let Some(v) = whole("physicalMemory", 1.0, gib)? {
+            k.phys_mem = v;
+        }
+        if let Some(v) = whole("percentValid", 0.0, 100.0)? {
+            k.percent_valid = v as u32;
+        }
+        if let Some(v) = whole("count", 0.0, 1000.0)? {
+            k.count = v as usize;
+        }
+        if let Some(v) = whole("seed", 0.0, u32::MAX as f64)? {
+            k.seed = v;
+        }
+        answers = flag("answers")?;
+        verbose = flag("verbose")?;
+    }
+    // The table is printed whole: keep it to what a page can show.
+    if k.page_size != 0 && k.address_space / k.page_size > 4096 {
+        return Err(JsError::new(&format!(
+            "ostepPaging: {} virtual pages is more than the 4,096 this page shows: use a smaller address space or larger pages",
+            k.address_space / k.page_size
+        )));
+    }
+    let ex = generate(&k).map_err(|e| JsError::new(&format!("ostepPaging: {e}")))?;
+    let o = Object::new();
+    set(&o, "text", &ex.render(verbose, answers).into());
+    let table = Array::new();
+    for vpn in 0..ex.page_table.len() {
+        table.push(&num(ex.entry(vpn as u64) as u64));
+    }
+    set(&o, "pageTable", &table);
+    let trace = Array::new();
+    for t in &ex.trace {
+        let x = Object::new();
+        set(&x, "vaddr", &num(t.vaddr));
+        set(&x, "vpn", &num(t.vpn));
+        set(&x, "paddr", &t.paddr.map_or(JsValue::NULL, num));
+        trace.push(&x);
+    }
+    set(&o, "trace", &trace);
+    Ok(o)
+}

@@ -313,3 +313,36 @@ fn other_processes_hold_the_share_of_frames_asked_for() {
     let (_, o64) = kinds(r#"{"mode": "x86-64"}"#);
     assert_eq!(n(&o64, "addressSpace"), 281474976710656.0);
 }
+
+#[wasm_bindgen_test]
+fn ostep_paging_exercise_matches_the_script() {
+    // paging-linear-translate.py -a 32k -p 1m -P 1k -u 75 -n 6 -s 1 -v -c
+    let o: JsValue = heaptale_wasm::process::ostep_paging(opts(
+        r#"{"addressSpace": 32768, "physicalMemory": 1048576, "pageSize": 1024, "percentValid": 75, "count": 6, "seed": 1, "verbose": true, "answers": true}"#,
+    ))
+    .map_err(message)
+    .unwrap()
+    .into();
+    assert_eq!(get(&o, "text").as_string().unwrap(), include_str!("../../tests/vm_ostep_seed1.txt"));
+    let table: Array = get(&o, "pageTable").dyn_into().unwrap();
+    assert_eq!(table.length(), 32);
+    let trace: Array = get(&o, "trace").dyn_into().unwrap();
+    assert_eq!(trace.length(), 6);
+    let t0 = trace.get(0);
+    assert_eq!((n(&t0, "vaddr"), n(&t0, "vpn"), n(&t0, "paddr")), (0x1f12 as f64, 7.0, 0xb12 as f64));
+    assert!(get(&trace.get(1), "paddr").is_null());
+    // The defaults: the script's (16k space, 4k pages, 64k memory, 50 %, 5 addresses).
+    let d: JsValue = heaptale_wasm::process::ostep_paging(JsValue::UNDEFINED).map_err(message).unwrap().into();
+    assert_eq!(Array::from(&get(&d, "pageTable")).length(), 4);
+    assert!(get(&d, "text").as_string().unwrap().ends_with("--> PA or invalid address?\n"));
+    for (json, want) in [
+        (r#"{"pageSize": 3000}"#, "ostepPaging: bad setting: "),
+        (r#"{"percentValid": 101}"#, "ostepPaging: percentValid must be a whole number from 0 to 100, got the number 101"),
+        (r#"{"addressSpace": 1073741824, "pageSize": 1024, "physicalMemory": 1073741824}"#, "ostepPaging: 1048576 virtual pages is more than the 4,096 this page shows"),
+        (r#"{"colour": 1}"#, "ostepPaging: unknown option 'colour'"),
+        (r#"{"answers": "yes"}"#, "ostepPaging: answers must be true or false"),
+    ] {
+        let e = heaptale_wasm::process::ostep_paging(opts(json)).err().map(message).unwrap_or_else(|| panic!("{json} accepted"));
+        assert!(e.starts_with(want), "{json}: {e}");
+    }
+}
