@@ -198,6 +198,8 @@ export class ProcessView {
     this.walkOut = el('div', { class: 'vm-walk', id: 'vm-walk', 'aria-live': 'polite' });
     s.append(this.walkOut);
 
+    this.buildOstep(s);
+
     // Frames.
     s.append(el('h3', { id: 'vm-frames-heading' }, 'Physical frames'));
     this.frameLegend = el('ul', { class: 'legend', 'aria-label': 'frame legend' });
@@ -213,6 +215,70 @@ export class ProcessView {
     s.append(this.frameImg);
     this.frameSummary = el('p', { class: 'help', id: 'vm-frames-summary' });
     s.append(this.frameSummary);
+  }
+
+  /** OSTEP's paging exercise: its knobs where they apply as such (a linear page table). */
+  buildOstep(s) {
+    s.append(el('h3', { id: 'vm-ostep-heading' }, 'OSTEP’s paging exercise'));
+    s.append(el('p', { class: 'help', id: 'vm-ostep-help' }, 'OSTEP’s paging knobs as its homework uses them (paging-linear-translate.py, ' +
+      'chapter 18): a linear page table, one entry per virtual page with its top bit the valid bit, for an address space, a page size, ' +
+      'a physical memory and a share of valid pages; translate each virtual address. The same knobs and seed give the very exercise ' +
+      'the script prints. Simulated, and apart from the heap above.'));
+    const box = el('div', { class: 'knobs process-knobs', role: 'group', 'aria-label': 'OSTEP paging exercise settings' });
+    const size = (b) => (b >= 1 << 20 ? `${b / (1 << 20)}m` : b >= 1024 ? `${b / 1024}k` : String(b));
+    const sel = (id, label, values, value) => {
+      const k = el('div', { class: 'knob' });
+      k.append(el('label', { for: id }, label));
+      const e = el('select', { id });
+      for (const v of values) { const o = el('option', { value: String(v) }, size(v)); if (v === value) o.selected = true; e.append(o); }
+      e.addEventListener('change', () => this.renderOstep());
+      k.append(e);
+      box.append(k);
+      return e;
+    };
+    const numIn = (id, label, min, max, value) => {
+      const k = el('div', { class: 'knob' });
+      k.append(el('label', { for: id }, label));
+      const e = el('input', { id, type: 'number', min: String(min), max: String(max), step: '1', value: String(value), inputmode: 'numeric' });
+      e.addEventListener('change', () => this.renderOstep());
+      k.append(e);
+      box.append(k);
+      return e;
+    };
+    this.ostep = {
+      as: sel('vm-ostep-as', 'Address space (-a)', [1024, 4096, 16384, 32768, 65536, 262144, 1 << 20], 16384),
+      ps: sel('vm-ostep-ps', 'Page size (-P)', [256, 1024, 2048, 4096, 8192, 16384], 4096),
+      pm: sel('vm-ostep-pm', 'Physical memory (-p)', [16384, 65536, 262144, 1 << 20, 4 << 20, 16 << 20], 65536),
+      u: numIn('vm-ostep-u', 'Percent valid (-u)', 0, 100, 50),
+      n: numIn('vm-ostep-n', 'Addresses (-n)', 1, 50, 5),
+      seed: numIn('vm-ostep-s', 'Seed (-s)', 0, 4294967295, 0),
+    };
+    const ck = el('div', { class: 'knob knob-check' });
+    this.ostep.c = el('input', { id: 'vm-ostep-c', type: 'checkbox' });
+    this.ostep.c.addEventListener('change', () => this.renderOstep());
+    ck.append(this.ostep.c, el('label', { for: 'vm-ostep-c' }, 'Show the answers (-c)'));
+    box.append(ck);
+    s.append(box);
+    this.ostepError = el('p', { class: 'process-error', role: 'alert', id: 'vm-ostep-error' });
+    this.ostepError.hidden = true;
+    this.ostepOut = el('pre', { class: 'vm-ostep', id: 'vm-ostep-out', tabindex: '0', 'aria-labelledby': 'vm-ostep-heading' });
+    s.append(this.ostepError, this.ostepOut);
+  }
+
+  renderOstep() {
+    if (!this.glue?.ostepPaging) return;
+    const o = this.ostep;
+    try {
+      const r = this.glue.ostepPaging({
+        addressSpace: Number(o.as.value), pageSize: Number(o.ps.value), physicalMemory: Number(o.pm.value),
+        percentValid: Number(o.u.value), count: Number(o.n.value), seed: Number(o.seed.value), answers: o.c.checked, verbose: true,
+      });
+      this.ostepOut.textContent = r.text;
+      this.ostepError.hidden = true;
+    } catch (e) {
+      this.ostepError.textContent = `${e.message || e}`;
+      this.ostepError.hidden = false;
+    }
   }
 
   knobsChanged() {
@@ -249,8 +315,10 @@ export class ProcessView {
 
   /** Attaches a simulated process to `heap` (before its steps run, or after: it rebuilds). */
   attach(glue, heap) {
+    const first = !this.glue;
     this.glue = glue;
     this.heap = heap;
+    if (first) this.renderOstep();
     try { this.proc?.free(); } catch { /* */ }
     this.proc = null;
     const o = this.processOptions();

@@ -8,7 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { openPage, idle, runStatement, sliderKey, RESULTS } from './harness.mjs';
+import fs from 'node:fs';
+import { openPage, idle, runStatement, sliderKey, RESULTS, ROOT } from './harness.mjs';
 
 const counter = (page, name) => page.locator(`#vm-counters dd[data-counter="${name}"]`).textContent();
 const faults = async (page) => Number((await counter(page, 'minor faults')).replace(/,/g, ''));
@@ -295,5 +296,34 @@ test('process: faults on first touch, undone by stepping back; walk; paging mode
     assert.deepEqual(small.problems, []);
   } finally {
     await small.context.close();
+  }
+});
+
+test('process: OSTEP’s paging exercise from its knobs, the script’s output for the same seed', async () => {
+  const { page, context, problems } = await openPage();
+  try {
+    await idle(page);
+    const out = page.locator('#vm-ostep-out');
+    // The script's defaults: 16k of address space in 4k pages: four entries.
+    assert.match(await out.textContent(), /^Page Table \(from entry 0 down to the max size\)\n(  \[ +\d\]  0x[0-9a-f]{8}\n){4}\nVirtual Address Trace\n(  VA 0x[0-9a-f]{8} \(decimal: +\d+\) --> PA or invalid address\?\n){5}$/);
+    // paging-linear-translate.py -a 32k -p 1m -P 1k -u 75 -n 6 -s 1 -v -c, line for line.
+    await page.getByRole('combobox', { name: 'Address space (-a)' }).selectOption('32768');
+    await page.getByRole('combobox', { name: 'Page size (-P)' }).selectOption('1024');
+    await page.getByRole('combobox', { name: 'Physical memory (-p)' }).selectOption('1048576');
+    for (const [name, v] of [['Percent valid (-u)', '75'], ['Addresses (-n)', '6'], ['Seed (-s)', '1']]) {
+      const box = page.getByRole('spinbutton', { name });
+      await box.fill(v);
+      await box.dispatchEvent('change');
+    }
+    await page.getByRole('checkbox', { name: 'Show the answers (-c)' }).check();
+    const want = fs.readFileSync(path.join(ROOT, 'tests/vm_ostep_seed1.txt'), 'utf8');
+    assert.equal(await out.textContent(), want);
+    // A knob the script refuses is refused in words, and the last exercise stays.
+    await page.getByRole('combobox', { name: 'Physical memory (-p)' }).selectOption('16384');
+    await page.getByRole('alert').filter({ hasText: /ostepPaging: bad setting: / }).waitFor();
+    assert.equal(await out.textContent(), want);
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
   }
 });
