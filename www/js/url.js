@@ -146,7 +146,7 @@ const whole = (v, name, min, max) => {
 };
 
 const KNOWN = new Set(['policy', 'order', 'coalesce', 'header', 'align', 'heap-size', 'base', 'script', 'trace', 'cut', 'extra', 'step', 'compare',
-  'vm', 'phys', 'repl', 'tlb', 'mmap']); // the simulated process's knobs (js/process.js reads them)
+  'vm', 'phys', 'repl', 'tlb', 'mmap', 'others']); // the simulated process's knobs (js/process.js reads them)
 
 /**
  * Reads a fragment. Returns {state, error}: `state` holds only what was given
