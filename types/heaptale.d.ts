@@ -370,6 +370,35 @@ export interface PolicyInfo {
   has_order: boolean;
 }
 
+/** OSTEP's `paging-linear-translate.py` knobs, each optional (the script's defaults). */
+export interface OstepPagingOptions {
+  /** Bytes (16k). */
+  addressSpace?: number;
+  /** Bytes (4k). */
+  pageSize?: number;
+  /** Bytes (64k). */
+  physicalMemory?: number;
+  /** 0 to 100 (50). */
+  percentValid?: number;
+  /** Addresses to translate (5, at most 1,000). */
+  count?: number;
+  seed?: number;
+  /** The script's -c. */
+  answers?: boolean;
+  /** The script's -v. */
+  verbose?: boolean;
+}
+
+/** OSTEP's paging exercise: what the script prints, its linear page table, and the addresses translated (`paddr` null when invalid). */
+export interface OstepPagingExercise {
+  text: string;
+  pageTable: number[];
+  trace: Array<{ vaddr: number; vpn: number; paddr: number | null }>;
+}
+
+/** `paging-linear-translate.py`'s exercise, the same for the same seed; a bad knob throws, as the script refuses it. */
+export function ostepPaging(options?: OstepPagingOptions): OstepPagingExercise;
+
 export function policies(): PolicyInfo[];
 /** Where the module's own bookkeeping lives (a fixed arena below the heap). */
 export function moduleMemory(): { arena_start: number; arena_end: number; arena_used: number };

@@ -286,6 +286,7 @@ test('what the engine returns has the fields its declarations say (every object,
   call('Heap', 'replay', h, '20000\n2\nfoo');
   call(null, 'policies', g);
   call(null, 'moduleMemory', g);
+  call(null, 'ostepPaging', g, { seed: 1, answers: true });
   h.free();
   assert.deepEqual(problems, []);
   // every Heap and Process method that returns an object or an array was called
