@@ -157,7 +157,7 @@ impl Trace {
 /// The op written as a C statement, naming ids with `name`. A `write`'s text is not known
 /// here: it is written `write(p, <text N>)`; [`op_text_with`] gives it.
 pub fn op_text(op: &Op, name: impl Fn(u32) -> String) -> String {
-    op_text_with(op, name, &[])
+    op_text_with::<Vec<u8>>(op, name, &[])
 }
 
 /// A pointer argument with its offset: `p`, `p + 8`.
@@ -192,10 +192,10 @@ pub fn quote(bytes: &[u8]) -> String {
 }
 
 /// The op written as a C statement, naming ids with `name`, a `write`'s text from `texts`.
-pub fn op_text_with(op: &Op, name: impl Fn(u32) -> String, texts: &[Vec<u8>]) -> String {
+pub fn op_text_with<T: AsRef<[u8]>>(op: &Op, name: impl Fn(u32) -> String, texts: &[T]) -> String {
     match op.kind {
         OpKind::Write { off, text } => match texts.get(text as usize) {
-            Some(t) => format!("write({}, {})", at(name(op.id), off), quote(t)),
+            Some(t) => format!("write({}, {})", at(name(op.id), off), quote(t.as_ref())),
             None => format!("write({}, <text {text}>)", at(name(op.id), off)),
         },
         OpKind::Memset { off, byte, n } => format!("memset({}, {byte}, {n})", at(name(op.id), off)),

@@ -31,6 +31,7 @@ use crate::{HeapError, Observer};
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -215,22 +216,23 @@ struct Run {
 enum Fill {
     /// `memset`: every byte the same.
     Byte(u8),
-    /// `write`: these bytes (`to - from` of them).
-    Bytes(Vec<u8>),
+    /// `write`: the text's bytes from `skip` on (`to - from` of them), shared with the
+    /// trace's texts (a snapshot of the session copies no text).
+    Text { bytes: Arc<[u8]>, skip: u32 },
 }
 
 impl Run {
     fn byte(&self, i: u32) -> u8 {
         match &self.fill {
             Fill::Byte(v) => *v,
-            Fill::Bytes(b) => b.get((i - self.from) as usize).copied().unwrap_or(0),
+            Fill::Text { bytes, skip } => bytes.get((skip + i - self.from) as usize).copied().unwrap_or(0),
         }
     }
     /// The part `[a, b)` of the run (inside it).
     fn part(&self, a: u32, b: u32) -> Run {
         let fill = match &self.fill {
             Fill::Byte(v) => Fill::Byte(*v),
-            Fill::Bytes(v) => Fill::Bytes(v.get((a - self.from) as usize..(b - self.from) as usize).unwrap_or(&[]).to_vec()),
+            Fill::Text { bytes, skip } => Fill::Text { bytes: bytes.clone(), skip: skip + (a - self.from) },
         };
         Run { from: a, to: b, fill }
     }
@@ -262,17 +264,17 @@ fn clip_runs(runs: Vec<Run>, keep: u32) -> Vec<Run> {
 }
 
 /// What a user write puts into a payload.
-#[derive(Clone, Copy, Debug)]
-enum Data<'d> {
-    Bytes(&'d [u8]),
+#[derive(Clone, Debug)]
+enum Data {
+    Bytes(Arc<[u8]>),
     Fill(u8, u32),
 }
 
-impl Data<'_> {
+impl Data {
     fn len(&self) -> u32 {
-        match *self {
+        match self {
             Data::Bytes(b) => b.len().min(u32::MAX as usize) as u32,
-            Data::Fill(_, n) => n,
+            Data::Fill(_, n) => *n,
         }
     }
 }
@@ -300,8 +302,8 @@ pub struct Session {
     /// leaving the target as it was (the console). A failed `p = realloc(p, n)` keeps p in
     /// both.
     null_on_failure: bool,
-    /// The trace's `write` texts.
-    texts: Vec<Vec<u8>>,
+    /// The trace's `write` texts (shared: cloning a session copies none).
+    texts: Arc<[Arc<[u8]>]>,
     /// What the user wrote into live blocks, by payload offset (as `blocks`).
     written: BTreeMap<usize, Vec<Run>>,
     /// The bytes the last step wrote for the user: address and length.
@@ -327,7 +329,7 @@ impl Session {
     /// A session whose ids are those of `trace` (for [`Session::step`] over its ops).
     pub fn for_trace(trace: &Trace) -> Session {
         let ids = (trace.ids as usize).max(trace.names.len());
-        Session { names: trace.names.clone(), slots: alloc::vec![0; ids], texts: trace.texts.clone(), ..Session::default() }
+        Session { names: trace.names.clone(), slots: alloc::vec![0; ids], texts: trace.texts.iter().map(|t| Arc::from(t.as_slice())).collect(), ..Session::default() }
     }
 
     /// Forgets every variable and block (for a fresh heap).
@@ -424,7 +426,7 @@ impl Session {
                 let bytes = unescape(raw)?;
                 let name = self.name(id);
                 let text = format!("write({}, {})", at_text(&name, off), quote(&bytes));
-                return self.console_access(heap, id, off, Data::Bytes(&bytes), text);
+                return self.console_access(heap, id, off, Data::Bytes(Arc::from(bytes)), text);
             }
             Call::Memset { ptr, off, byte, n } => {
                 let id = var(ptr)?;
@@ -509,7 +511,7 @@ impl Session {
         heap: &mut Heap<S, P, O>,
         id: u32,
         off: u32,
-        data: Data<'_>,
+        data: Data,
         text: String,
     ) -> Result<Step, String> {
         self.last_write = None;
@@ -528,7 +530,7 @@ impl Session {
         id: u32,
         addr: usize,
         off: u32,
-        data: Data<'_>,
+        data: Data,
     ) -> Result<(), StepError> {
         let name = self.name(id);
         if addr == 0 {
@@ -559,8 +561,8 @@ impl Session {
         };
         let fill = match data {
             Data::Bytes(b) => {
-                dst.copy_from_slice(b);
-                Fill::Bytes(b.to_vec())
+                dst.copy_from_slice(&b);
+                Fill::Text { bytes: b, skip: 0 }
             }
             Data::Fill(v, _) => {
                 dst.fill(v);
@@ -605,12 +607,10 @@ impl Session {
         let src = self.slot(op.id)?;
         match op.kind {
             OpKind::Write { off, text } => {
-                let texts = core::mem::take(&mut self.texts);
-                let r = match texts.get(text as usize) {
+                let r = match self.texts.get(text as usize).cloned() {
                     Some(t) => self.access(heap, op.id, src, off, Data::Bytes(t)),
                     None => Err(usage(format!("write: the trace has no text {text}"))),
                 };
-                self.texts = texts;
                 return r.map(|()| None);
             }
             OpKind::Memset { off, byte, n } => return self.access(heap, op.id, src, off, Data::Fill(byte, n)).map(|()| None),
