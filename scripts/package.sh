@@ -8,6 +8,7 @@
 #               (www/embed.html) and the playground it links to, with one small
 #               built-in trace (the big ones stay in the repository)
 #   README.md   docs/EMBEDDING.md
+#   LICENSE-MIT, LICENSE-APACHE
 # The layout keeps the repository's relative paths (www/element/ finds the
 # engine at ../../pkg/, node/ at ../pkg/), so the files are the ones the tests
 # run. Needs pkg/ (make build). The package has no runtime dependencies.
@@ -37,6 +38,7 @@ cp www/js/*.js "$OUT/www/js/"
 cp www/index.html www/main.js www/*.css www/embed.html www/embed.js "$OUT/www/"
 cp -L www/traces/awk-wordcount.rep www/traces/README.md "$OUT/www/traces/"
 cp docs/EMBEDDING.md "$OUT/README.md"
+cp LICENSE-MIT LICENSE-APACHE "$OUT/"
 
 VERSION="$VERSION" OUT="$OUT" node --input-type=module <<'EOF'
 import fs from 'node:fs';
@@ -59,7 +61,7 @@ const pkg = {
     './heaptale_bg.wasm': './pkg/heaptale_bg.wasm',
     './package.json': './package.json',
   },
-  files: ['pkg/', 'types/', 'node/', 'www/', 'README.md'],
+  files: ['pkg/', 'types/', 'node/', 'www/', 'README.md', 'LICENSE-MIT', 'LICENSE-APACHE'],
   sideEffects: ['./www/element/heap-tale.js', './www/embed.js', './www/main.js', './www/js/boot.js'],
   engines: { node: '>=18' },
 };

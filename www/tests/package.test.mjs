@@ -53,7 +53,8 @@ test('the tarball holds the package and nothing else, with a complete package.js
   const files = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).trim().split('\n').sort();
   for (const f of ['package/package.json', 'package/README.md', 'package/pkg/heaptale.js', 'package/pkg/heaptale_bg.wasm',
     'package/types/heaptale.d.ts', 'package/node/index.js', 'package/node/index.d.ts', 'package/www/element/heap-tale.js',
-    'package/www/element/heap-tale.d.ts', 'package/www/embed.html', 'package/www/index.html', 'package/www/traces/awk-wordcount.rep']) {
+    'package/www/element/heap-tale.d.ts', 'package/www/embed.html', 'package/www/index.html', 'package/www/traces/awk-wordcount.rep',
+    'package/LICENSE-MIT', 'package/LICENSE-APACHE']) {
     assert.ok(files.includes(f), `${f} in the tarball`);
   }
   assert.deepEqual(files.filter((f) => /tests\/|node_modules|\.test\.|bench\//.test(f)), [], 'no tests or tools');
