@@ -82,6 +82,10 @@ pub const QUICK_HOLD: u32 = 64 * 1024;
 pub const QUICK_SOME: u32 = 4 * 1024;
 
 
+/// The mark of a quick block that [`Bt::consolidate`] is merging back, in its second payload
+/// word (where a free block in the index keeps its back link: `NIL` or an offset below 1 GiB).
+const MERGING: u32 = NIL - 1;
+
 /// How many foreign regions a heap steps over before it stops growing past them.
 pub const MAX_FOREIGN: usize = 8;
 
@@ -149,19 +153,80 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         Some(((size - l.min_block()) / l.align()) as usize & (QUICK_LISTS - 1))
     }
 
-    /// Empties the quick lists into the free index.
+    /// Empties the quick lists into the free index, in two passes so that a run of
+    /// neighbours merges into one free block with one index update (freeing them one by one
+    /// would insert, remove and insert again as the run grows). First every quick block
+    /// becomes a free block marked [`MERGING`]; then each run of free blocks that holds a
+    /// marked one merges from its first block, taking in any indexed free block it meets.
     #[cold]
+    #[inline(never)]
     fn consolidate<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O) {
         let l = self.layout;
-        // The counter first: releasing must not come back here.
+        let h = l.header();
         self.quick_bytes = 0;
+        // The top block apart as it was: its payload words are not links, so not marks.
+        let old_top = self.top(m).unwrap_or(NIL);
+        for i in 0..QUICK_LISTS {
+            let mut e = self.quick[i];
+            while e != 0 {
+                let b = e - 1;
+                e = m.read(b + h);
+                let size = m.size_of(b);
+                m.set_block(&l, b, size, false);
+                m.write(b + h + 4, MERGING);
+                self.set_prev_used(m, b + size, false);
+            }
+        }
+        let end = self.end(m);
         for i in 0..QUICK_LISTS {
             let mut e = core::mem::take(&mut self.quick[i]);
             while e != 0 {
                 let b = e - 1;
-                e = m.read(b + l.header());
-                let size = m.size_of(b);
-                self.release(m, o, b, size);
+                e = m.read(b + h);
+                if m.read(b + h + 4) != MERGING {
+                    continue; // taken in by the run of a block before it
+                }
+                let (mut start, mut total) = (b, m.size_of(b));
+                // The indexed free block the run takes the place of, if any.
+                let mut absorbed = None;
+                if self.coalesce && b > self.first && !m.prev_is_used(b) {
+                    let prev = b - m.read(b - 4);
+                    if m.read(prev + h + 4) == MERGING || !m.prev_is_used(prev) {
+                        // The run starts before b: at a block still marked, or before the
+                        // indexed block `prev` (whose free neighbour can only be marked).
+                        continue;
+                    }
+                    let psize = m.size_of(prev);
+                    start = prev;
+                    total += psize;
+                    absorbed = Some((prev, psize));
+                    o.event(Event::Coalesce { block: prev, absorbed: b, size: total });
+                }
+                m.write(b + h + 4, 0);
+                let mut next = b + m.size_of(b);
+                while self.coalesce && next < end && !m.is_used(next) {
+                    let nsize = m.size_of(next);
+                    if next == old_top {
+                        // The top block apart: not in the index.
+                    } else if m.read(next + h + 4) == MERGING {
+                        m.write(next + h + 4, 0);
+                    } else if absorbed.is_none() {
+                        absorbed = Some((next, nsize));
+                    } else {
+                        self.index.remove(m, &l, next, nsize);
+                    }
+                    total += nsize;
+                    o.event(Event::Coalesce { block: start, absorbed: next, size: total });
+                    next += nsize;
+                }
+                m.set_block(&l, start, total, false);
+                let top = self.top_apart && start + total == end;
+                match absorbed {
+                    Some((a, asize)) if top => self.index.remove(m, &l, a, asize),
+                    Some((a, asize)) => self.index.merged(m, &l, a, asize, start, total),
+                    None if top => {}
+                    None => self.index.insert(m, &l, start, total),
+                }
             }
         }
     }
