@@ -225,7 +225,7 @@ impl Run {
     fn byte(&self, i: u32) -> u8 {
         match &self.fill {
             Fill::Byte(v) => *v,
-            Fill::Text { bytes, skip } => bytes.get((skip + i - self.from) as usize).copied().unwrap_or(0),
+            Fill::Text { bytes, skip } => bytes.get((*skip as usize) + (i - self.from) as usize).copied().unwrap_or(0),
         }
     }
     /// The part `[a, b)` of the run (inside it).
