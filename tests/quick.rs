@@ -1,10 +1,12 @@
-//! Quick lists (`Bt::with_quick_lists`): random work on a heap that uses them keeps every
-//! invariant, keeps payload bytes, and merges what the lists hold before the heap grows.
+//! Quick lists (`Bt::with_quick_lists`) and the top block apart (`Bt::with_top_apart`), as
+//! `heaptale::Allocator` uses them: random work keeps every invariant and payload bytes; the
+//! quick lists merge what they hold before the heap grows, a run of neighbours into one
+//! block; the top block stays out of the index and is used last.
 #![cfg(feature = "alloc")]
 
 use heaptale::event::NoObserver;
 use heaptale::policy::block::Compact;
-use heaptale::policy::bt::Bt;
+use heaptale::policy::bt::{Bt, TOP_LIST};
 use heaptale::policy::tlsf::Tlsf;
 use heaptale::source::Arena;
 use heaptale::Heap;
@@ -14,6 +16,66 @@ type Quick = Heap<Arena, Bt<Tlsf, Compact>>;
 
 fn heap(cap: usize) -> Quick {
     Heap::with_policy(Arena::new(cap).unwrap(), Bt::new(Compact, true, Tlsf::new()).with_quick_lists(256), NoObserver, None).unwrap()
+}
+
+/// As `heaptale::Allocator` makes it: quick lists and the top block apart.
+fn production(cap: usize) -> Quick {
+    Heap::with_policy(Arena::new(cap).unwrap(), Bt::new(Compact, true, Tlsf::new()).with_quick_lists(256).with_top_apart(), NoObserver, None).unwrap()
+}
+
+/// The free lists as (list, payload address).
+fn lists(h: &Quick) -> Vec<(usize, usize)> {
+    let mut v = Vec::new();
+    h.free_lists(|l, b| v.push((l, h.addr(b) + 4)));
+    v
+}
+
+#[test]
+fn the_top_block_stays_out_of_the_index_and_is_used_last() {
+    let mut h = production(1 << 20);
+    let a = h.malloc(1000).unwrap();
+    let b = h.malloc(1000).unwrap();
+    let c = h.malloc(1000).unwrap();
+    assert_eq!((b - a, c - b), (1008, 1008));
+    let brk = h.brk();
+    // c merges into the top block: the free lists report it apart.
+    h.free(c).unwrap();
+    assert_eq!(lists(&h), vec![(TOP_LIST, c)]);
+    h.free(a).unwrap();
+    assert_eq!(lists(&h).len(), 2);
+    assert!(lists(&h).contains(&(TOP_LIST, c)) && lists(&h).iter().any(|&(l, p)| p == a && l != TOP_LIST));
+    h.check().unwrap();
+    // A request the index can serve is placed low; only then is the top cut.
+    assert_eq!(h.malloc(900).unwrap(), a);
+    assert_eq!(h.malloc(4000).unwrap(), c);
+    assert_eq!(h.brk(), c - 4 + 4008);
+    assert!(h.brk() > brk);
+    h.check().unwrap();
+}
+
+#[test]
+fn a_run_of_quick_and_indexed_neighbours_merges_into_one_block() {
+    let mut h = production(1 << 20);
+    // 104-byte quick block, a 304-byte block (past the quick lists), a 104-byte quick block.
+    let q1 = h.malloc(100).unwrap();
+    let big = h.malloc(300).unwrap();
+    let q2 = h.malloc(100).unwrap();
+    let _guard = h.malloc(100).unwrap();
+    assert_eq!((big - q1, q2 - big), (104, 304));
+    h.free(q1).unwrap();
+    h.free(q2).unwrap();
+    h.free(big).unwrap();
+    // Only `big` is in the index: the quick blocks stay used.
+    assert_eq!(lists(&h).iter().map(|&(_, p)| p).collect::<Vec<_>>(), vec![big]);
+    let brk = h.brk();
+    // 504 bytes fit only once the run of 104 + 304 + 104 bytes is one block.
+    assert_eq!(h.malloc(500).unwrap(), q1);
+    assert_eq!(h.brk(), brk, "the heap grew instead of merging its quick lists");
+    assert_eq!(lists(&h), vec![]);
+    let mut blocks = Vec::new();
+    h.walk(|b| blocks.push((h.addr(b.block) + 4, b.size, b.used)));
+    assert_eq!(&blocks[..2], &[(q1, 512, true), (q2 + 104, 104, true)]);
+    h.check().unwrap();
 }
 
 #[test]
@@ -49,8 +111,8 @@ fn quick_blocks_merge_before_the_heap_grows() {
 proptest! {
     #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 3 } else { 200 }, ..ProptestConfig::default() })]
     #[test]
-    fn random_work_keeps_invariants_and_bytes(ops in proptest::collection::vec((0u8..4, 0usize..2000, any::<usize>()), 1..400)) {
-        let mut h = heap(16 << 20);
+    fn random_work_keeps_invariants_and_bytes(top in any::<bool>(), ops in proptest::collection::vec((0u8..4, 0usize..2000, any::<usize>()), 1..400)) {
+        let mut h = if top { production(16 << 20) } else { heap(16 << 20) };
         let mut live: Vec<(usize, usize, u8)> = Vec::new();
         for (k, (op, size, pick)) in ops.into_iter().enumerate() {
             let tag = k as u8;
