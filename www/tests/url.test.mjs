@@ -20,6 +20,7 @@ import fc from 'fast-check';
 import {
   POLICIES, ORDERS, MAX_BASE, MAX_FRAGMENT, MAX_TEXT_BYTES, encodeState, decodeState, packText, unpackText,
 } from '../js/url.js';
+import { processHash, PROCESS_DEFAULTS } from '../js/process.js';
 
 const SECONDS = Number(process.env.URL_FUZZ_SECONDS) || 0;
 const RUNS = SECONDS ? 1e9 : Number(process.env.URL_FUZZ_RUNS) || 300;
@@ -216,6 +217,19 @@ test('every valid state survives encodeState -> decodeState unchanged', async ()
     const r2 = await decode(`${hash}&vm=x86-64&phys=1048576&repl=lru&tlb=16x4&mmap=on`);
     assert.deepEqual(r2.state, expected(st));
   }), opts());
+});
+
+test('every setting the process section writes into a link is one decodeState accepts', async () => {
+  // Every process knob away from its default, so processHash writes each key it knows.
+  const changed = Object.fromEntries(Object.entries(PROCESS_DEFAULTS).map(([k, v]) => [k,
+    typeof v === 'boolean' ? !v : typeof v === 'number' ? v + 1 : `${v}-other`]));
+  const tail = processHash(changed);
+  const keys = [...new URLSearchParams(tail.slice(1)).keys()];
+  assert.ok(keys.length >= Object.keys(PROCESS_DEFAULTS).length - 1, `processHash wrote ${keys}`);
+  const st = { config: { policy: 'first', coalesce: true, header: 8, align: 8 }, source: { text: 'p = malloc(8)', cut: null, extra: [] }, step: 1, compare: [] };
+  const r = await decode((await encodeState(st)) + tail);
+  assert.equal(r.error, null, `a link with the process's settings ${keys.join(', ')} is refused: ${r.error}`);
+  assert.deepEqual(r.state, st);
 });
 
 test('without CompressionStream a script travels as plain base64url, and a deflated one is refused clearly', async () => {
