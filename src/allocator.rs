@@ -11,8 +11,12 @@
 //!
 //! It is the same code the playground shows as the `tlsf` policy, with the [`Compact`]
 //! geometry — a 4-byte header (no check tag), 8-byte granules, as constants the compiler
-//! folds in — and the no-op observer, so it records nothing. Pointers handed back by Rust are
-//! trusted (the `GlobalAlloc` contract); debug builds validate them anyway.
+//! folds in — and the no-op observer, so it records nothing. Two options of that code are on
+//! here: quick lists for freed blocks up to [`QUICK_MAX`] bytes ([`Bt::with_quick_lists`])
+//! and the top block kept apart from the size classes, as dlmalloc's top chunk
+//! ([`Bt::with_top_apart`]): the index serves first, the top last, so blocks stay low.
+//! Pointers handed back by Rust are trusted (the `GlobalAlloc` contract); debug builds
+//! validate them anyway.
 //!
 //! ## Threads
 //! A tiny spin lock guards the heap. On wasm32 without the `atomics` target feature (the
@@ -42,10 +46,11 @@ type DefaultSource = crate::source::WasmMemory;
 type DefaultSource = crate::source::FixedRegion;
 
 /// Freed blocks up to this size wait in quick lists (see [`Bt::with_quick_lists`]). Measured
-/// on BENCHMARKS.md's workloads (wasm instructions a call; linear memory grown): with them
-/// the allocator does about what dlmalloc does per call (without: 1.6-2 x), at the cost of up
-/// to one 64 KiB page more memory on some workloads, and of one more page when two of them
-/// run a second time. Set it to 0 to trade that speed for that memory.
+/// on BENCHMARKS.md's workloads (wasm instructions a call beyond the harness's baseline;
+/// linear memory grown): with them the allocator executes 1.06 x dlmalloc's instructions a
+/// call (geometric mean; without them 1.49 x, and 2.5 x on small blocks), at the cost of
+/// one to four 64 KiB pages more than dlmalloc on four workloads of ten (without them: one
+/// page more on three). Set it to 0 to trade that speed for that memory.
 pub const QUICK_MAX: u32 = 256;
 
 /// The heap behind the allocator.
