@@ -459,3 +459,34 @@ fn a_heap_that_cannot_grow_is_sbrk_failing_with_enomem() {
     );
     assert_eq!(h.observer().process().mm().brk(), brk);
 }
+
+#[test]
+fn changed_bytes_are_found_among_the_users_and_the_patterns() {
+    // p's 100 bytes: [0, 10) memset to 7, [10, 50) the replayer's pattern, [50, 55) "hello",
+    // the rest the pattern. Three bytes change behind the replayer's back: one in each kind.
+    let t = parse_script("p = malloc(100)\nmemset(p, 7, 10)\nwrite(p + 50, \"hello\")\nfree(p)").unwrap();
+    let mut h = heap();
+    let mut s = Session::for_trace(&t);
+    for op in &t.ops[..3] {
+        s.step(&mut h, op).unwrap();
+    }
+    let before = read(&h, 0x1_0008, 0, 100);
+    let pl = h.payload_mut(0x1_0008).unwrap();
+    pl[52] = b'L';
+    pl[30] ^= 0xff;
+    pl[3] = 8;
+    let e = s.step(&mut h, &t.ops[3]).unwrap_err();
+    assert_eq!(e.kind, StepErrorKind::Integrity);
+    assert_eq!(e.message, "free(p): the block of p at 0x10008 changed: 3 of its first 100 bytes differ, from byte 3 (0x08, expected 0x07)");
+    // Each alone is found, with what was expected there.
+    for (i, v, want) in [(52usize, b'L', b'l'), (30, before[30] ^ 0xff, before[30]), (99, before[99] ^ 1, before[99])] {
+        let mut h = heap();
+        let mut s = Session::for_trace(&t);
+        for op in &t.ops[..3] {
+            s.step(&mut h, op).unwrap();
+        }
+        h.payload_mut(0x1_0008).unwrap()[i] = v;
+        let e = s.step(&mut h, &t.ops[3]).unwrap_err();
+        assert_eq!(e.message, format!("free(p): the block of p at 0x10008 changed: 1 of its first 100 bytes differ, from byte {i} ({v:#04x}, expected {want:#04x})"));
+    }
+}

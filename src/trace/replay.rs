@@ -222,12 +222,6 @@ enum Fill {
 }
 
 impl Run {
-    fn byte(&self, i: u32) -> u8 {
-        match &self.fill {
-            Fill::Byte(v) => *v,
-            Fill::Text { bytes, skip } => bytes.get((*skip as usize) + (i - self.from) as usize).copied().unwrap_or(0),
-        }
-    }
     /// The part `[a, b)` of the run (inside it).
     fn part(&self, a: u32, b: u32) -> Run {
         let fill = match &self.fill {
@@ -831,23 +825,55 @@ impl Session {
         // The user's bytes where they wrote (all of them, when the whole block is checked:
         // the usable bytes past the size asked for are the user's too), the pattern elsewhere.
         let limit = if n >= b.size as usize { runs.last().map_or(n, |r| (r.to as usize).max(n)).min(p.len()) } else { n };
-        let mut r = 0;
         let mut first: Option<(usize, u8)> = None;
         let mut bad = 0usize;
-        for (i, &v) in p[..limit].iter().enumerate() {
-            while r < runs.len() && (runs[r].to as usize) <= i {
-                r += 1;
+        let mut differs = |i: usize, want: u8| {
+            bad += 1;
+            first.get_or_insert((i, want));
+        };
+        // The pattern over `[from, to)` (a word computed once per 8 bytes).
+        let gap = |from: usize, to: usize, differs: &mut dyn FnMut(usize, u8)| {
+            if !b.filled {
+                return;
             }
-            let want = match runs.get(r) {
-                Some(run) if run.from as usize <= i => runs[r].byte(i as u32),
-                _ if b.filled && i < n => pattern_byte(b.seed, i),
-                _ => continue,
-            };
-            if v != want {
-                bad += 1;
-                first.get_or_insert((i, want));
+            let mut word = (usize::MAX, [0u8; 8]);
+            for (i, &v) in p.iter().enumerate().take(to.min(n)).skip(from) {
+                if word.0 != i / 8 {
+                    word = (i / 8, pattern_word(b.seed, i / 8));
+                }
+                if v != word.1[i % 8] {
+                    differs(i, word.1[i % 8]);
+                }
             }
+        };
+        let mut pos = 0usize;
+        for r in runs {
+            let (from, to) = (r.from as usize, (r.to as usize).min(limit));
+            if from >= limit {
+                break;
+            }
+            gap(pos, from, &mut differs);
+            match &r.fill {
+                Fill::Byte(v) => {
+                    for (k, &x) in p[from..to].iter().enumerate() {
+                        if x != *v {
+                            differs(from + k, *v);
+                        }
+                    }
+                }
+                Fill::Text { bytes, skip } => {
+                    let want = bytes.get(*skip as usize..).unwrap_or(&[]);
+                    for (k, &x) in p[from..to].iter().enumerate() {
+                        let w = want.get(k).copied().unwrap_or(0);
+                        if x != w {
+                            differs(from + k, w);
+                        }
+                    }
+                }
+            }
+            pos = to;
         }
+        gap(pos, limit, &mut differs);
         let (i, want) = first?;
         Some(format!(
             "the block of {} at {addr:#x} changed: {bad} of its first {limit} bytes differ, from byte {i} ({:#04x}, expected {:#04x})",
