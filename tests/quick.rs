@@ -67,6 +67,9 @@ fn a_run_of_quick_and_indexed_neighbours_merges_into_one_block() {
     h.free(big).unwrap();
     // Only `big` is in the index: the quick blocks stay used.
     assert_eq!(lists(&h).iter().map(|&(_, p)| p).collect::<Vec<_>>(), vec![big]);
+    // The break 4 bytes short of the end of the first 64 KiB page: the next request needs
+    // a new page, so the quick lists merge first.
+    let _fill = fill_to_page_end(&mut h);
     let brk = h.brk();
     // 504 bytes fit only once the run of 104 + 304 + 104 bytes is one block.
     assert_eq!(h.malloc(500).unwrap(), q1);
@@ -89,23 +92,41 @@ fn a_freed_small_block_comes_back_for_the_same_size() {
     h.walk(|b| used += b.used as u32);
     assert_eq!(used, 2);
     h.check().unwrap();
-    // ...and the next request of its size takes it back.
-    assert_eq!(h.malloc(20).unwrap(), a);
+    // ...and the next request of its block size (32 bytes) takes it back.
+    assert_eq!(h.malloc(21).unwrap(), a);
 }
 
 #[test]
 fn quick_blocks_merge_before_the_heap_grows() {
     let mut h = heap(1 << 20);
     let small: Vec<usize> = (0..64).map(|_| h.malloc(100).unwrap()).collect();
-    let brk = h.brk();
     for &p in &small {
         h.free(p).unwrap();
     }
-    // 64 blocks of 104 bytes wait in a quick list; a 4 KiB request fits only once they merge.
+    // 64 blocks of 104 bytes wait in a quick list. While the break can move inside the
+    // memory already committed, a 4 KiB request moves it (that costs no memory)...
+    let end = h.committed_end();
     let big = h.malloc(4096).unwrap();
+    assert_eq!(big, small[63] + 104);
+    assert_eq!(h.committed_end(), end);
+    // ...and once the memory underneath would have to grow, they merge first.
+    let _fill = fill_to_page_end(&mut h);
+    let brk = h.brk();
+    let big2 = h.malloc(4096).unwrap();
     assert_eq!(h.brk(), brk, "the heap grew instead of merging its quick lists");
-    assert_eq!(big, small[0]);
+    assert_eq!(h.committed_end(), end);
+    assert_eq!(big2, small[0]);
     h.check().unwrap();
+}
+
+/// Allocates a block that takes the break to 4 bytes short of the end of the committed
+/// memory (the most a heap of 8-byte blocks from offset 4 can reach), so that the next
+/// growth needs a new page.
+fn fill_to_page_end(h: &mut Quick) -> usize {
+    let room = (h.committed_end() - h.brk()) as usize;
+    let p = h.malloc(room - 4 - 4).unwrap();
+    assert_eq!(h.committed_end() - h.brk(), 4);
+    p
 }
 
 proptest! {

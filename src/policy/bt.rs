@@ -428,15 +428,29 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                 return Ok((t, size, lead, false));
             }
         }
-        if self.quick_bytes > 0 {
-            // Merge what the quick lists hold before the heap grows.
+        // Merge what the quick lists hold before the memory underneath grows. Moving the
+        // break inside memory already committed costs nothing, so that comes first.
+        let extra = if align > l.align() { align + l.min_block() } else { 0 };
+        let within = !m.is_fixed() && m.brk() as u64 + asize as u64 + extra as u64 <= m.committed() as u64;
+        if self.quick_bytes > 0 && !within {
             self.consolidate(m, o);
             if let Some((b, size, lead)) = self.index.find(m, &l, asize, align, probes) {
                 return Ok((b, size, lead, true));
             }
         }
-        let (b, size, lead) = self.grow_for(m, o, asize, align)?;
-        Ok((b, size, lead, false))
+        match self.grow_for(m, o, asize, align) {
+            Ok((b, size, lead)) => Ok((b, size, lead, false)),
+            // The break could not move after all: the quick lists merge before failing.
+            Err(_) if self.quick_bytes > 0 => {
+                self.consolidate(m, o);
+                if let Some((b, size, lead)) = self.index.find(m, &l, asize, align, probes) {
+                    return Ok((b, size, lead, true));
+                }
+                let (b, size, lead) = self.grow_for(m, o, asize, align)?;
+                Ok((b, size, lead, false))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The blocks that stand for foreign memory.
