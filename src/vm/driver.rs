@@ -548,7 +548,8 @@ impl fmt::Display for Note {
                 c.request, c.map_len, c.map_start, c.map_payload, c.payload
             ),
             Note::Munmap { chunk: c, unmapped, raised } => {
-                write!(f, "free: glibc would munmap the {} bytes at {:#x}, freeing {unmapped} resident pages", c.map_len, c.map_start)?;
+                let s = if *unmapped == 1 { "" } else { "s" };
+                write!(f, "free: glibc would munmap the {} bytes at {:#x}, freeing {unmapped} resident page{s}", c.map_len, c.map_start)?;
                 if let Some(t) = raised {
                     write!(f, "; the mmap threshold rises to {t} bytes")?;
                 }

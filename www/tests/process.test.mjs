@@ -324,3 +324,33 @@ test('process: OSTEP’s paging exercise from its knobs, the script’s output f
     await context.close();
   }
 });
+
+test('process: the mmap threshold says how it maps onto linear memory', async () => {
+  const { page, context, problems } = await openPage();
+  try {
+    await idle(page);
+    assert.match(await page.locator('#vm-mmap-help').textContent(), /WebAssembly has one linear memory and no mmap, so heaptale’s allocator still carves such a block from its heap, and its real bytes stay there/);
+    await page.getByRole('checkbox', { name: /mmap threshold/ }).check();
+    await page.waitForFunction(() => location.hash.includes('mmap=on'), null, { timeout: 5000 });
+    const said = await runStatement(page, 'big = malloc(200000)');
+    const big = Number.parseInt(/returned (0x[0-9a-f]+)/.exec(said)[1], 16);
+    const notes = await page.getByRole('list', { name: 'simulated paging this step' }).getByRole('listitem').allTextContents();
+    // The heap's own break still moves (the real block is carved from it), then the mapping.
+    assert.match(notes[0], /^Simulated: the break moved from 0x[0-9a-f]+ to 0x[0-9a-f]+$/);
+    const mapped = notes.find((t) => t.includes('mmap threshold')) || '';
+    assert.match(mapped, new RegExp(`^Simulated: 200000 bytes is at or above the mmap threshold \\(131072 bytes\\): glibc would mmap 200704 bytes at (0x[0-9a-f]+) \\(payload at 0x[0-9a-f]+\\); the real block stays at 0x${big.toString(16)} in linear memory$`));
+    // 200,000 bytes and glibc's 16-byte chunk header, in whole 4 KiB pages: 49 pages.
+    const at = /glibc would mmap 200704 bytes at (0x[0-9a-f]+)/.exec(mapped)[1];
+    const layout = await page.locator('.vm-layout').textContent();
+    assert.ok(layout.includes(`mmapped blockreal bytes at 0x${big.toString(16)} in linear memory (the heap); drawn as glibc would map it at ${at} in the mmap region (196 KiB)`), layout);
+    // Only the chunk's header page was touched (malloc wrote glibc's chunk header); free
+    // unmaps the mapping and the threshold rises to the chunk's size (glibc's dynamic
+    // threshold: 200,704 mapped bytes less the 8 before the chunk).
+    await runStatement(page, 'free(big)');
+    const freed = await page.getByRole('list', { name: 'simulated paging this step' }).getByRole('listitem').allTextContents();
+    assert.ok(freed.some((t) => t === `Simulated: free: glibc would munmap the 200704 bytes at ${at}, freeing 1 resident page; the mmap threshold rises to 200696 bytes`), freed.join('\n'));
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
