@@ -47,11 +47,12 @@ type DefaultSource = crate::source::FixedRegion;
 
 /// Freed blocks up to this size wait in quick lists (see [`Bt::with_quick_lists`]). Measured
 /// on BENCHMARKS.md's workloads (wasm instructions a call beyond the harness's baseline;
-/// linear memory grown): with them the allocator executes 1.06 x dlmalloc's instructions a
+/// linear memory grown): with them the allocator executes 1.02 x dlmalloc's instructions a
 /// call (geometric mean; without them 1.49 x, and 2.5 x on small blocks), at the cost of
-/// one to four 64 KiB pages more than dlmalloc on four workloads of ten (without them: one
-/// page more on three). Set it to 0 to trade that speed for that memory.
-pub const QUICK_MAX: u32 = 256;
+/// one to six 64 KiB pages more than dlmalloc on four workloads of ten (without them: one
+/// page more on three). Up to 256 bytes they save 2 % more instructions but make one
+/// workload grow when it runs a second time. Set it to 0 to trade speed for memory.
+pub const QUICK_MAX: u32 = 128;
 
 /// The heap behind the allocator.
 pub type Engine<S> = Heap<S, Bt<Tlsf, Compact>>;
