@@ -123,7 +123,7 @@ fn quick_blocks_merge_before_the_heap_grows() {
 /// memory (the most a heap of 8-byte blocks from offset 4 can reach), so that the next
 /// growth needs a new page.
 fn fill_to_page_end(h: &mut Quick) -> usize {
-    let room = (h.committed_end() - h.brk()) as usize;
+    let room = h.committed_end() - h.brk();
     let p = h.malloc(room - 4 - 4).unwrap();
     assert_eq!(h.committed_end() - h.brk(), 4);
     p

@@ -409,7 +409,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         let mut probes = 0;
         let (b, size, lead, indexed) = match self.index.find(m, &l, asize, align, &mut probes) {
             Some((b, size, lead)) => (b, size, lead, true),
-            None => self.from_top(m, o, asize, align, &mut probes)?,
+            None => self.beyond_index(m, o, asize, align, &mut probes)?,
         };
         let r = self.carve(m, o, b, size, lead, asize, indexed);
         o.event(Event::Alloc { block: r, size: m.size_of(r), request: request as u32, probes });
@@ -419,7 +419,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     /// A free block for a request the index could not serve: the top block apart if it fits,
     /// else (after merging the quick lists) the index again or the grown top of the heap.
     /// The block, its size, the lead gap and whether it is in the index.
-    fn from_top<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, asize: u32, align: u32, probes: &mut u32) -> Result<(u32, u32, u32, bool), HeapError> {
+    fn beyond_index<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, asize: u32, align: u32, probes: &mut u32) -> Result<(u32, u32, u32, bool), HeapError> {
         let l = self.layout;
         if let Some(t) = self.top(m) {
             *probes += 1;
