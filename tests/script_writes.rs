@@ -414,6 +414,7 @@ fn every_policy_lets_the_user_fill_the_whole_usable_size() {
     }
 }
 
+#[cfg(feature = "cli")]
 #[test]
 fn the_command_line_replays_writes_and_names_a_refused_one() {
     use std::io::Write;
