@@ -4,10 +4,9 @@
 //! slices of that power, `sl`). One bit per non-empty list, at both levels, turns "find a
 //! list whose every block fits" into two count-trailing-zeros: constant time, no scans.
 //!
-//! The search rounds the request up to the next slice boundary so any block of the found list
-//! fits ("good fit"). The block itself is not rounded: the unused tail is split off and given
-//! back. If rounding finds nothing, the head of the request's own slice is tried too (it may
-//! fit), before the heap grows.
+//! A request first tries the head of its own list (the tightest fit at hand, when it is large
+//! enough), then the first non-empty list above its own, whose every block fits ("good
+//! fit"). The block itself is not rounded: the unused tail is split off and given back.
 
 use super::block::{Geometry, NIL};
 use super::bt::FreeIndex;
@@ -45,15 +44,6 @@ fn mapping(size: u32) -> (usize, usize) {
     (fl as usize & (FL - 1), sl)
 }
 
-/// The first list whose every block is at least `size` bytes ("good fit"), or `None` past
-/// the largest class.
-#[inline(always)]
-fn mapping_search(size: u32) -> Option<(usize, usize)> {
-    let fl = 31 - (size | 1).leading_zeros();
-    let rounded = if fl >= SL_LOG { size.checked_add((1 << (fl - SL_LOG)) - 1)? } else { size };
-    Some(mapping(rounded))
-}
-
 impl Tlsf {
     pub const fn new() -> Self {
         Tlsf { fl_map: 0, sl_map: [0; FL], heads: [[0; SL]; FL] }
@@ -69,10 +59,11 @@ impl Tlsf {
         &mut self.heads[fl & (FL - 1)][sl & (SL - 1)]
     }
 
-    /// The first non-empty list at or above `(fl, sl)`.
+    /// The first non-empty list above `(fl, sl)`: every block in it is larger than any
+    /// block of `(fl, sl)` ("good fit" for a request in that list's range).
     #[inline(always)]
-    fn search(&self, fl: usize, sl: usize) -> Option<(usize, usize)> {
-        let here = self.sl_map[fl & (FL - 1)] as u32 & (u32::MAX << (sl & (SL - 1)));
+    fn search_after(&self, fl: usize, sl: usize) -> Option<(usize, usize)> {
+        let here = self.sl_map[fl & (FL - 1)] as u32 & ((u32::MAX << 1) << (sl & (SL - 1)));
         if here != 0 {
             return Some((fl, here.trailing_zeros() as usize));
         }
@@ -146,8 +137,8 @@ impl FreeIndex for Tlsf {
                 return Some((b, size, lead));
             }
         }
-        // Good fit: any block of the first list above the rounded size will do.
-        if let Some((fl, sl)) = mapping_search(want).and_then(|(fl, sl)| self.search(fl, sl)) {
+        // Good fit: any block of a list above the request's own will do.
+        if let Some((fl, sl)) = self.search_after(fl, sl) {
             let b = *self.head(fl, sl);
             *probes += 1;
             let size = m.size_of(b);
