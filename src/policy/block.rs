@@ -91,14 +91,13 @@ pub trait Geometry: Copy + core::fmt::Debug {
     /// The block size that serves a request of `request` bytes, or `None` if too large.
     #[inline(always)]
     fn block_size(&self, request: usize) -> Option<u32> {
-        // Blocks stay below 1 GiB (the size field's 30 bits); so do requests.
-        if request > SIZE_MASK as usize {
+        // Blocks stay below 1 GiB (the size field's 30 bits): rounded up to the granule, the
+        // request and its header must fit in the largest granule multiple below that.
+        let most = SIZE_MASK & !(self.align() - 1);
+        if request > (most - self.header()) as usize {
             return None;
         }
         let s = round_up(request as u32 + self.header(), self.align());
-        if s > SIZE_MASK & !(self.align() - 1) {
-            return None;
-        }
         Some(if s < self.min_block() { self.min_block() } else { s })
     }
 
