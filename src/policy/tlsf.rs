@@ -97,7 +97,7 @@ impl FreeIndex for Tlsf {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn replace<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, old: u32, old_size: u32, new: u32, new_size: u32) {
         let (fl, sl) = mapping(old_size);
         if mapping(new_size) == (fl, sl) {
@@ -109,7 +109,7 @@ impl FreeIndex for Tlsf {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn merged<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, old: u32, old_size: u32, new: u32, new_size: u32) {
         let (fl, sl) = mapping(old_size);
         if mapping(new_size) != (fl, sl) {
