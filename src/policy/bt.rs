@@ -97,9 +97,13 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     /// Quick lists, as glibc's fastbins: a freed block of up to `max_block` bytes stays a used
     /// block and goes on a singly linked LIFO list of its exact size, from which the next
     /// request of that size takes it back in a few instructions, without splitting,
-    /// coalescing or touching its neighbours. Before the heap grows, the quick lists are
-    /// emptied into the free index (coalescing as usual), so they never cost memory the heap
-    /// would otherwise have reused. A block in a quick list is not checked as free: `free` of
+    /// coalescing or touching its neighbours. Before the memory underneath the heap grows
+    /// (the break may move inside memory already committed first, which costs nothing), when
+    /// a large free block forms, when a large request finds them holding more than
+    /// [`QUICK_HOLD`] bytes, and when a realloc cannot grow in place while they hold more than
+    /// [`QUICK_SOME`], the quick lists are emptied into the free index (coalescing runs of
+    /// neighbours into one block each), so they cost little memory the heap would otherwise
+    /// have reused. A block in a quick list is not checked as free: `free` of
     /// it is not detected as a double free, so the playground keeps them off; the production
     /// allocator, which trusts its callers, uses them.
     pub fn with_quick_lists(mut self, max_block: u32) -> Self {
