@@ -4,6 +4,11 @@
 //! the other code.
 #![cfg(feature = "alloc")]
 
+use heaptale::event::NoObserver;
+use heaptale::policy::block::Compact;
+use heaptale::policy::bt::Bt;
+use heaptale::policy::tlsf::Tlsf;
+use heaptale::policy::Policy;
 use heaptale::source::{Arena, Source, PAGE};
 use heaptale::{Config, Heap, HeapError, PolicyKind};
 
@@ -48,12 +53,15 @@ unsafe impl Source for Shared {
     }
 }
 
-fn heap(policy: PolicyKind) -> Heap<Shared> {
-    let src = Shared { arena: Arena::new(if cfg!(miri) { 8 << 20 } else { 64 << 20 }).unwrap(), skip: 0, foreign: Vec::new() };
-    Heap::new(src, &Config { policy, ..Config::default() }).unwrap()
+fn shared() -> Shared {
+    Shared { arena: Arena::new(if cfg!(miri) { 8 << 20 } else { 64 << 20 }).unwrap(), skip: 0, foreign: Vec::new() }
 }
 
-fn untouched(h: &Heap<Shared>) -> bool {
+fn heap(policy: PolicyKind) -> Heap<Shared> {
+    Heap::new(shared(), &Config { policy, ..Config::default() }).unwrap()
+}
+
+fn untouched<P: Policy>(h: &Heap<Shared, P>) -> bool {
     h.mem().source().foreign.iter().all(|&(at, len)| {
         let p = h.mem().base_ptr().wrapping_add(at - h.start());
         // SAFETY: inside the arena, which lives as long as the heap.
@@ -61,7 +69,7 @@ fn untouched(h: &Heap<Shared>) -> bool {
     })
 }
 
-fn skip(h: &mut Heap<Shared>, pages: usize) {
+fn skip<P: Policy>(h: &mut Heap<Shared, P>, pages: usize) {
     // SAFETY: setting `skip` neither moves the break nor touches the heap.
     unsafe { h.source_mut().skip = pages * PAGE };
 }
@@ -108,6 +116,48 @@ fn growth_steps_over_foreign_pages() {
         }
         h.check().unwrap();
     }
+}
+
+#[test]
+fn the_top_block_apart_goes_to_the_index_when_foreign_pages_follow_it() {
+    // As `heaptale::Allocator` makes it.
+    let policy = Bt::new(Compact, true, Tlsf::new()).with_quick_lists(128).with_top_apart();
+    let mut h = Heap::with_policy(shared(), policy, NoObserver, None).unwrap();
+    let a = h.malloc(100).unwrap();
+    let b = h.malloc(3000).unwrap();
+    // b merges into the free top block, which the index does not hold.
+    h.free(b).unwrap();
+    let mut lists = Vec::new();
+    h.free_lists(|l, blk| lists.push((l, h.addr(blk) + 4)));
+    assert_eq!(lists, vec![(heaptale::policy::bt::TOP_LIST, b)]);
+    skip(&mut h, 3);
+    // Past the first page: the heap grows past 3 foreign pages; the old top block is the
+    // top no more, and goes to the index...
+    let c = h.malloc(100_000).unwrap();
+    let (fstart, flen) = h.mem().source().foreign[0];
+    assert!(c >= fstart + flen);
+    h.check().unwrap();
+    // ...from which the next request that fits it takes it.
+    assert_eq!(h.malloc(2000).unwrap(), b);
+    let mut live = vec![a, b, c];
+    for i in 0..if cfg!(miri) { 150 } else { 2000usize } {
+        live.push(h.malloc(i * 37 % 3000).unwrap());
+        if i % 3 == 0 {
+            let p = live.swap_remove(i * 7 % live.len());
+            h.free(p).unwrap();
+        }
+        if i % 500 == 250 {
+            // A few more foreign regions (a heap steps over at most MAX_FOREIGN of them).
+            skip(&mut h, 1);
+        }
+    }
+    h.check().unwrap();
+    assert!(cfg!(miri) || h.mem().source().foreign.len() > 2, "the heap grew past one foreign region only");
+    assert!(untouched(&h), "the heap wrote foreign memory");
+    for p in live {
+        h.free(p).unwrap();
+    }
+    h.check().unwrap();
 }
 
 #[test]
