@@ -291,7 +291,9 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         if b >= self.end(m) {
             self.top_prev_used = used;
         } else {
-            m.set_prev_used(b, used);
+            // `b` is a block inside the heap (below the end, so below the break).
+            let h = m.read(b);
+            m.write(b, if used { h | super::block::PREV_USED } else { h & !super::block::PREV_USED });
         }
     }
 
