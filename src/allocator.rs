@@ -47,7 +47,7 @@ type DefaultSource = crate::source::FixedRegion;
 
 /// Freed blocks up to this size wait in quick lists (see [`Bt::with_quick_lists`]). Measured
 /// on BENCHMARKS.md's workloads (wasm instructions a call beyond the harness's baseline;
-/// linear memory grown): with them the allocator executes 0.96 x dlmalloc's instructions a
+/// linear memory grown): with them the allocator executes 0.95 x dlmalloc's instructions a
 /// call (geometric mean; without them 1.40 x, and 2.4 x on small blocks), at the cost of
 /// one to six 64 KiB pages more than dlmalloc on four workloads of ten (without them: one
 /// page more on three). Up to 256 bytes they save 2 % more instructions but make one
