@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startServer } from '../../scripts/serve.mjs';
+import { watchProblems } from './watch.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SERVE_ROOT = process.env.HEAPTALE_SERVE_ROOT || ROOT;
@@ -38,11 +39,7 @@ after(async () => {
 export async function openPage({ viewport = { width: 1280, height: 900 }, hash = '', reducedMotion, permissions } = {}) {
   const context = await env.browser.newContext({ viewport, reducedMotion, permissions });
   const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-  page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
+  const problems = watchProblems(page);
   await page.goto(env.url + hash);
   await page.waitForFunction(() => ['ready', 'error'].includes(document.documentElement.dataset.state),
     null, { timeout: 20000 });

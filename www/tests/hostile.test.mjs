@@ -11,6 +11,7 @@ import path from 'node:path';
 import { env, ROOT, RESULTS, blockTexts, countUsed, status, idle, runStatement } from './harness.mjs';
 import { CSP } from '../../scripts/serve.mjs';
 import { narrate, explainError } from '../js/narrate.js';
+import { watchProblems } from './watch.mjs';
 
 // Markup that would run or show something if it reached innerHTML: an image
 // whose error handler sets a flag, an element of a made-up tag, a script.
@@ -39,11 +40,7 @@ async function openWatched(hash = '') {
   const dialogs = await watch(context);
   const page = await context.newPage();
   page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-  page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
+  const problems = watchProblems(page);
   await page.goto(env.url + hash);
   await page.waitForFunction(() => ['ready', 'error'].includes(document.documentElement.dataset.state), null, { timeout: 20000 });
   assert.equal(await page.evaluate(() => document.documentElement.dataset.state), 'ready', problems.join('; '));

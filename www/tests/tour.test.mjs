@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { env, RESULTS } from './harness.mjs';
+import { watchProblems } from './watch.mjs';
 
 const hex = (v) => `0x${v.toString(16)}`;
 
@@ -15,11 +16,7 @@ const hex = (v) => `0x${v.toString(16)}`;
 async function openTour({ viewport = { width: 1280, height: 900 }, reducedMotion } = {}) {
   const context = await env.browser.newContext({ viewport, reducedMotion });
   const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-  page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
+  const problems = watchProblems(page);
   await page.addInitScript(() => {
     window.__csp = [];
     document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
