@@ -85,6 +85,18 @@ free(c)               # merged, but the break stays: memory never shrinks
 `,
   },
   {
+    id: 'bytes-and-pages', title: 'Bytes and pages: writes, a page fault, old bytes after free', policy: 'first',
+    text: `# The program's own writes are real bytes in the heap, on pages that fault in
+a = malloc(24)
+write(a, "password=hunter2")   # select a's block: the hex view shows the 16 bytes
+b = malloc(6000)               # b's block runs on into the heap's second 4 KiB page
+memset(b + 5000, 0xab, 64)     # the first write to that page: a page fault (the process panel)
+free(a)                        # free erases nothing: the list links cover 8 bytes, "=hunter2" stays
+c = malloc(8)                  # a's block again, not cleared: c + 8 still holds "=hunter2"
+# a still points here too: a write through it now would land in c (a use after free)
+`,
+  },
+  {
     id: 'errors', title: 'Errors: double free, unknown variables, bad alignment, overflow', policy: 'first',
     text: `# Each bad call is refused with a message; the heap is unchanged and the script goes on
 p = malloc(24)

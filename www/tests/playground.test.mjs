@@ -120,6 +120,44 @@ test('stepping back past memory.grow leaves the break below memory.size', async 
   await context.close();
 });
 
+test('the "Bytes and pages" scenario: written text in the hex view, a page fault, old bytes after free', async () => {
+  const { page, context, problems } = await openPage();
+  await openLibrary(page, 'Bytes and pages: writes, a page fault, old bytes after free');
+  assert.equal(await sliderValue(page), 6, 'six steps (the last line is a comment)');
+  const start = hexOf((await figures(page))['heap start']);
+  const hx = (v) => `0x${v.toString(16)}`;
+  // The hex view of the block at the heap's start, read back as text.
+  const textAt = async (state, from, to) => {
+    const item = page.locator('#blocks li', { hasText: `${state}, ${hx(start)}, ` });
+    await item.click();
+    await page.getByRole('table', { name: new RegExp(`${state === 'used' ? 'Used' : 'Free'} block at ${hx(start)}:`) }).waitFor();
+    const bytes = await page.locator('#hex table .byte').allTextContents();
+    return String.fromCharCode(...bytes.slice(from, to).map((b) => Number.parseInt(b, 16)));
+  };
+  await sliderKey(page, 'Home');
+  await sliderKey(page, 'ArrowRight');
+  await sliderKey(page, 'ArrowRight');
+  assert.match(await status(page), /write\(a, "password=hunter2"\) done\. The program wrote the text into its block's payload/);
+  assert.equal(await textAt('used', 8, 24), 'password=hunter2', 'the 16 bytes written, after the 8-byte header');
+  // Step 4: the memset is the first touch of the heap's second page: a minor fault, narrated.
+  await sliderKey(page, 'ArrowRight');
+  await sliderKey(page, 'ArrowRight');
+  assert.match(await status(page), /memset\(b \+ 5000, 0xab, 64\) done\. The program set the bytes/);
+  const notes = await page.getByRole('list', { name: 'simulated paging this step' }).getByRole('listitem').allTextContents();
+  const b = start + 32 + 8 + 5000;
+  assert.ok(notes.some((t) => t.startsWith(`Simulated: writing 64 bytes at ${hx(b)} touched page ${hx(Math.floor(b / 4096))}: page fault (minor: first touch)`)), notes.join('\n'));
+  // Step 5: free erases nothing: the links cover the first 8 bytes, the rest is still there.
+  await sliderKey(page, 'ArrowRight');
+  assert.equal(await textAt('free', 16, 24), '=hunter2');
+  assert.ok((await page.locator('#hex .fields li').allTextContents()).some((t) => /free bytes \(old contents\)/.test(t)));
+  // Step 6: c = malloc(8) gets a's block back, not cleared: its payload still holds "=hunter2" 8 bytes in.
+  await sliderKey(page, 'End');
+  assert.match(await status(page), new RegExp(`c = malloc\\(8\\) returned ${hx(start + 8)}\\.`));
+  assert.equal(await textAt('used', 16, 24), '=hunter2');
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
 test('changing the policy replays the program and the layout changes', async () => {
   const { page, context, problems } = await openPage();
   await openLibrary(page, 'Worst fit\u2019s worst case: breaking up the big hole');
