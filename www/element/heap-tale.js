@@ -22,7 +22,7 @@ import { renderHex } from '../js/hexview.js';
 import { Slider } from '../js/slider.js';
 import { decodeState, POLICIES } from '../js/url.js';
 import { DEFAULT_SCRIPT, SCENARIOS, TRACES, traceUrl } from '../js/scenarios.js';
-import { processOptionsFromHash } from '../js/process.js';
+import { processOptionsFromHash, ProcessCard } from '../js/process.js';
 import { acquire, release, resolveUrls } from './loader.js';
 import { CSS } from './style.js';
 
@@ -878,9 +878,23 @@ export class HeapTaleElement extends HTMLElement {
       return;
     }
     const l = proc.layout();
+    const out = [];
+    const compared = this._cols.length > 1;
+    if (compared) {
+      // Side by side, each heap's own process in the playground's compact card (counters, page
+      // grid, the step's paging lines), so that the heaps read alike; the first keeps its areas
+      // and the page walk below its card.
+      if (!c.els.pcard) {
+        c.els.pcard = new ProcessCard({ proc }, POLICY_NAMES[c.policy], { shared: true });
+        c.els.pcard.el.querySelector('.process-card-title')?.remove();
+      }
+      c.els.pcard.view = { proc };
+      c.els.pcard.render();
+      out.push(c.els.pcard.el);
+      if (index > 0) { box.replaceChildren(...out); return; }
+    }
     const s = proc.stats();
     const o = proc.options();
-    const out = [];
     // the address space: mm_struct's areas
     const table = el('table', 'vmas');
     table.append(el('caption', null, `Address space (simulated ${l.mode}, mm_struct): the heap from start_brk ${hex(l.startBrk)} to brk ${hex(l.brk)}`));
@@ -907,6 +921,7 @@ export class HeapTaleElement extends HTMLElement {
     ];
     if (o.tlbEntries) rows.push(['TLB', `${num(s.tlbHits)} hits, ${num(s.tlbMisses)} misses (${o.tlbEntries} entries, ${o.tlbWays ? `${o.tlbWays}-way` : 'fully associative'})`]);
     if (s.swapOuts || s.swapIns) rows.push(['swap', `${num(s.swapOuts)} out, ${num(s.swapIns)} in, ${num(s.swapUsed)} slots used`]);
+    if (compared) { box.replaceChildren(...out); this._renderWalk(c); return; }
     const dl = el('dl', 'stats');
     dl.setAttribute('aria-label', index === 0 ? 'process figures' : `process figures under ${POLICY_NAMES[c.policy]}`);
     dl.append(...rows.flatMap(([k, v]) => [el('dt', null, k), el('dd', null, v)]));

@@ -131,6 +131,16 @@ table.vmas thead th, table.walk thead th { font-family: inherit; color: var(--ht
 table.vmas tr.heap-row { background: #e8f1f8; }
 .table-scroll { overflow-x: auto; max-width: 100%; }
 .notes { margin: 0.1rem 0 0.3rem; padding-left: 1.1rem; font-size: 0.8rem; }
+.process-card-counters { font-size: 0.8rem; }
+.page-grid.mini { display: flex; flex-wrap: wrap; gap: 1px; max-height: 6rem; overflow: auto; padding: 2px; }
+.page-grid.mini .page { width: 8px; height: 8px; border: 1px solid #333; display: inline-block; }
+.page-unmapped { background: #f1f1f1; border-style: dotted !important; }
+.page-mapped { background: repeating-linear-gradient(135deg, var(--ht-pad) 0 2px, #fff 2px 5px); }
+.page-resident { background: var(--ht-used); }
+.page-dirty { background: repeating-linear-gradient(45deg, #0072B2 0 3px, #9fd0ef 3px 4px); }
+.page-swapped { background: repeating-linear-gradient(0deg, var(--ht-free) 0 2px, #fff 2px 5px); }
+.process-card-notes { font-size: 0.8rem; font-family: var(--ht-mono); overflow-wrap: anywhere; }
+.process-card-notes p { margin: 0.15rem 0; }
 .walk-fields { font-family: var(--ht-mono); font-size: 0.8rem; margin: 0.2rem 0; overflow-wrap: anywhere; }
 .walk-result { font-size: 0.85rem; margin: 0.2rem 0; }
 .walk-result.is-fault { border-left: 4px solid var(--ht-error); padding-left: 0.4rem; }

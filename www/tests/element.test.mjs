@@ -381,6 +381,42 @@ test('the process panel: areas, counters, the step\'s paging notes and a page wa
   await context.close();
 });
 
+test('compare mode with the process panel: a process card per heap, stepping together', async () => {
+  const { page, context, problems } = await open('process.html', { viewport: { width: 1280, height: 900 } });
+  assert.equal(await settled(page, '#proc'), 'ready');
+  await page.evaluate(() => document.querySelector('#proc').setAttribute('compare', 'best,buddy'));
+  assert.equal(await settled(page, '#proc'), 'ready');
+  const proc = page.locator('#proc');
+  const cards = proc.getByRole('group', { name: /^simulated process under / });
+  assert.equal(await cards.count(), 3, 'one card per heap');
+  const names = await cards.evaluateAll((gs) => gs.map((g) => g.getAttribute('aria-label')));
+  assert.deepEqual(names, ['simulated process under first fit', 'simulated process under best fit', 'simulated process under the buddy allocator']);
+  const faults = async () => Promise.all([0, 1, 2].map(async (k) => Number(await cards.nth(k).locator('dd[data-counter="minor faults"]').textContent())));
+  const grids = async () => Promise.all([0, 1, 2].map((k) => cards.nth(k).getByRole('img').getAttribute('aria-label')));
+  // first and best fit touch the same two pages (a's 5008 bytes, then b's header on the
+  // second page); the buddy allocator's 8192-byte block puts b's header on the third
+  assert.deepEqual(await faults(), [2, 2, 3]);
+  const g = await grids();
+  assert.match(g[0], /^The heap’s pages under first fit: 16 of 4 KiB from start_brk, 0 resident and clean, 2 resident and dirty, /);
+  assert.match(g[2], /^The heap’s pages under the buddy allocator: .*, 3 resident and dirty, /);
+  const lines = await cards.nth(2).locator('.process-card-notes p').allTextContents();
+  assert.ok(lines.some((t) => /^Simulated: writing the header at 0x[0-9a-f]+ touched page 0x[0-9a-f]+: page fault \(minor: first touch\)/.test(t)), lines.join('\n'));
+  // each card is its own heap's process: stepping moves them all, back and forth
+  await slider(page, '#proc').focus();
+  await slider(page, '#proc').press('Home');
+  await page.waitForFunction(() => document.querySelector('#proc').step === 0);
+  assert.deepEqual(await faults(), [0, 0, 0]);
+  await slider(page, '#proc').press('End');
+  await page.waitForFunction(() => document.querySelector('#proc').step === 2);
+  assert.deepEqual(await faults(), [2, 2, 3]);
+  // the first heap keeps its areas and the page walk
+  assert.equal(await proc.getByRole('table', { name: /^Address space/ }).count(), 1);
+  assert.equal(await proc.getByRole('textbox', { name: 'Walk the page tables for' }).count(), 1);
+  await proc.screenshot({ path: path.join(RESULTS, 'element-process-compare.png') });
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
 test('heaps side by side wrap in a narrow element, and figures stack', async () => {
   const { page, context, problems } = await open('process.html', { viewport: { width: 1000, height: 900 } });
   assert.equal(await settled(page, '#four'), 'ready');
