@@ -15,7 +15,7 @@
 // and user text only ever goes in as text. docs/EMBEDDING.md documents every
 // attribute, property and event.
 
-import { HeapModel, blockAt } from '../js/engine.js';
+import { HeapModel, blockAt, blockIndexAt } from '../js/engine.js';
 import { HeapMap } from '../js/heapmap.js';
 import { narrate, hex, POLICY_NAMES } from '../js/narrate.js';
 import { renderHex } from '../js/hexview.js';
@@ -370,11 +370,37 @@ export class HeapTaleElement extends HTMLElement {
     const mapBox = el('div', 'map-box');
     const canvas = el('canvas');
     canvas.setAttribute('role', 'img');
-    mapBox.append(canvas);
+    // The map takes focus, as the playground's does: arrows move between blocks, the focused
+    // block is read out in the line under it, Enter shows its bytes (with the hex panel).
+    canvas.tabIndex = 0;
+    const helpId = `ht-${this._uid}-map-help-${index}`;
+    const help = el('p', 'sr-only', 'Arrow keys move between blocks, Home and End go to the first and last, '
+      + 'Enter shows a block\u2019s bytes when the bytes panel is shown, + and \u2212 zoom, Page Up and Page Down move.');
+    help.id = helpId;
+    canvas.setAttribute('aria-describedby', helpId);
+    mapBox.append(canvas, help);
+    const focusLine = el('p', 'map-focus');
+    focusLine.setAttribute('aria-live', 'polite');
     const blocks = el('ul', 'blocks');
     blocks.setAttribute('aria-label', index === 0 ? 'heap blocks' : `heap blocks under ${name}`);
     const more = el('p', 'more');
-    heapPanel.append(mapBox, blocks, more);
+    heapPanel.append(mapBox, focusLine, blocks, more);
+    canvas.addEventListener('keydown', (e) => {
+      if (e.altKey || e.ctrlKey || e.metaKey) return;
+      if (this._mapKey(index, e.key)) e.preventDefault();
+    });
+    canvas.addEventListener('blur', () => {
+      const c = this._cols[index];
+      if (!c?.last || c.map.focus < 0) return;
+      c.map.focus = -1;
+      c.map.draw();
+      focusLine.textContent = '';
+    });
+    canvas.addEventListener('focus', () => {
+      const c = this._cols[index];
+      if (!c?.last) return;
+      this._focusBlock(index, c.map.focus >= 0 ? c.map.focus : this._selected >= 0 && index === 0 ? this._selected : 0);
+    });
     blocks.addEventListener('click', (e) => {
       const b = e.target.closest('button[data-index]');
       if (b) this._select(Number(b.dataset.index), index);
@@ -431,7 +457,7 @@ export class HeapTaleElement extends HTMLElement {
     section.append(heading, note, heapPanel, freePanel, pagesPanel, processPanel, statsPanel);
     const map = new ElementMap(canvas);
     map.arrows = true;
-    return { section, heading, note, heapPanel, canvas, blocks, more, freePanel, freeBox, pagesPanel, pagesBox, processPanel, processBox, walkEls, statsPanel, stats, map };
+    return { section, heading, note, heapPanel, canvas, focusLine, blocks, more, freePanel, freeBox, pagesPanel, pagesBox, processPanel, processBox, walkEls, statsPanel, stats, map };
   }
 
   // ------------------------------------------------------------ scheduling
@@ -761,8 +787,12 @@ export class HeapTaleElement extends HTMLElement {
     const d = c.last;
     const map = c.map;
     map.selected = index === 0 ? this._selected : -1;
+    // The map's keyboard focus lasts while the map has focus; the line under it follows the step.
+    const mapFocused = this.shadowRoot?.activeElement === c.els.canvas;
+    if (!mapFocused) map.focus = -1;
     map.setData({ ...d, changedAddrs: c.narration?.changed || [], header: c.model.cfg.header, policy: c.policy });
     map.draw();
+    c.els.focusLine.textContent = mapFocused && map.focus >= 0 ? this._blockWords(c, map.focus) : '';
     const n = d.packed.length / 4;
     let used = 0;
     for (let i = 0; i < n; i++) if (d.packed[i * 4 + 3] & 0x80000000) used++;
@@ -979,12 +1009,92 @@ export class HeapTaleElement extends HTMLElement {
     w.out.replaceChildren(fields, scroll, result);
   }
 
-  _select(i, index) {
+  _select(i, index, { keepFocus = false } = {}) {
     if (index !== 0 || !this._settings.panels.includes('hex')) return;
     this._selected = i;
     this._render();
+    if (keepFocus) return;
     const btn = this._cols[0].els.blocks.querySelector(`button[data-index="${i}"]`);
     btn?.focus();
+  }
+
+  /** Block `i` of column `index`, in words (the playground's map says the same). */
+  _blockWords(c, i) {
+    const d = c.last;
+    const n = d.packed.length / 4;
+    const b = blockAt(d.packed, i);
+    const pad = b.used ? Math.max(0, b.size - b.header - b.requested) : 0;
+    let words = `Block ${num(i + 1)} of ${num(n)}: ${b.used ? 'used' : 'free'} block at ${hex(b.addr)}: ${num(b.size)} bytes` +
+      (b.used ? ` (${b.header}-byte header, ${num(b.requested)} bytes asked for, ${num(pad)} bytes of padding; payload at ${hex(b.addr + b.header)})`
+        : ` (${b.header}-byte header, free-list links in its payload)`);
+    try {
+      const view = c.model.memoryView(b.addr, 4);
+      if (view.length >= 4) {
+        const w = new DataView(view.buffer, view.byteOffset, 4).getUint32(0, true);
+        words += c.policy === 'buddy'
+          ? `; header word ${hex(w)}: order ${w & 0xff}, ${(w >>> 15) & 1 ? 'used' : 'free'}`
+          : `; header word ${hex(w)}: size ${w & 0x3fffffff}, U=${(w >>> 31) & 1} (${(w >>> 31) & 1 ? 'used' : 'free'}), P=${(w >>> 30) & 1} (the block before is ${(w >>> 30) & 1 ? 'used' : 'free'})`;
+      }
+    } catch { /* the words without the header word */ }
+    return `${words}.`;
+  }
+
+  /** Moves the map's keyboard focus to block `i` of column `index` and reads it out. */
+  _focusBlock(index, i) {
+    const c = this._cols[index];
+    const n = c?.last ? c.last.packed.length / 4 : 0;
+    if (!n) { if (c) c.els.focusLine.textContent = 'The heap has no block yet.'; return; }
+    i = Math.max(0, Math.min(n - 1, i));
+    c.map.focus = i;
+    c.map.reveal(i);
+    c.map.draw();
+    c.els.focusLine.textContent = this._blockWords(c, i);
+  }
+
+  /** A key on column `index`'s map; true when it was the map's. */
+  _mapKey(index, key) {
+    const c = this._cols[index];
+    if (!c?.last || this._state !== 'ready') return false;
+    const m = c.map;
+    const d = c.last;
+    const n = d.packed.length / 4;
+    const cur = m.focus >= 0 ? m.focus : 0;
+    const byAddr = (delta) => {
+      if (!n) return cur;
+      const b = blockAt(d.packed, cur);
+      const j = blockIndexAt(d.packed, Math.max(d.heapStart, Math.min(d.brk - 1, b.addr + delta)));
+      return j >= 0 ? j : cur;
+    };
+    switch (key) {
+      case 'ArrowRight': this._focusBlock(index, m.focus < 0 ? 0 : cur + 1); break;
+      case 'ArrowLeft': this._focusBlock(index, m.focus < 0 ? 0 : cur - 1); break;
+      case 'ArrowDown': this._focusBlock(index, m.readable ? cur + 8 : byAddr(m.rowBytes())); break;
+      case 'ArrowUp': this._focusBlock(index, m.readable ? cur - 8 : byAddr(-m.rowBytes())); break;
+      case 'Home': this._focusBlock(index, 0); break;
+      case 'End': this._focusBlock(index, n - 1); break;
+      case 'Enter': case ' ':
+        if (!n) return true;
+        if (index === 0 && this._settings.panels.includes('hex')) {
+          this._select(cur, 0, { keepFocus: true });
+          this._focusBlock(index, cur);
+          c.els.focusLine.textContent += ' Its bytes are shown below.';
+        } else {
+          this._focusBlock(index, cur);
+        }
+        break;
+      case 'Escape':
+        if (index !== 0 || this._selected < 0) return false;
+        this._selected = -1;
+        this._render();
+        break;
+      case '+': case '=': m.zoomIn(); m.reveal(cur); m.draw(); break;
+      case '-': case '_': m.zoomOut(); m.draw(); break;
+      case '0': m.fit(); m.draw(); break;
+      case 'PageDown': m.pan(m.visibleRows()); m.draw(); break;
+      case 'PageUp': m.pan(-m.visibleRows()); m.draw(); break;
+      default: return false;
+    }
+    return true;
   }
 
   _renderHex() {

@@ -74,6 +74,8 @@ button:disabled { opacity: 0.45; cursor: default; }
 .panel-title { margin: 0.15rem 0; font-size: 0.82rem; font-weight: 650; color: var(--ht-muted); text-transform: uppercase; letter-spacing: 0.04em; }
 .map-box { width: 100%; min-width: 0; }
 canvas { display: block; }
+.map-focus { font-size: 0.8rem; margin: 0.2rem 0; overflow-wrap: anywhere; }
+.map-focus:empty { margin: 0; }
 .blocks, .free-list { list-style: none; margin: 0.2rem 0; padding: 0; display: flex; flex-wrap: wrap; gap: 0.2rem; font-family: var(--ht-mono); font-size: 0.78rem; }
 .blocks li, .free-list li { border: 1px solid #777; border-radius: 3px; padding: 0 0.3rem; white-space: nowrap; }
 .blocks li.used { border-left: 6px solid var(--ht-used); }

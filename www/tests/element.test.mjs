@@ -293,6 +293,64 @@ test('the hex panel shows the block chosen in the block list, by keyboard', asyn
   await context.close();
 });
 
+test('the heap map by keyboard: Tab to it, arrows move between blocks, each is read out, Enter shows its bytes', async () => {
+  const { page, context, problems } = await open();
+  assert.equal(await settled(page, '#two'), 'ready');
+  const two = page.locator('#two');
+  const bs = await blocks(page, '#two');
+  assert.deepEqual(shape(bs), ['used 112', 'used 24']);
+  const hx = (n) => `0x${n.toString(16)}`;
+  const active = () => page.evaluate(() => {
+    const a = document.querySelector('#two').shadowRoot.activeElement;
+    return a ? { tag: a.tagName, label: a.getAttribute('aria-label'), outline: getComputedStyle(a).outlineStyle } : null;
+  });
+  // From the step slider, Tab goes on to the map
+  await slider(page, '#two').focus();
+  for (let i = 0; i < 8 && (await active())?.tag !== 'CANVAS'; i++) await page.keyboard.press('Tab');
+  const a = await active();
+  assert.equal(a.tag, 'CANVAS', 'the map takes focus');
+  assert.match(a.label, /^Heap map: 2 blocks \(2 used, 0 free\)/);
+  assert.equal(a.outline, 'solid', 'its focus is visible');
+  assert.match(await two.locator('canvas').getAttribute('aria-describedby'), /map-help/);
+  const line = two.locator('.map-focus');
+  assert.equal(await line.getAttribute('aria-live'), 'polite');
+  // the first block is read out on focus: address, size, used or free, header word
+  assert.equal(await line.textContent(), `Block 1 of 2: used block at ${hx(bs[0].addr)}: 112 bytes (8-byte header, 100 bytes asked for, 4 bytes of padding; ` +
+    `payload at ${hx(bs[0].addr + 8)}); header word 0xc0000070: size 112, U=1 (used), P=1 (the block before is used).`);
+  await page.keyboard.press('ArrowRight');
+  assert.match(await line.textContent(), new RegExp(`^Block 2 of 2: used block at ${hx(bs[1].addr)}: 24 bytes \\(8-byte header, 8 bytes asked for`));
+  await page.keyboard.press('ArrowRight');
+  assert.match(await line.textContent(), /^Block 2 of 2: /, 'the last block stays');
+  // Enter shows the focused block's bytes; the focus stays on the map
+  await page.keyboard.press('Enter');
+  assert.match(await two.locator('caption').textContent(), new RegExp(`^Used block at ${hx(bs[1].addr)}: 24 bytes`));
+  assert.match(await line.textContent(), /Its bytes are shown below\.$/);
+  await page.keyboard.press('Home');
+  assert.match(await line.textContent(), /^Block 1 of 2: used block at /);
+  await page.keyboard.press('Enter');
+  assert.match(await two.locator('caption').textContent(), new RegExp(`^Used block at ${hx(bs[0].addr)}: 112 bytes`));
+  assert.equal((await active()).tag, 'CANVAS');
+  assert.equal(await two.getByRole('button', { name: `used, ${hx(bs[0].addr)}, 112 bytes` }).getAttribute('aria-pressed'), 'true', 'the block list agrees');
+  // a step moved with the keyboard on the slider, then back to the map: it reads the heap of that step
+  await slider(page, '#two').focus();
+  await slider(page, '#two').press('End');
+  await page.waitForFunction(() => document.querySelector('#two').step === 5);
+  assert.equal(await line.textContent(), '', 'no stale words once the map lost focus');
+  await two.locator('canvas').focus();
+  await page.keyboard.press('End');
+  const last = (await blocks(page, '#two')).at(-1);
+  assert.match(await line.textContent(), new RegExp(`^Block \\d+ of \\d+: ${last.state} block at ${hx(last.addr)}: ${last.size} bytes`));
+  // without the hex panel, Enter only reads the block out
+  await settled(page, '#one');
+  await page.locator('#one canvas').focus();
+  await page.keyboard.press('End');
+  await page.keyboard.press('Enter');
+  assert.match(await page.locator('#one .map-focus').textContent(), /^Block 2 of 2: used block at 0x[0-9a-f]+: 48 bytes/);
+  assert.equal(await page.locator('#one').locator('table.hex').count(), 0);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
 test('sized to its container, reduced motion honoured, instances reused', async () => {
   const { page, context, problems } = await open('elements.html', { reducedMotion: 'reduce', viewport: { width: 1200, height: 900 } });
   await settled(page, '#one');
