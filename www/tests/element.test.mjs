@@ -275,6 +275,40 @@ test('compare, readonly, the console, built-in scenarios and a src file', async 
   await context.close();
 });
 
+test('the built-in "bytes-and-pages" scenario: the written text in the bytes panel, the fault in the paging notes', async () => {
+  const { page, context, problems } = await open();
+  await page.evaluate(() => {
+    const e = document.createElement('heap-tale');
+    e.id = 'bytes';
+    e.setAttribute('trace', 'bytes-and-pages');
+    e.setAttribute('panels', 'heap,process,hex');
+    document.body.append(e);
+  });
+  assert.equal(await settled(page, '#bytes'), 'ready');
+  const el = page.locator('#bytes');
+  assert.equal(await page.evaluate(() => document.querySelector('#bytes').steps), 6);
+  const text = async (from, to) => String.fromCharCode(...(await el.locator('table.hex .byte').allTextContents())
+    .slice(from, to).map((b) => Number.parseInt(b, 16)));
+  // step 2: the write; the bytes panel shows the block it wrote to
+  await page.evaluate(() => { document.querySelector('#bytes').step = 2; });
+  await page.waitForFunction(() => document.querySelector('#bytes').step === 2);
+  assert.match(await el.getByRole('status').textContent(), /write\(a, "password=hunter2"\) done/);
+  await el.getByRole('list', { name: 'heap blocks', exact: true }).getByRole('button').first().click();
+  assert.equal(await text(8, 24), 'password=hunter2');
+  // step 4: the memset's first touch of the heap's second page, in the step's paging notes
+  await page.evaluate(() => { document.querySelector('#bytes').step = 4; });
+  await page.waitForFunction(() => document.querySelector('#bytes').step === 4);
+  const notes = await el.getByRole('list', { name: 'paging notes' }).getByRole('listitem').allTextContents();
+  assert.ok(notes.some((n) => /^writing 64 bytes at 0x[0-9a-f]+ touched page 0x[0-9a-f]+: page fault \(minor: first touch\)/.test(n)), notes.join('\n'));
+  // the end: c has a's block back, and its bytes 8 in still say "=hunter2"
+  await page.evaluate(() => { document.querySelector('#bytes').step = 6; });
+  await page.waitForFunction(() => document.querySelector('#bytes').step === 6);
+  await el.getByRole('list', { name: 'heap blocks', exact: true }).getByRole('button').first().click();
+  assert.equal(await text(16, 24), '=hunter2');
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
 test('the hex panel shows the block chosen in the block list, by keyboard', async () => {
   const { page, context, problems } = await open();
   await settled(page, '#two');
