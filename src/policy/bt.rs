@@ -84,6 +84,7 @@ pub const QUICK_SOME: u32 = 4 * 1024;
 
 /// The mark of a quick block that [`Bt::consolidate`] is merging back, in its second payload
 /// word (where a free block in the index keeps its back link: `NIL` or an offset below 1 GiB).
+#[cfg(not(feature = "small"))]
 const MERGING: u32 = NIL - 1;
 
 /// How many foreign regions a heap steps over before it stops growing past them.
@@ -164,6 +165,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     /// marked one merges from its first block, taking in any indexed free block it meets.
     #[cold]
     #[inline(never)]
+    #[cfg(not(feature = "small"))]
     fn consolidate<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O) {
         let l = self.layout;
         let h = l.header();
@@ -231,6 +233,24 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                     None if top => {}
                     None => self.index.insert(m, &l, start, total),
                 }
+            }
+        }
+    }
+
+    /// Empties the quick lists into the free index (feature `small`: block by block, as
+    /// `free` would have released them; the same blocks result, with less code).
+    #[cold]
+    #[inline(never)]
+    #[cfg(feature = "small")]
+    fn consolidate<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O) {
+        self.quick_bytes = 0;
+        for i in 0..QUICK_LISTS {
+            let mut e = core::mem::take(&mut self.quick[i]);
+            while e != 0 {
+                let b = e - 1;
+                e = m.read(b + self.layout.header());
+                let size = m.size_of(b);
+                self.release_inline(m, o, b, size);
             }
         }
     }
@@ -560,7 +580,8 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
 
     /// Takes `asize` bytes (after `lead`) from the free block `b`; the lead and any remainder
     /// large enough to be a block stay free. Returns the used block.
-    #[inline(always)]
+    #[cfg_attr(not(feature = "small"), inline(always))]
+    #[cfg_attr(feature = "small", inline(never))]
     fn carve<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, size: u32, lead: u32, asize: u32, indexed: bool) -> u32 {
         let l = self.layout;
         let (mut r, mut rsize, mut r_indexed) = (b, size, indexed);
@@ -623,8 +644,9 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         self.release_inline(m, o, b, size)
     }
 
-    /// [`Bt::release`], inlined in `free`.
-    #[inline(always)]
+    /// [`Bt::release`], inlined in `free` (one copy, out of line, with feature `small`).
+    #[cfg_attr(not(feature = "small"), inline(always))]
+    #[cfg_attr(feature = "small", inline(never))]
     fn release_inline<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, size: u32) -> u32 {
         let l = self.layout;
         let (mut start, mut total) = (b, size);

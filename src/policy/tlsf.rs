@@ -77,7 +77,8 @@ impl Tlsf {
 }
 
 impl FreeIndex for Tlsf {
-    #[inline]
+    #[cfg_attr(not(feature = "small"), inline)]
+    #[cfg_attr(feature = "small", inline(never))]
     fn insert<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, b: u32, size: u32) {
         let (fl, sl) = mapping(size);
         let was = self.nonempty(fl, sl);
@@ -86,7 +87,8 @@ impl FreeIndex for Tlsf {
         self.fl_map |= 1 << fl;
     }
 
-    #[inline]
+    #[cfg_attr(not(feature = "small"), inline)]
+    #[cfg_attr(feature = "small", inline(never))]
     fn remove<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, b: u32, size: u32) {
         let (fl, sl) = mapping(size);
         if unlink(m, l, self.head(fl, sl), b) {
@@ -97,7 +99,8 @@ impl FreeIndex for Tlsf {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(feature = "small"), inline(always))]
+    #[cfg_attr(feature = "small", inline(never))]
     fn replace<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, old: u32, old_size: u32, new: u32, new_size: u32) {
         let (fl, sl) = mapping(old_size);
         if mapping(new_size) == (fl, sl) {
@@ -109,7 +112,8 @@ impl FreeIndex for Tlsf {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(feature = "small"), inline(always))]
+    #[cfg_attr(feature = "small", inline(never))]
     fn merged<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, old: u32, old_size: u32, new: u32, new_size: u32) {
         let (fl, sl) = mapping(old_size);
         if mapping(new_size) != (fl, sl) {
@@ -121,7 +125,8 @@ impl FreeIndex for Tlsf {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(feature = "small"), inline(always))]
+    #[cfg_attr(feature = "small", inline(never))]
     fn find<G: Geometry, S: Source>(&mut self, m: &Mem<S>, l: &G, asize: u32, align: u32, probes: &mut u32) -> Option<(u32, u32, u32)> {
         let base = m.base_ptr() as usize;
         // Aligned requests look for room for the worst lead gap as well.

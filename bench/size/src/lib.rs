@@ -39,7 +39,7 @@ mod bump;
 #[global_allocator]
 static ALLOC: bump::Bump = bump::Bump::new();
 
-#[cfg(feature = "heaptale")]
+#[cfg(any(feature = "heaptale", feature = "heaptale_small"))]
 #[global_allocator]
 static ALLOC: heaptale::Allocator = heaptale::Allocator::new();
 
