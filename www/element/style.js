@@ -147,6 +147,12 @@ table.vmas tr.heap-row { background: #e8f1f8; }
 .walk-result { font-size: 0.85rem; margin: 0.2rem 0; }
 .walk-result.is-fault { border-left: 4px solid var(--ht-error); padding-left: 0.4rem; }
 .col { container-type: inline-size; }
+@container (max-width: 380px) {
+  table.vmas, table.walk { font-size: 0.7rem; }
+  table.vmas th, table.vmas td, table.walk th, table.walk td { padding: 0.05rem 0.2rem; }
+  table.vmas caption, table.walk caption { max-width: 100cqi; }
+  table.walk td { white-space: normal; }
+}
 @container (max-width: 300px) {
   dl.stats { grid-template-columns: minmax(0, 1fr); }
   dl.stats dd { margin-bottom: 0.25rem; }
