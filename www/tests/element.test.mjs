@@ -509,6 +509,19 @@ test('compare mode with the process panel: a process card per heap, stepping tog
   await context.close();
 });
 
+test('at 360 px the process panel\'s tables fit: nothing cut at the right edge', async () => {
+  const { page, context, problems } = await open('process.html', { viewport: { width: 360, height: 800 } });
+  assert.equal(await settled(page, '#proc'), 'ready');
+  await page.locator('#proc').getByRole('table', { name: /^Walk of/ }).waitFor();
+  const boxes = await page.evaluate(() => [...document.querySelector('#proc').shadowRoot.querySelectorAll('.table-scroll')]
+    .map((d) => ({ caption: d.querySelector('caption').textContent, scroll: d.scrollWidth, width: d.clientWidth })));
+  assert.equal(boxes.length, 2, 'the areas and the walk');
+  for (const b of boxes) assert.ok(b.scroll <= b.width + 1, `${b.caption}: ${b.scroll} px in ${b.width} px`);
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= 360, 'no sideways scroll');
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
 test('heaps side by side wrap in a narrow element, and figures stack', async () => {
   const { page, context, problems } = await open('process.html', { viewport: { width: 1000, height: 900 } });
   assert.equal(await settled(page, '#four'), 'ready');
