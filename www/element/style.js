@@ -115,6 +115,7 @@ details.edit summary { cursor: pointer; font-size: 0.85rem; }
 .hex { border-collapse: collapse; font-size: 0.76rem; font-family: var(--ht-mono); margin-bottom: 0.3rem; }
 .hex caption { text-align: left; font-family: system-ui, sans-serif; color: var(--ht-muted); caption-side: top; }
 .hex th { font-weight: 400; color: var(--ht-muted); padding-right: 0.5rem; text-align: left; }
+.hex td.chars { padding-left: 0.6rem; color: var(--ht-muted); white-space: pre; }
 .hex td { white-space: nowrap; }
 .byte { display: inline-block; padding: 0 0.1rem; margin: 0 0.05rem 0.1rem 0; border-bottom: 3px solid transparent; font-family: var(--ht-mono); }
 .byte.hdr { background: #1a1a1a; color: #fff; }

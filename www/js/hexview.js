@@ -40,6 +40,13 @@ export function fields(b, words, policy) {
   return out;
 }
 
+/** Bytes as text: printable ASCII as itself, anything else as a middle dot. */
+export function printable(bytes) {
+  let s = '';
+  for (const c of bytes) s += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '\u00b7';
+  return s;
+}
+
 /**
  * Renders block `b` into `el`: a table of rows of `perRow` bytes and the list
  * of fields. `view`: the block's bytes (a Uint8Array over real memory).
@@ -61,7 +68,8 @@ export function renderHex(el, b, view, policy, perRow = 16) {
   const head = document.createElement('tr');
   const th0 = document.createElement('th'); th0.scope = 'col'; th0.textContent = 'address';
   const th1 = document.createElement('th'); th1.scope = 'col'; th1.textContent = 'bytes';
-  head.append(th0, th1);
+  const th2 = document.createElement('th'); th2.scope = 'col'; th2.textContent = 'as text';
+  head.append(th0, th1, th2);
   const thead = document.createElement('thead'); thead.append(head);
   const tbody = document.createElement('tbody');
   for (let o = 0; o < shown; o += perRow) {
@@ -76,7 +84,11 @@ export function renderHex(el, b, view, policy, perRow = 16) {
       span.textContent = view[i].toString(16).padStart(2, '0');
       td.append(span);
     }
-    tr.append(th, td);
+    // The same bytes as text, so a string the program wrote reads as words.
+    const chars = document.createElement('td');
+    chars.className = 'chars';
+    chars.textContent = printable(view.subarray(o, Math.min(o + perRow, shown)));
+    tr.append(th, td, chars);
     tbody.append(tr);
   }
   table.append(thead, tbody);

@@ -139,6 +139,11 @@ test('the "Bytes and pages" scenario: written text in the hex view, a page fault
   await sliderKey(page, 'ArrowRight');
   assert.match(await status(page), /write\(a, "password=hunter2"\) done\. The program wrote the text into its block's payload/);
   assert.equal(await textAt('used', 8, 24), 'password=hunter2', 'the 16 bytes written, after the 8-byte header');
+  // The "as text" column reads them as words: two 16-byte rows, the header's bytes as dots.
+  const rows = await page.locator('#hex table td.chars').allTextContents();
+  assert.equal(rows[0].slice(8), 'password', rows.join('|'));
+  assert.equal(rows[1].slice(0, 8), '=hunter2', rows.join('|'));
+  assert.match(rows[0].slice(0, 8), /\u00b7/, 'the header word is not text');
   // Step 4: the memset is the first touch of the heap's second page: a minor fault, narrated.
   await sliderKey(page, 'ArrowRight');
   await sliderKey(page, 'ArrowRight');
