@@ -77,6 +77,10 @@ pub const TOP_LIST: usize = usize::MAX;
 pub const QUICK_LISTS: usize = 32;
 /// Bytes the quick lists may hold before a large request merges them back.
 pub const QUICK_HOLD: u32 = 64 * 1024;
+/// Requests of this block size or more are large: they merge the quick lists first when
+/// those hold more than [`QUICK_HOLD`] bytes (a constant, so that the check costs one
+/// comparison on the path of every request).
+pub const QUICK_LARGE: u32 = 256;
 /// Bytes the quick lists may hold before a large free area or a realloc that cannot grow in
 /// place merges them back.
 pub const QUICK_SOME: u32 = 4 * 1024;
@@ -100,7 +104,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     /// request of that size takes it back in a few instructions, without splitting,
     /// coalescing or touching its neighbours. Before the memory underneath the heap grows
     /// (the break may move inside memory already committed first, which costs nothing), when
-    /// a large free block forms, when a large request finds them holding more than
+    /// a large free block forms, when a large request ([`QUICK_LARGE`] bytes or more) finds them holding more than
     /// [`QUICK_HOLD`] bytes, and when a realloc cannot grow in place while they hold more than
     /// [`QUICK_SOME`], the quick lists are emptied into the free index (coalescing runs of
     /// neighbours into one block each), so they cost little memory the heap would otherwise
@@ -426,7 +430,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                 return Ok(b + l.header());
             }
         }
-        if asize > self.quick_max && self.quick_bytes > QUICK_HOLD {
+        if asize >= QUICK_LARGE && self.quick_bytes > QUICK_HOLD {
             // A large request merges what the quick lists hold first once that is more than a
             // little (glibc merges its fastbins for every large request), so small blocks
             // waiting there do not fragment the heap for it.
