@@ -13,6 +13,9 @@ use crate::HeapError;
 /// The heap calls `insert` for every block that becomes free and `remove` before a free block
 /// is used or merged, so the index always holds exactly the free blocks.
 pub trait FreeIndex {
+    /// Whether heaps over this index always coalesce (then `Bt::new` ignores its `coalesce`
+    /// argument, and the compiler drops the checks).
+    const COALESCES: bool = false;
     fn insert<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, b: u32, size: u32);
     fn remove<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, b: u32, size: u32);
     /// The free block `old` lost its front: `new` (the rest) takes its place. Lists that keep
@@ -96,6 +99,7 @@ pub const MAX_FOREIGN: usize = 8;
 
 impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     pub fn new(layout: G, coalesce: bool, index: F) -> Self {
+        let coalesce = coalesce || F::COALESCES;
         Bt { layout, coalesce, index, first: 0, top_prev_used: true, foreign: [0; MAX_FOREIGN], nforeign: 0, quick: [0; QUICK_LISTS], quick_max: 0, quick_bytes: 0, top_apart: false, end: 0 }
     }
 
@@ -125,8 +129,14 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     /// as the list [`TOP_LIST`].
     /// (Only with coalescing, which keeps one free block at most at the top.)
     pub fn with_top_apart(mut self) -> Self {
-        self.top_apart = self.coalesce;
+        self.top_apart = self.coalescing();
         self
+    }
+
+    /// Whether free neighbours merge (always, for an index that says so).
+    #[inline(always)]
+    fn coalescing(&self) -> bool {
+        F::COALESCES || self.coalesce
     }
 
     /// Whether the free block that ends at the break stays out of the index.
@@ -199,7 +209,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                 let (mut start, mut total) = (b, m.size_of(b));
                 // The indexed free block the run takes the place of, if any.
                 let mut absorbed = None;
-                if self.coalesce && b > self.first && !m.prev_is_used(b) {
+                if self.coalescing() && b > self.first && !m.prev_is_used(b) {
                     let prev = b - m.read(b - 4);
                     if m.read(prev + h + 4) == MERGING || !m.prev_is_used(prev) {
                         // The run starts before b: at a block still marked, or before the
@@ -214,7 +224,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                 }
                 m.write(b + h + 4, 0);
                 let mut next = b + m.size_of(b);
-                while self.coalesce && next < end && !m.is_used(next) {
+                while self.coalescing() && next < end && !m.is_used(next) {
                     let nsize = m.size_of(next);
                     if next == old_top {
                         // The top block apart: not in the index.
@@ -547,7 +557,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     fn grow_once<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, asize: u32, align: u32) -> Result<Option<(u32, u32, u32)>, HeapError> {
         let l = self.layout;
         let end = self.end(m);
-        let last = if self.coalesce { self.last_free(m) } else { None };
+        let last = if self.coalescing() { self.last_free(m) } else { None };
         let b = match last {
             Some(b) => b,
             None => end.max(self.first),
@@ -657,7 +667,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         let end = self.end(m);
         // The indexed free block the new one absorbs and takes the place of, if any.
         let mut absorbed = None;
-        if self.coalesce {
+        if self.coalescing() {
             if let Some(prev) = m.prev_free(self.first, b) {
                 let psize = m.size_of(prev);
                 // b's own header stays behind inside the merged block: mark it free, so a
@@ -727,7 +737,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         if asize <= size {
             self.shrink(m, o, b, size, asize);
             true
-        } else if self.coalesce && next_free && size + nsize >= asize {
+        } else if self.coalescing() && next_free && size + nsize >= asize {
             if !(self.top_apart && next + nsize == end) {
                 self.index.remove(m, &l, next, nsize);
             }
@@ -740,7 +750,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             m.set_block(&l, b, asize, true);
             self.top_prev_used = true;
             true
-        } else if self.coalesce && next_free && next + nsize == end && self.try_grow(m, o, asize - size - nsize) {
+        } else if self.coalescing() && next_free && next + nsize == end && self.try_grow(m, o, asize - size - nsize) {
             if !self.top_apart {
                 self.index.remove(m, &l, next, nsize);
             }
@@ -822,7 +832,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                 if m.read(b + size - 4) != size {
                     return Err((b, "a free block's footer does not match its header"));
                 }
-                if self.coalesce && prev_free_block {
+                if self.coalescing() && prev_free_block {
                     return Err((b, "two adjacent free blocks while coalescing is on"));
                 }
                 free += 1;

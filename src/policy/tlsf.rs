@@ -77,6 +77,8 @@ impl Tlsf {
 }
 
 impl FreeIndex for Tlsf {
+    const COALESCES: bool = true;
+
     #[cfg_attr(not(feature = "small"), inline)]
     #[cfg_attr(feature = "small", inline(never))]
     fn insert<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, b: u32, size: u32) {
