@@ -738,13 +738,26 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             self.shrink(m, o, b, size, asize);
             true
         } else if self.coalescing() && next_free && size + nsize >= asize {
-            if !(self.top_apart && next + nsize == end) {
+            let top = self.top_apart && next + nsize == end;
+            if !top {
                 self.index.remove(m, &l, next, nsize);
             }
-            m.set_block(&l, b, size + nsize, true);
-            self.set_prev_used(m, next + nsize, true);
             o.event(Event::Coalesce { block: b, absorbed: next, size: size + nsize });
-            self.shrink(m, o, b, size + nsize, asize);
+            let rem = size + nsize - asize;
+            if rem >= l.min_block() {
+                // The rest stays free between b and a used block (or the break), whose P
+                // bit stays clear: nothing to merge it with, so it goes straight back.
+                let rest = b + asize;
+                m.set_block(&l, b, asize, true);
+                m.set_header(&l, rest, rem, false, true);
+                o.event(Event::Split { block: b, size: asize, rest, rest_size: rem });
+                if !top {
+                    self.index.insert(m, &l, rest, rem);
+                }
+            } else {
+                m.set_block(&l, b, size + nsize, true);
+                self.set_prev_used(m, next + nsize, true);
+            }
             true
         } else if next == end && self.try_grow(m, o, asize - size) {
             m.set_block(&l, b, asize, true);
