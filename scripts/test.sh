@@ -3,11 +3,15 @@
 #  1. cargo test --workspace            native, default features (unit + integration;
 #                                       also wasm/'s native layout test)
 #  2. cargo test --no-default-features  the lean no_std engine
-#  3. wasm-pack test --node wasm        wasm/tests/ under node
-#  4. wasm-pack test --headless --chrome wasm  wasm/tests/ in headless Chromium
-#  (3 and 4 also run wasm/global/: heaptale::Allocator as a module's #[global_allocator])
-#  5. scripts/build-wasm.sh             pkg/ for the page
-#  6. node --test www/tests/            the page end to end (Playwright + Chromium)
+#  3. cargo test --features small       the allocator's size-minded build (its tests)
+#  4. wasm-pack test --node wasm        wasm/tests/ under node
+#  5. wasm-pack test --headless --chrome wasm  wasm/tests/ in headless Chromium
+#  (4 and 5 also run wasm/global/: heaptale::Allocator as a module's #[global_allocator])
+#  6. scripts/build-wasm.sh             pkg/ for the page
+#  7. node --test www/tests/            the page end to end (Playwright + Chromium: the
+#                                       playground, <heap-tale>, the iframe page, the tour,
+#                                       hostile input, the URL decoder, the npm package and
+#                                       the tutorial example installed from it)
 # Every step runs even when an earlier one failed (except bootstrap), and a
 # summary closes the output.
 set -uo pipefail
@@ -42,6 +46,7 @@ wasm_tests() { # wasm_tests RUNNER-FLAGS...
 
 step "cargo test"                   cargo test --workspace --no-fail-fast
 step "cargo test no_std"            cargo test --no-default-features --no-fail-fast
+step "cargo test small"             cargo test --features small --no-fail-fast --test global --test quick --test foreign --test model --test fuzz_corpus
 step "wasm test node"               wasm_tests --node
 step "wasm test chrome"             wasm_tests --headless --chrome --chromedriver /usr/bin/chromedriver
 step "wasm build"                   bash scripts/build-wasm.sh
