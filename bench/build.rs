@@ -62,7 +62,16 @@ fn parse_rep(path: &Path) -> Trace {
     }
     let name = format!("trace-{}", path.file_stem().unwrap().to_string_lossy());
     let repeat = MIN_OPS_PER_RUN.div_ceil(ops.len().max(1)) as u32;
-    Trace { name, ops, ids: max_id + 1, repeat, source: format!("tests/traces/{}", path.file_name().unwrap().to_string_lossy()) }
+    Trace {
+        name,
+        ops,
+        ids: max_id + 1,
+        repeat,
+        source: format!(
+            "tests/traces/{}",
+            path.file_name().unwrap().to_string_lossy()
+        ),
+    }
 }
 
 /// splitmix64: the generators' deterministic PRNG.
@@ -97,7 +106,10 @@ struct Ids {
 }
 impl Ids {
     fn new() -> Self {
-        Ids { free: Vec::new(), next: 0 }
+        Ids {
+            free: Vec::new(),
+            next: 0,
+        }
     }
     fn get(&mut self) -> u32 {
         self.free.pop().unwrap_or_else(|| {
@@ -117,7 +129,11 @@ struct Gen {
 }
 impl Gen {
     fn new(seed: u64) -> Self {
-        Gen { ops: Vec::new(), ids: Ids::new(), rng: Rng(seed) }
+        Gen {
+            ops: Vec::new(),
+            ids: Ids::new(),
+            rng: Rng(seed),
+        }
     }
     fn a(&mut self, size: u32) -> u32 {
         let id = self.ids.get();
@@ -133,7 +149,13 @@ impl Gen {
     }
     fn done(self, name: &str, about: &str) -> Trace {
         let repeat = MIN_OPS_PER_RUN.div_ceil(self.ops.len()) as u32;
-        Trace { name: name.into(), ids: self.ids.next, repeat, ops: self.ops, source: format!("generated: {about}") }
+        Trace {
+            name: name.into(),
+            ids: self.ids.next,
+            repeat,
+            ops: self.ops,
+            source: format!("generated: {about}"),
+        }
     }
 }
 

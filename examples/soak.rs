@@ -92,13 +92,24 @@ fn sign<S: heaptale::source::Source, P: Policy>(h: &mut Heap<S, P>, l: &Live) {
 }
 
 fn signed<S: heaptale::source::Source, P: Policy>(h: &Heap<S, P>, l: &Live, len: usize) -> bool {
-    let Ok(p) = h.payload(l.addr) else { return false };
+    let Ok(p) = h.payload(l.addr) else {
+        return false;
+    };
     let n = len.min(8);
-    p.len() >= len && p[..n] == l.sig.to_le_bytes()[..n] && (len < l.len || len <= 8 || p[len - 1] == l.sig as u8 ^ 0x5A)
+    p.len() >= len
+        && p[..n] == l.sig.to_le_bytes()[..n]
+        && (len < l.len || len <= 8 || p[len - 1] == l.sig as u8 ^ 0x5A)
 }
 
 /// One round: `ops` calls from `seed`, then every live block freed.
-fn round<S: heaptale::source::Source, P: Policy>(h: &mut Heap<S, P>, seed: u64, ops: u64, check_every: u64, align: usize, f: &mut Figures) {
+fn round<S: heaptale::source::Source, P: Policy>(
+    h: &mut Heap<S, P>,
+    seed: u64,
+    ops: u64,
+    check_every: u64,
+    align: usize,
+    f: &mut Figures,
+) {
     let mut rng = Rng(seed | 1);
     let mut live: Vec<Live> = Vec::with_capacity(MAX_LIVE);
     let mut sig = seed;
@@ -119,7 +130,11 @@ fn round<S: heaptale::source::Source, P: Policy>(h: &mut Heap<S, P>, seed: u64, 
                             f.violation(format!("op {i}: realloc({:#x}, {n}) lost bytes", l.addr));
                         }
                         sig = sig.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                        live[k] = Live { addr: a, len: n, sig };
+                        live[k] = Live {
+                            addr: a,
+                            len: n,
+                            sig,
+                        };
                         sign(h, &live[k]);
                     }
                     Err(HeapError::OutOfMemory { .. }) if h.brk() == brk => f.oom += 1,
@@ -128,7 +143,10 @@ fn round<S: heaptale::source::Source, P: Policy>(h: &mut Heap<S, P>, seed: u64, 
             } else {
                 let l = live.swap_remove(k);
                 if !signed(h, &l, l.len) {
-                    f.violation(format!("op {i}: the bytes of {:#x} changed before free", l.addr));
+                    f.violation(format!(
+                        "op {i}: the bytes of {:#x} changed before free",
+                        l.addr
+                    ));
                 }
                 if let Err(e) = h.free(l.addr) {
                     f.violation(format!("op {i}: free({:#x}): {e}", l.addr));
@@ -150,7 +168,11 @@ fn round<S: heaptale::source::Source, P: Policy>(h: &mut Heap<S, P>, seed: u64, 
             match r {
                 Ok(addr) => {
                     let len = h.usable_size(addr).map(|u| u.min(n.max(1))).unwrap_or(0);
-                    if addr % align.max(a) != 0 || addr < h.start() || addr + len > h.brk() || len == 0 {
+                    if addr % align.max(a) != 0
+                        || addr < h.start()
+                        || addr + len > h.brk()
+                        || len == 0
+                    {
                         f.violation(format!("op {i}: block {addr:#x} misplaced (align {a})"));
                         continue;
                     }
@@ -186,11 +208,24 @@ fn round<S: heaptale::source::Source, P: Policy>(h: &mut Heap<S, P>, seed: u64, 
     f.brk_after.push(h.brk() - h.start());
 }
 
-fn soak<S: heaptale::source::Source, P: Policy>(mut h: Heap<S, P>, ops: u64, rounds: u64, check_every: u64, align: usize) -> Figures {
+fn soak<S: heaptale::source::Source, P: Policy>(
+    mut h: Heap<S, P>,
+    ops: u64,
+    rounds: u64,
+    check_every: u64,
+    align: usize,
+) -> Figures {
     let mut f = Figures::default();
     let t0 = Instant::now();
     for _ in 0..rounds {
-        round(&mut h, 0x5EED_0001, ops / rounds, check_every, align, &mut f);
+        round(
+            &mut h,
+            0x5EED_0001,
+            ops / rounds,
+            check_every,
+            align,
+            &mut f,
+        );
         if f.violations > 0 {
             break;
         }
@@ -208,10 +243,12 @@ fn main() {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut num = |what: &str| -> u64 {
-            args.next().and_then(|v| v.replace('_', "").parse().ok()).unwrap_or_else(|| {
-                eprintln!("soak: {what} takes a number");
-                std::process::exit(2)
-            })
+            args.next()
+                .and_then(|v| v.replace('_', "").parse().ok())
+                .unwrap_or_else(|| {
+                    eprintln!("soak: {what} takes a number");
+                    std::process::exit(2)
+                })
         };
         match a.as_str() {
             "--ops" => ops = num("--ops"),
@@ -225,8 +262,16 @@ fn main() {
             }
         }
     }
-    let names: Vec<&str> = PolicyKind::ALL.iter().map(|p| p.name()).chain(["production"]).collect();
-    let run: Vec<&str> = names.iter().copied().filter(|n| only.is_empty() || only.iter().any(|o| o == n)).collect();
+    let names: Vec<&str> = PolicyKind::ALL
+        .iter()
+        .map(|p| p.name())
+        .chain(["production"])
+        .collect();
+    let run: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| only.is_empty() || only.iter().any(|o| o == n))
+        .collect();
     println!("soak: {ops} ops per policy in {rounds} rounds of the same workload, the checker every {check_every} ops\n");
     println!("| policy | ops | checks | violations | out of memory | heap after round 1 (bytes) | after round 2 | after round {rounds} | settled from round | growth over the last {settle} rounds | ops/s (checks included) |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -234,17 +279,34 @@ fn main() {
     for name in run {
         let arena = Arena::new(512 << 20).expect("512 MiB for the arena");
         let f = if name == "production" {
-            let h = Heap::with_policy(arena, Bt::new(Compact, true, Tlsf::new()).with_quick_lists(256), NoObserver, None).unwrap();
+            let h = Heap::with_policy(
+                arena,
+                Bt::new(Compact, true, Tlsf::new()).with_quick_lists(256),
+                NoObserver,
+                None,
+            )
+            .unwrap();
             soak(h, ops, rounds, check_every, 8)
         } else {
             let policy: PolicyKind = name.parse().unwrap();
-            let h = Heap::new(arena, &Config { policy, ..Config::default() }).unwrap();
+            let h = Heap::new(
+                arena,
+                &Config {
+                    policy,
+                    ..Config::default()
+                },
+            )
+            .unwrap();
             soak(h, ops, rounds, check_every, 8)
         };
         let at = |r: u64| f.brk_after.get(r as usize - 1).copied().unwrap_or(0);
         let last = at(rounds);
         // The first round from which the heap never grew again.
-        let settled = (1..=rounds).rev().take_while(|&r| at(r) == last).last().unwrap_or(rounds);
+        let settled = (1..=rounds)
+            .rev()
+            .take_while(|&r| at(r) == last)
+            .last()
+            .unwrap_or(rounds);
         // The heap may settle over the first repeats (a fresh heap grows at its top, a reused
         // one carves its free blocks); over the last rounds it must not grow at all.
         let growth = last.saturating_sub(at(rounds.saturating_sub(settle).max(1)));
@@ -262,7 +324,10 @@ fn main() {
             eprintln!("soak: {name}: {} violations; the first: {v}", f.violations);
         }
         if growth > 0 {
-            eprintln!("soak: {name}: the heap grew when the workload repeated: {:?}", f.brk_after);
+            eprintln!(
+                "soak: {name}: the heap grew when the workload repeated: {:?}",
+                f.brk_after
+            );
         } else if std::env::var_os("SOAK_VERBOSE").is_some() {
             eprintln!("soak: {name}: heap after each round: {:?}", f.brk_after);
         }

@@ -130,7 +130,14 @@ impl<S: Source> Allocator<S> {
     unsafe fn make(&self) -> bool {
         // SAFETY: `ready` is false, so the source is still here; it is moved out exactly once.
         let src = unsafe { ManuallyDrop::take(&mut *self.src.get()) };
-        match Heap::with_policy(src, Bt::new(GEOMETRY, true, Tlsf::new()).with_quick_lists(QUICK_MAX).with_top_apart(), crate::NoObserver, None) {
+        match Heap::with_policy(
+            src,
+            Bt::new(GEOMETRY, true, Tlsf::new())
+                .with_quick_lists(QUICK_MAX)
+                .with_top_apart(),
+            crate::NoObserver,
+            None,
+        ) {
             Ok(h) => {
                 // SAFETY: under the lock.
                 unsafe {
@@ -175,7 +182,8 @@ impl<S: Source> Drop for Allocator<S> {
 unsafe impl<S: Source> GlobalAlloc for Allocator<S> {
     #[inline]
     unsafe fn alloc(&self, layout: AllocLayout) -> *mut u8 {
-        self.with(|h| h.alloc_raw(layout.align(), layout.size())).unwrap_or(null_mut())
+        self.with(|h| h.alloc_raw(layout.align(), layout.size()))
+            .unwrap_or(null_mut())
     }
 
     #[inline]
@@ -205,7 +213,8 @@ unsafe impl<S: Source> GlobalAlloc for Allocator<S> {
         }
         // Over-aligned blocks: a moved block would lose its alignment, so move by hand.
         // SAFETY: the new layout has the old alignment and a size the caller vouches for.
-        let new_layout = unsafe { AllocLayout::from_size_align_unchecked(new_size, layout.align()) };
+        let new_layout =
+            unsafe { AllocLayout::from_size_align_unchecked(new_size, layout.align()) };
         let q = unsafe { self.alloc(new_layout) };
         if !q.is_null() {
             // SAFETY: both blocks are live and distinct; we copy what both can hold.

@@ -11,18 +11,41 @@ use crate::HeapError;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
     /// A block was handed out. `probes` counts the free blocks examined to find it.
-    Alloc { block: u32, size: u32, request: u32, probes: u32 },
+    Alloc {
+        block: u32,
+        size: u32,
+        request: u32,
+        probes: u32,
+    },
     /// A block was given back.
     Free { block: u32, size: u32 },
     /// Block `block` was cut: it keeps `size` bytes, the rest became the free block `rest`.
-    Split { block: u32, size: u32, rest: u32, rest_size: u32 },
+    Split {
+        block: u32,
+        size: u32,
+        rest: u32,
+        rest_size: u32,
+    },
     /// The free block `absorbed` was merged into its neighbour `block`, now `size` bytes.
-    Coalesce { block: u32, absorbed: u32, size: u32 },
+    Coalesce {
+        block: u32,
+        absorbed: u32,
+        size: u32,
+    },
     /// The break moved from `old_brk` to `new_brk` (offsets); `pages` 64 KiB pages were added
     /// to the memory underneath (0 when the break moved inside pages already grown).
-    Grow { old_brk: u32, new_brk: u32, pages: u32 },
+    Grow {
+        old_brk: u32,
+        new_brk: u32,
+        pages: u32,
+    },
     /// A realloc kept its block (`in_place`) or moved from `old` to `new`.
-    Realloc { old: u32, new: u32, size: u32, in_place: bool },
+    Realloc {
+        old: u32,
+        new: u32,
+        size: u32,
+        in_place: bool,
+    },
     /// A call failed; the heap is unchanged.
     Error(HeapError),
 }

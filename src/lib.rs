@@ -37,7 +37,6 @@ pub mod trace;
 #[cfg(feature = "alloc")]
 pub mod vm;
 
-
 pub use allocator::Allocator;
 pub use error::HeapError;
 pub use event::{Event, NoObserver, Observer};

@@ -14,7 +14,10 @@ use proptest::prelude::*;
 const BASE: usize = 0x1_0000;
 
 fn cfg() -> Config {
-    Config { policy: PolicyKind::Buddy, ..Config::default() }
+    Config {
+        policy: PolicyKind::Buddy,
+        ..Config::default()
+    }
 }
 
 fn heap() -> Heap<Arena> {
@@ -70,8 +73,17 @@ fn a_small_script_by_hand() {
     assert_eq!(
         events(&mut h),
         vec![
-            Event::Grow { old_brk: 0, new_brk: 32, pages: 1 },
-            Event::Alloc { block: 0, size: 32, request: 24, probes: 1 }
+            Event::Grow {
+                old_brk: 0,
+                new_brk: 32,
+                pages: 1
+            },
+            Event::Alloc {
+                block: 0,
+                size: 32,
+                request: 24,
+                probes: 1
+            }
         ]
     );
 
@@ -83,8 +95,17 @@ fn a_small_script_by_hand() {
     assert_eq!(
         events(&mut h),
         vec![
-            Event::Grow { old_brk: 32, new_brk: 64, pages: 0 },
-            Event::Alloc { block: 32, size: 32, request: 24, probes: 1 }
+            Event::Grow {
+                old_brk: 32,
+                new_brk: 64,
+                pages: 0
+            },
+            Event::Alloc {
+                block: 32,
+                size: 32,
+                request: 24,
+                probes: 1
+            }
         ]
     );
 
@@ -98,8 +119,15 @@ fn a_small_script_by_hand() {
         events(&mut h),
         vec![
             Event::Free { block: 0, size: 32 },
-            Event::Free { block: 32, size: 32 },
-            Event::Coalesce { block: 0, absorbed: 32, size: 64 }
+            Event::Free {
+                block: 32,
+                size: 32
+            },
+            Event::Coalesce {
+                block: 0,
+                absorbed: 32,
+                size: 64
+            }
         ]
     );
     h.check().unwrap();
@@ -112,9 +140,22 @@ fn a_small_script_by_hand() {
     assert_eq!(
         events(&mut h),
         vec![
-            Event::Grow { old_brk: 64, new_brk: 128, pages: 0 },
-            Event::Coalesce { block: 0, absorbed: 64, size: 128 },
-            Event::Alloc { block: 0, size: 128, request: 100, probes: 1 }
+            Event::Grow {
+                old_brk: 64,
+                new_brk: 128,
+                pages: 0
+            },
+            Event::Coalesce {
+                block: 0,
+                absorbed: 64,
+                size: 128
+            },
+            Event::Alloc {
+                block: 0,
+                size: 128,
+                request: 100,
+                probes: 1
+            }
         ]
     );
 
@@ -123,15 +164,42 @@ fn a_small_script_by_hand() {
     let d = h.malloc(8).unwrap();
     assert_eq!(d, BASE + 128 + 8);
     assert_eq!(h.brk(), BASE + 256);
-    assert_eq!(blocks(&h), vec![(0, 128, true), (128, 32, true), (160, 32, false), (192, 64, false)]);
+    assert_eq!(
+        blocks(&h),
+        vec![
+            (0, 128, true),
+            (128, 32, true),
+            (160, 32, false),
+            (192, 64, false)
+        ]
+    );
     assert_eq!(lists(&h), vec![(5, 160), (6, 192)]);
     assert_eq!(
         events(&mut h),
         vec![
-            Event::Grow { old_brk: 128, new_brk: 256, pages: 0 },
-            Event::Split { block: 128, size: 64, rest: 192, rest_size: 64 },
-            Event::Split { block: 128, size: 32, rest: 160, rest_size: 32 },
-            Event::Alloc { block: 128, size: 32, request: 8, probes: 1 }
+            Event::Grow {
+                old_brk: 128,
+                new_brk: 256,
+                pages: 0
+            },
+            Event::Split {
+                block: 128,
+                size: 64,
+                rest: 192,
+                rest_size: 64
+            },
+            Event::Split {
+                block: 128,
+                size: 32,
+                rest: 160,
+                rest_size: 32
+            },
+            Event::Alloc {
+                block: 128,
+                size: 32,
+                request: 8,
+                probes: 1
+            }
         ]
     );
 
@@ -152,7 +220,14 @@ fn a_small_script_by_hand() {
     assert_eq!((fb.size, fb.header, fb.used), (128, 64, true));
     assert_eq!(
         blocks(&h),
-        vec![(0, 128, true), (128, 32, true), (160, 32, false), (192, 64, true), (256, 128, true), (384, 128, false)]
+        vec![
+            (0, 128, true),
+            (128, 32, true),
+            (160, 32, false),
+            (192, 64, true),
+            (256, 128, true),
+            (384, 128, false)
+        ]
     );
     // The header word and the back-offset word, byte for byte.
     assert_eq!(h.bytes(BASE + 256, 4), &[7, 0x80 | 6, 0xDD, 0xB0]);
@@ -196,7 +271,15 @@ fn growth_doubles_the_root() {
     assert_eq!(brks, vec![32, 64, 128, 128, 256]);
     assert_eq!(
         blocks(&h),
-        vec![(0, 32, true), (32, 32, true), (64, 32, true), (96, 32, true), (128, 32, true), (160, 32, false), (192, 64, false)]
+        vec![
+            (0, 32, true),
+            (32, 32, true),
+            (64, 32, true),
+            (96, 32, true),
+            (128, 32, true),
+            (160, 32, false),
+            (192, 64, false)
+        ]
     );
     h.check().unwrap();
 
@@ -209,13 +292,31 @@ fn growth_doubles_the_root() {
     let p = h.malloc(5000).unwrap();
     assert_eq!(p, BASE + 8192 + 8);
     assert_eq!(h.brk(), BASE + 16384);
-    assert_eq!(blocks(&h), vec![(0, 1024, true), (1024, 1024, false), (2048, 2048, false), (4096, 4096, false), (8192, 8192, true)]);
+    assert_eq!(
+        blocks(&h),
+        vec![
+            (0, 1024, true),
+            (1024, 1024, false),
+            (2048, 2048, false),
+            (4096, 4096, false),
+            (8192, 8192, true)
+        ]
+    );
     assert_eq!(lists(&h), vec![(10, 1024), (11, 2048), (12, 4096)]);
     assert_eq!(
         events(&mut h),
         vec![
-            Event::Grow { old_brk: 1024, new_brk: 16384, pages: 0 },
-            Event::Alloc { block: 8192, size: 8192, request: 5000, probes: 1 }
+            Event::Grow {
+                old_brk: 1024,
+                new_brk: 16384,
+                pages: 0
+            },
+            Event::Alloc {
+                block: 8192,
+                size: 8192,
+                request: 5000,
+                probes: 1
+            }
         ]
     );
     h.check().unwrap();
@@ -231,11 +332,32 @@ fn growth_doubles_the_root() {
     assert_eq!(
         events(&mut h),
         vec![
-            Event::Grow { old_brk: 32, new_brk: 256, pages: 0 },
-            Event::Coalesce { block: 0, absorbed: 32, size: 64 },
-            Event::Coalesce { block: 0, absorbed: 64, size: 128 },
-            Event::Coalesce { block: 0, absorbed: 128, size: 256 },
-            Event::Alloc { block: 0, size: 256, request: 200, probes: 1 }
+            Event::Grow {
+                old_brk: 32,
+                new_brk: 256,
+                pages: 0
+            },
+            Event::Coalesce {
+                block: 0,
+                absorbed: 32,
+                size: 64
+            },
+            Event::Coalesce {
+                block: 0,
+                absorbed: 64,
+                size: 128
+            },
+            Event::Coalesce {
+                block: 0,
+                absorbed: 128,
+                size: 256
+            },
+            Event::Alloc {
+                block: 0,
+                size: 256,
+                request: 200,
+                probes: 1
+            }
         ]
     );
 
@@ -243,10 +365,24 @@ fn growth_doubles_the_root() {
     let mut h = observed(&cfg(), 1 << 20);
     h.malloc(60_000).unwrap(); // 65 536
     h.malloc(60_000).unwrap(); // the root doubles to 128 KiB: one more page
-    let grows: Vec<Event> = events(&mut h).into_iter().filter(|e| matches!(e, Event::Grow { .. })).collect();
+    let grows: Vec<Event> = events(&mut h)
+        .into_iter()
+        .filter(|e| matches!(e, Event::Grow { .. }))
+        .collect();
     assert_eq!(
         grows,
-        vec![Event::Grow { old_brk: 0, new_brk: 65536, pages: 1 }, Event::Grow { old_brk: 65536, new_brk: 131072, pages: 1 }]
+        vec![
+            Event::Grow {
+                old_brk: 0,
+                new_brk: 65536,
+                pages: 1
+            },
+            Event::Grow {
+                old_brk: 65536,
+                new_brk: 131072,
+                pages: 1
+            }
+        ]
     );
 }
 
@@ -254,7 +390,11 @@ fn growth_doubles_the_root() {
 fn other_header_and_alignment_knobs() {
     // Header 4, align 8: the first payload must be 8-aligned, so the first block is at 4;
     // the smallest block is 16 (a header and two links fit in 12).
-    let c = Config { header: 4, align: 8, ..cfg() };
+    let c = Config {
+        header: 4,
+        align: 8,
+        ..cfg()
+    };
     let mut h = Heap::new(Arena::new(1 << 20).unwrap(), &c).unwrap();
     assert_eq!(h.layout().min_block, 16);
     assert_eq!(first_block(&h), 4);
@@ -273,7 +413,11 @@ fn other_header_and_alignment_knobs() {
 
     // Header 16, align 16: blocks at 0, 32 bytes at least (round_up(16 + 12, 16) = 32, the
     // boundary-tag minimum, is already a power of two).
-    let c = Config { header: 16, align: 16, ..cfg() };
+    let c = Config {
+        header: 16,
+        align: 16,
+        ..cfg()
+    };
     let mut h = Heap::new(Arena::new(1 << 20).unwrap(), &c).unwrap();
     assert_eq!(h.layout().min_block, 32);
     let a = h.malloc(16).unwrap();
@@ -287,19 +431,29 @@ fn other_header_and_alignment_knobs() {
     h.check().unwrap();
 
     // Header 12, align 4: payload offsets stay 12, blocks start at 0, smallest 32.
-    let c = Config { header: 12, align: 4, ..cfg() };
+    let c = Config {
+        header: 12,
+        align: 4,
+        ..cfg()
+    };
     let mut h = Heap::new(Arena::new(1 << 20).unwrap(), &c).unwrap();
     assert_eq!(h.layout().min_block, 32);
     let a = h.malloc(20).unwrap();
     let b = h.malloc(21).unwrap(); // 33 bytes: order 6
     assert_eq!((a, b), (BASE + 12, BASE + 64 + 12));
-    assert_eq!(blocks(&h), vec![(0, 32, true), (32, 32, false), (64, 64, true)]);
+    assert_eq!(
+        blocks(&h),
+        vec![(0, 32, true), (32, 32, false), (64, 64, true)]
+    );
     h.check().unwrap();
 }
 
 #[test]
 fn fixed_heaps_are_cut_into_trees() {
-    let c = Config { heap_size: Some(100_000), ..cfg() };
+    let c = Config {
+        heap_size: Some(100_000),
+        ..cfg()
+    };
     let h = Heap::new(Arena::new(1 << 20).unwrap(), &c).unwrap();
     assert_eq!(
         blocks(&h),
@@ -312,17 +466,42 @@ fn fixed_heaps_are_cut_into_trees() {
             (99968, 32, false)
         ]
     );
-    assert_eq!(lists(&h), vec![(5, 99968), (7, 99840), (9, 99328), (10, 98304), (15, 65536), (16, 0)]);
+    assert_eq!(
+        lists(&h),
+        vec![
+            (5, 99968),
+            (7, 99840),
+            (9, 99328),
+            (10, 98304),
+            (15, 65536),
+            (16, 0)
+        ]
+    );
     h.check().unwrap();
 
     // 1000 bytes: 992 in trees of 512, 256, 128, 64 and 32; the last 8 bytes stay unused.
-    let c = Config { heap_size: Some(1000), ..cfg() };
+    let c = Config {
+        heap_size: Some(1000),
+        ..cfg()
+    };
     let mut h = observed(&c, 1 << 16);
     let initial = blocks(&h);
-    assert_eq!(initial, vec![(0, 512, false), (512, 256, false), (768, 128, false), (896, 64, false), (960, 32, false)]);
+    assert_eq!(
+        initial,
+        vec![
+            (0, 512, false),
+            (512, 256, false),
+            (768, 128, false),
+            (896, 64, false),
+            (960, 32, false)
+        ]
+    );
     assert_eq!(h.brk(), BASE + 1000);
     let before = snapshot(&h);
-    assert_eq!(h.malloc(600), Err(HeapError::OutOfMemory { requested: 600 }));
+    assert_eq!(
+        h.malloc(600),
+        Err(HeapError::OutOfMemory { requested: 600 })
+    );
     assert_eq!(snapshot(&h), before);
     let a = h.malloc(500).unwrap(); // 508: the 512 tree
     assert_eq!(a, BASE + 8);
@@ -332,9 +511,18 @@ fn fixed_heaps_are_cut_into_trees() {
     assert_eq!(c2, BASE + 512 + 8);
     let before = snapshot(&h);
     events(&mut h);
-    assert_eq!(h.malloc(300), Err(HeapError::OutOfMemory { requested: 300 }));
-    assert_eq!(h.memalign(512, 1), Err(HeapError::OutOfMemory { requested: 1 }));
-    assert_eq!(h.realloc(b, 200), Err(HeapError::OutOfMemory { requested: 200 }));
+    assert_eq!(
+        h.malloc(300),
+        Err(HeapError::OutOfMemory { requested: 300 })
+    );
+    assert_eq!(
+        h.memalign(512, 1),
+        Err(HeapError::OutOfMemory { requested: 1 })
+    );
+    assert_eq!(
+        h.realloc(b, 200),
+        Err(HeapError::OutOfMemory { requested: 200 })
+    );
     assert_eq!(snapshot(&h), before);
     assert!(events(&mut h).iter().all(|e| matches!(e, Event::Error(_))));
     h.check().unwrap();
@@ -345,10 +533,18 @@ fn fixed_heaps_are_cut_into_trees() {
     }
     assert_eq!(blocks(&h), initial);
     // The unused tail is neither a block nor a payload.
-    assert_eq!(h.free(BASE + 992 + 8), Err(HeapError::Foreign { addr: BASE + 992 + 8 }));
+    assert_eq!(
+        h.free(BASE + 992 + 8),
+        Err(HeapError::Foreign {
+            addr: BASE + 992 + 8
+        })
+    );
 
     // Too small for even one block: every request fails, cleanly.
-    let c = Config { heap_size: Some(20), ..cfg() };
+    let c = Config {
+        heap_size: Some(20),
+        ..cfg()
+    };
     let mut h = Heap::new(Arena::new(1 << 16).unwrap(), &c).unwrap();
     assert_eq!(blocks(&h), vec![]);
     assert_eq!(h.malloc(1), Err(HeapError::OutOfMemory { requested: 1 }));
@@ -364,11 +560,20 @@ fn out_of_memory_leaves_the_heap_unchanged() {
     assert_eq!(h.brk(), BASE + 65536);
     let before = snapshot(&h);
     events(&mut h);
-    assert_eq!(h.malloc(20_000), Err(HeapError::OutOfMemory { requested: 20_000 }));
+    assert_eq!(
+        h.malloc(20_000),
+        Err(HeapError::OutOfMemory { requested: 20_000 })
+    );
     assert_eq!(snapshot(&h), before);
-    assert_eq!(h.realloc(a, 40_000), Err(HeapError::OutOfMemory { requested: 40_000 }));
+    assert_eq!(
+        h.realloc(a, 40_000),
+        Err(HeapError::OutOfMemory { requested: 40_000 })
+    );
     assert_eq!(snapshot(&h), before);
-    assert_eq!(h.memalign(65536, 1), Err(HeapError::OutOfMemory { requested: 1 }));
+    assert_eq!(
+        h.memalign(65536, 1),
+        Err(HeapError::OutOfMemory { requested: 1 })
+    );
     assert_eq!(snapshot(&h), before);
     assert_eq!(
         events(&mut h),
@@ -389,7 +594,10 @@ fn out_of_memory_leaves_the_heap_unchanged() {
     let mut h = heap_with(1 << 16);
     let a = h.malloc(40_000).unwrap();
     let before = snapshot(&h);
-    assert_eq!(h.realloc(a, 70_000), Err(HeapError::OutOfMemory { requested: 70_000 }));
+    assert_eq!(
+        h.realloc(a, 70_000),
+        Err(HeapError::OutOfMemory { requested: 70_000 })
+    );
     assert_eq!(snapshot(&h), before);
     h.check().unwrap();
 
@@ -402,7 +610,12 @@ fn out_of_memory_leaves_the_heap_unchanged() {
     assert_eq!(h.calloc(1 << 20, 1 << 20), Err(HeapError::SizeOverflow));
     assert_eq!(snapshot(&h), before);
     // The largest block possible is still out of memory here.
-    assert_eq!(h.malloc((1 << 30) - 8), Err(HeapError::OutOfMemory { requested: (1 << 30) - 8 }));
+    assert_eq!(
+        h.malloc((1 << 30) - 8),
+        Err(HeapError::OutOfMemory {
+            requested: (1 << 30) - 8
+        })
+    );
     let p = h.malloc(8).unwrap();
     assert_eq!(h.realloc(p, 1 << 30), Err(HeapError::SizeOverflow));
     assert_eq!(h.usable_size(p), Ok(24));
@@ -434,8 +647,18 @@ fn every_bad_pointer_is_refused() {
         (BASE - 8, HeapError::Foreign { addr: BASE - 8 }),
         (8, HeapError::Foreign { addr: 8 }),
         (h.brk(), HeapError::Foreign { addr: h.brk() }),
-        (h.brk() + 4096, HeapError::Foreign { addr: h.brk() + 4096 }),
-        (usize::MAX - 7, HeapError::Foreign { addr: usize::MAX - 7 }),
+        (
+            h.brk() + 4096,
+            HeapError::Foreign {
+                addr: h.brk() + 4096,
+            },
+        ),
+        (
+            usize::MAX - 7,
+            HeapError::Foreign {
+                addr: usize::MAX - 7,
+            },
+        ),
     ];
     for (p, e) in cases {
         assert_eq!(h.free(p), Err(e), "free({p:#x})");
@@ -447,7 +670,10 @@ fn every_bad_pointer_is_refused() {
         h.check().unwrap();
     }
     let n = events(&mut h).len();
-    assert!(n >= 2 * cases.len(), "every failure is reported as an event");
+    assert!(
+        n >= 2 * cases.len(),
+        "every failure is reported as an event"
+    );
 
     for align in [0, 3, 24, 1 << 17, usize::MAX] {
         assert_eq!(h.memalign(align, 8), Err(HeapError::BadAlignment { align }));
@@ -471,7 +697,11 @@ fn every_bad_pointer_is_refused() {
 
 #[test]
 fn header_4_refuses_pointers_without_a_tag() {
-    let c = Config { header: 4, align: 4, ..cfg() };
+    let c = Config {
+        header: 4,
+        align: 4,
+        ..cfg()
+    };
     let mut h = Heap::new(Arena::new(1 << 20).unwrap(), &c).unwrap();
     let a = h.malloc(40).unwrap();
     let b = h.memalign(64, 8).unwrap();
@@ -512,13 +742,22 @@ fn memalign_from_16_to_64k() {
     }
     // Sizes around the alignment, mixed with small blocks, under several knobs.
     for (header, knob) in [(8, 8), (4, 4), (4, 8), (12, 4), (16, 16), (8, 1), (24, 64)] {
-        let c = Config { header, align: knob, ..cfg() };
+        let c = Config {
+            header,
+            align: knob,
+            ..cfg()
+        };
         let mut h = Heap::new(Arena::new(8 << 20).unwrap(), &c).unwrap();
         let mut live = Vec::new();
         for s in 0..=16 {
             for size in [0, 1, 7, 100, 1 << s] {
                 let p = h.memalign(1 << s, size).unwrap();
-                assert_eq!(p % (1 << s), 0, "header {header} align knob {knob}: memalign({}, {size})", 1 << s);
+                assert_eq!(
+                    p % (1 << s),
+                    0,
+                    "header {header} align knob {knob}: memalign({}, {size})",
+                    1 << s
+                );
                 assert!(h.usable_size(p).unwrap() >= size);
                 h.check().unwrap();
                 live.push(p);
@@ -554,16 +793,32 @@ fn realloc_in_place_and_moving() {
     assert_eq!(
         events(&mut h),
         vec![
-            Event::Grow { old_brk: 32, new_brk: 64, pages: 0 },
-            Event::Coalesce { block: 0, absorbed: 32, size: 64 },
-            Event::Realloc { old: 0, new: 0, size: 64, in_place: true }
+            Event::Grow {
+                old_brk: 32,
+                new_brk: 64,
+                pages: 0
+            },
+            Event::Coalesce {
+                block: 0,
+                absorbed: 32,
+                size: 64
+            },
+            Event::Realloc {
+                old: 0,
+                new: 0,
+                size: 64,
+                in_place: true
+            }
         ]
     );
     assert_eq!(&h.payload(a).unwrap()[..24], &[7; 24]);
 
     let b = h.malloc(24).unwrap();
     assert_eq!(b, BASE + 64 + 8);
-    assert_eq!(blocks(&h), vec![(0, 64, true), (64, 32, true), (96, 32, false)]);
+    assert_eq!(
+        blocks(&h),
+        vec![(0, 64, true), (64, 32, true), (96, 32, false)]
+    );
     events(&mut h);
     // b absorbs its free upper buddy.
     assert_eq!(h.realloc(b, 50), Ok(b));
@@ -571,8 +826,17 @@ fn realloc_in_place_and_moving() {
     assert_eq!(
         events(&mut h),
         vec![
-            Event::Coalesce { block: 64, absorbed: 96, size: 64 },
-            Event::Realloc { old: 64, new: 64, size: 64, in_place: true }
+            Event::Coalesce {
+                block: 64,
+                absorbed: 96,
+                size: 64
+            },
+            Event::Realloc {
+                old: 64,
+                new: 64,
+                size: 64,
+                in_place: true
+            }
         ]
     );
     h.payload_mut(b).unwrap()[..50].copy_from_slice(&[9; 50]);
@@ -582,21 +846,63 @@ fn realloc_in_place_and_moving() {
     let a2 = h.realloc(a, 100).unwrap();
     assert_eq!(a2, BASE + 128 + 8);
     assert_eq!(&h.payload(a2).unwrap()[..56], &[3; 56]);
-    assert_eq!(blocks(&h), vec![(0, 64, false), (64, 64, true), (128, 128, true)]);
+    assert_eq!(
+        blocks(&h),
+        vec![(0, 64, false), (64, 64, true), (128, 128, true)]
+    );
     let ev = events(&mut h);
-    assert_eq!(ev.first(), Some(&Event::Grow { old_brk: 128, new_brk: 256, pages: 0 }));
-    assert_eq!(ev.last(), Some(&Event::Realloc { old: 0, new: 128, size: 128, in_place: false }));
+    assert_eq!(
+        ev.first(),
+        Some(&Event::Grow {
+            old_brk: 128,
+            new_brk: 256,
+            pages: 0
+        })
+    );
+    assert_eq!(
+        ev.last(),
+        Some(&Event::Realloc {
+            old: 0,
+            new: 128,
+            size: 128,
+            in_place: false
+        })
+    );
     assert!(ev.contains(&Event::Free { block: 0, size: 64 }));
 
     // Shrinking gives the upper halves back.
     assert_eq!(h.realloc(a2, 10), Ok(a2));
-    assert_eq!(blocks(&h), vec![(0, 64, false), (64, 64, true), (128, 32, true), (160, 32, false), (192, 64, false)]);
+    assert_eq!(
+        blocks(&h),
+        vec![
+            (0, 64, false),
+            (64, 64, true),
+            (128, 32, true),
+            (160, 32, false),
+            (192, 64, false)
+        ]
+    );
     assert_eq!(
         events(&mut h),
         vec![
-            Event::Split { block: 128, size: 64, rest: 192, rest_size: 64 },
-            Event::Split { block: 128, size: 32, rest: 160, rest_size: 32 },
-            Event::Realloc { old: 128, new: 128, size: 32, in_place: true }
+            Event::Split {
+                block: 128,
+                size: 64,
+                rest: 192,
+                rest_size: 64
+            },
+            Event::Split {
+                block: 128,
+                size: 32,
+                rest: 160,
+                rest_size: 32
+            },
+            Event::Realloc {
+                old: 128,
+                new: 128,
+                size: 32,
+                in_place: true
+            }
         ]
     );
     assert_eq!(&h.payload(a2).unwrap()[..10], &[3; 10]);
@@ -605,7 +911,10 @@ fn realloc_in_place_and_moving() {
 
     // Growing in place across several levels: 32 -> 128 needs the 32 and the 64 above it.
     assert_eq!(h.realloc(a2, 120), Ok(a2));
-    assert_eq!(blocks(&h), vec![(0, 64, false), (64, 64, true), (128, 128, true)]);
+    assert_eq!(
+        blocks(&h),
+        vec![(0, 64, false), (64, 64, true), (128, 128, true)]
+    );
     // b (at 64) is an upper buddy: blocks only grow upwards, so it moves.
     let b2 = h.realloc(b, 100).unwrap();
     assert_ne!(b2, b);
@@ -640,7 +949,10 @@ fn realloc_keeps_an_over_aligned_payload_in_place() {
     let q = h.malloc(8).unwrap();
     let p2 = h.realloc(p, 20_000).unwrap();
     assert_ne!(p2, p);
-    assert!(h.payload(p2).unwrap()[..100].iter().enumerate().all(|(i, &x)| x == i as u8));
+    assert!(h.payload(p2).unwrap()[..100]
+        .iter()
+        .enumerate()
+        .all(|(i, &x)| x == i as u8));
     h.check().unwrap();
     h.free(p2).unwrap();
     h.free(q).unwrap();
@@ -692,7 +1004,12 @@ fn config() -> impl Strategy<Value = Config> {
     let header = proptest::sample::select(vec![4u32, 8, 12, 16, 24]);
     let align = proptest::sample::select(vec![1u32, 2, 4, 8, 16, 64]);
     let heap_size = proptest::option::weighted(0.3, 64u32..200_000);
-    (header, align, heap_size).prop_map(|(header, align, heap_size)| Config { header, align, heap_size, ..cfg() })
+    (header, align, heap_size).prop_map(|(header, align, heap_size)| Config {
+        header,
+        align,
+        heap_size,
+        ..cfg()
+    })
 }
 
 struct Live {
@@ -702,13 +1019,19 @@ struct Live {
 }
 
 fn fill(h: &mut Heap<Arena>, l: &Live) {
-    for (i, b) in h.payload_mut(l.addr).unwrap()[..l.len].iter_mut().enumerate() {
+    for (i, b) in h.payload_mut(l.addr).unwrap()[..l.len]
+        .iter_mut()
+        .enumerate()
+    {
         *b = l.seed.wrapping_add(i as u8);
     }
 }
 
 fn intact(h: &Heap<Arena>, l: &Live, len: usize) -> bool {
-    h.payload(l.addr).unwrap()[..len].iter().enumerate().all(|(i, &b)| b == l.seed.wrapping_add(i as u8))
+    h.payload(l.addr).unwrap()[..len]
+        .iter()
+        .enumerate()
+        .all(|(i, &b)| b == l.seed.wrapping_add(i as u8))
 }
 
 /// The buddy invariants seen from outside: sizes are powers of two, blocks aligned to their
@@ -724,19 +1047,34 @@ fn outside_view(h: &Heap<Arena>, fixed: bool) -> Result<(), TestCaseError> {
         prop_assert!(b.size.is_power_of_two() && b.size >= h.layout().min_block);
         prop_assert_eq!((b.block - first) % b.size, 0, "aligned to its size");
         if let Some(n) = all.get(i + 1) {
-            let buddies = (b.block - first) & b.size == 0 && n.block == b.block + b.size && n.size == b.size;
-            prop_assert!(!(buddies && !b.used && !n.used), "free buddies at {:#x}", b.block);
+            let buddies =
+                (b.block - first) & b.size == 0 && n.block == b.block + b.size && n.size == b.size;
+            prop_assert!(
+                !(buddies && !b.used && !n.used),
+                "free buddies at {:#x}",
+                b.block
+            );
         }
         at += b.size;
     }
     if !fixed {
-        prop_assert_eq!(h.brk() - h.start(), if all.is_empty() { 0 } else { at as usize });
-        prop_assert!(all.is_empty() || (at - first).is_power_of_two(), "a growable heap is one tree");
+        prop_assert_eq!(
+            h.brk() - h.start(),
+            if all.is_empty() { 0 } else { at as usize }
+        );
+        prop_assert!(
+            all.is_empty() || (at - first).is_power_of_two(),
+            "a growable heap is one tree"
+        );
     }
     let mut listed = Vec::new();
     h.free_lists(|k, b| listed.push((b, k)));
     listed.sort();
-    let free: Vec<(u32, usize)> = all.iter().filter(|b| !b.used).map(|b| (b.block, b.size.trailing_zeros() as usize)).collect();
+    let free: Vec<(u32, usize)> = all
+        .iter()
+        .filter(|b| !b.used)
+        .map(|b| (b.block, b.size.trailing_zeros() as usize))
+        .collect();
     prop_assert_eq!(listed, free);
     Ok(())
 }
@@ -759,10 +1097,17 @@ fn run(cfg: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     _ => unreachable!(),
                 };
                 r.map(|addr| {
-                    assert_eq!(addr % align.max(cfg.align as usize), 0, "step {step}: {addr:#x} misaligned");
+                    assert_eq!(
+                        addr % align.max(cfg.align as usize),
+                        0,
+                        "step {step}: {addr:#x} misaligned"
+                    );
                     assert!(h.usable_size(addr).unwrap() >= len);
                     if let Op::Calloc(..) = op {
-                        assert!(h.payload(addr).unwrap()[..len].iter().all(|&b| b == 0), "calloc not zeroed");
+                        assert!(
+                            h.payload(addr).unwrap()[..len].iter().all(|&b| b == 0),
+                            "calloc not zeroed"
+                        );
                     }
                     let l = Live { addr, len, seed };
                     fill(&mut h, &l);
@@ -775,7 +1120,11 @@ fn run(cfg: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let old = live[i].addr;
                 h.realloc(old, n).map(|addr| {
                     let keep = live[i].len.min(n);
-                    let moved = Live { addr, len: keep, seed: live[i].seed };
+                    let moved = Live {
+                        addr,
+                        len: keep,
+                        seed: live[i].seed,
+                    };
                     assert!(intact(&h, &moved, keep), "step {step}: realloc lost bytes");
                     assert!(h.usable_size(addr).unwrap() >= n);
                     let l = Live { addr, len: n, seed };
@@ -789,7 +1138,11 @@ fn run(cfg: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
             Op::Free(i) if !live.is_empty() => {
                 let l = live.swap_remove(i % live.len());
-                prop_assert!(intact(&h, &l, l.len), "step {}: bytes changed before free", step);
+                prop_assert!(
+                    intact(&h, &l, l.len),
+                    "step {}: bytes changed before free",
+                    step
+                );
                 dead.push(l.addr);
                 h.free(l.addr)
             }
@@ -800,7 +1153,10 @@ fn run(cfg: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     r // handed out again: a legal free
                 } else {
                     prop_assert!(
-                        matches!(r, Err(HeapError::DoubleFree { .. }) | Err(HeapError::Interior { .. })),
+                        matches!(
+                            r,
+                            Err(HeapError::DoubleFree { .. }) | Err(HeapError::Interior { .. })
+                        ),
                         "step {}: double free of {:#x} gave {:?}",
                         step,
                         d,
@@ -816,7 +1172,12 @@ fn run(cfg: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let d = 1 + d % (h.usable_size(l.addr).unwrap() - 1);
                 let r = h.free(l.addr + d);
                 prop_assert!(
-                    matches!(r, Err(HeapError::Interior { .. }) | Err(HeapError::Foreign { .. }) | Err(HeapError::DoubleFree { .. })),
+                    matches!(
+                        r,
+                        Err(HeapError::Interior { .. })
+                            | Err(HeapError::Foreign { .. })
+                            | Err(HeapError::DoubleFree { .. })
+                    ),
                     "step {}: interior free gave {:?}",
                     step,
                     r
@@ -839,19 +1200,31 @@ fn run(cfg: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 step,
                 e
             );
-            prop_assert_eq!(&snapshot(&h), &before, "step {}: a failed call changed the heap", step);
+            prop_assert_eq!(
+                &snapshot(&h),
+                &before,
+                "step {}: a failed call changed the heap",
+                step
+            );
         }
         if let Err(e) = h.check() {
             return Err(TestCaseError::fail(format!("step {step} ({cfg:?}): {e}")));
         }
         outside_view(&h, fixed)?;
-        let mut spans: Vec<(usize, usize)> = live.iter().map(|l| (l.addr, l.addr + h.usable_size(l.addr).unwrap())).collect();
+        let mut spans: Vec<(usize, usize)> = live
+            .iter()
+            .map(|l| (l.addr, l.addr + h.usable_size(l.addr).unwrap()))
+            .collect();
         spans.sort();
         for w in spans.windows(2) {
             prop_assert!(w[0].1 <= w[1].0, "step {}: payloads overlap", step);
         }
         for l in &live {
-            prop_assert!(intact(&h, l, l.len), "step {}: a live payload changed", step);
+            prop_assert!(
+                intact(&h, l, l.len),
+                "step {}: a live payload changed",
+                step
+            );
         }
     }
     // Freeing everything leaves only whole trees.

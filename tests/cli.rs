@@ -48,7 +48,10 @@ fn run_stdin(args: &[&str], input: &[u8]) -> Output {
     let out = child.wait_with_output().unwrap();
     feeder.join().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "a panic for {args:?}: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "a panic for {args:?}: {err}"
+    );
     out
 }
 
@@ -81,14 +84,23 @@ fn replay_a_real_trace() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(stderr(&o), "");
     let out = stdout(&o);
-    assert!(out.starts_with(&format!("{}\n  policy            first (order addr, coalesce on, header 8, align 8)\n", awk())), "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "{}\n  policy            first (order addr, coalesce on, header 8, align 8)\n",
+            awk()
+        )),
+        "{out}"
+    );
     assert!(out.contains("\n  ops               1880\n"), "{out}");
     assert!(out.contains("\n  peak live bytes   2050583\n"), "{out}");
     assert!(out.contains("\n  heap bytes        "), "{out}");
     assert!(out.contains("\n  utilization       "), "{out}");
     assert!(out.contains("\n  integrity errors  0\n"), "{out}");
     assert!(out.contains("\n  alloc failures    0\n"), "{out}");
-    assert!(out.contains("\n  time              ") && out.ends_with(" ops/s, checks included)\n"), "{out}");
+    assert!(
+        out.contains("\n  time              ") && out.ends_with(" ops/s, checks included)\n"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -104,7 +116,18 @@ fn json_has_exactly_the_contract_keys() {
         let obj = v.as_object().unwrap();
         let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
         keys.sort_unstable();
-        assert_eq!(keys, ["heap_bytes", "integrity_errors", "ops", "peak_live_bytes", "policy", "trace", "utilization"]);
+        assert_eq!(
+            keys,
+            [
+                "heap_bytes",
+                "integrity_errors",
+                "ops",
+                "peak_live_bytes",
+                "policy",
+                "trace",
+                "utilization"
+            ]
+        );
         assert_eq!(obj["trace"], file.as_str());
         assert_eq!(obj["policy"], "tlsf");
         assert_eq!(obj["ops"], ops);
@@ -121,7 +144,14 @@ fn json_has_exactly_the_contract_keys() {
 fn every_knob() {
     let base = run(&["replay", "--json", &awk()]);
     for args in [
-        &["--policy", "best", "--order", "size-asc", "--coalesce", "off"][..],
+        &[
+            "--policy",
+            "best",
+            "--order",
+            "size-asc",
+            "--coalesce",
+            "off",
+        ][..],
         &["--policy", "next", "--order", "front"],
         &["--policy", "worst", "--order", "back"],
         &["--policy", "first", "--order", "size-desc"],
@@ -155,7 +185,8 @@ fn fixed_heap_uses_its_size() {
 
 #[test]
 fn stdin_script() {
-    let script = b"p = malloc(24)\nq = calloc(4, 8);\nfree(p)\nr = memalign(64, 100)\nfree(q); free(r)\n";
+    let script =
+        b"p = malloc(24)\nq = calloc(4, 8);\nfree(p)\nr = memalign(64, 100)\nfree(q); free(r)\n";
     let o = run_stdin(&["replay", "--json", "-"], script);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
@@ -166,7 +197,9 @@ fn stdin_script() {
 
 #[test]
 fn stdin_rep_with_crlf() {
-    let text = std::fs::read_to_string(awk()).unwrap().replace('\n', "\r\n");
+    let text = std::fs::read_to_string(awk())
+        .unwrap()
+        .replace('\n', "\r\n");
     let o = run_stdin(&["replay", "-"], text.as_bytes());
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("ops               1880"));
@@ -176,7 +209,10 @@ fn stdin_rep_with_crlf() {
 fn stdin_twice_is_refused() {
     let o = run_stdin(&["replay", "-", "-"], b"p = malloc(1)\nfree(p)\n");
     assert_eq!(code(&o), 2);
-    assert_eq!(stderr(&o), "heaptale: -: standard input can be read only once\n");
+    assert_eq!(
+        stderr(&o),
+        "heaptale: -: standard input can be read only once\n"
+    );
 }
 
 #[test]
@@ -208,10 +244,26 @@ fn bad_input(name: &str, bytes: &[u8], want: &str) {
 
 #[test]
 fn garbage() {
-    bad_input("garbage.txt", b"hello world\nthis is not a trace\n", "line 1: expected a call such as malloc(24), found \"hello\"");
-    bad_input("garbage.rep", b"20000\n3\n8\n1\nz 0 512\n", "line 5: unknown op \"z\": expected a ID SIZE, r ID SIZE or f ID");
-    bad_input("double-free.rep", b"0\n1\n3\n1\na 0 8\nf 0\nf 0\n", "line 7: f 0: id 0 was already freed (line 6)");
-    bad_input("script.txt", b"p = malloc(8)\nfree(p)\nfree(p)\n", "line 3: free(p): p was already freed (line 2)");
+    bad_input(
+        "garbage.txt",
+        b"hello world\nthis is not a trace\n",
+        "line 1: expected a call such as malloc(24), found \"hello\"",
+    );
+    bad_input(
+        "garbage.rep",
+        b"20000\n3\n8\n1\nz 0 512\n",
+        "line 5: unknown op \"z\": expected a ID SIZE, r ID SIZE or f ID",
+    );
+    bad_input(
+        "double-free.rep",
+        b"0\n1\n3\n1\na 0 8\nf 0\nf 0\n",
+        "line 7: f 0: id 0 was already freed (line 6)",
+    );
+    bad_input(
+        "script.txt",
+        b"p = malloc(8)\nfree(p)\nfree(p)\n",
+        "line 3: free(p): p was already freed (line 2)",
+    );
 }
 
 #[test]
@@ -222,38 +274,109 @@ fn truncated() {
     let mid = &text[..a + 4]; // "...\na 1" (an id cut short, no size)
     let last = std::str::from_utf8(mid.rsplit(|&b| b == b'\n').next().unwrap()).unwrap();
     let n = mid.split(|&b| b == b'\n').count();
-    bad_input("cut-mid.rep", mid, &format!("line {n}: {last}: expected a ID SIZE"));
+    bad_input(
+        "cut-mid.rep",
+        mid,
+        &format!("line {n}: {last}: expected a ID SIZE"),
+    );
     let cut = text[..1000].iter().rposition(|&b| b == b'\n').unwrap() + 1;
     let ops = text[..cut].split(|&b| b == b'\n').count() - 1 - 4;
-    bad_input("cut-line.rep", &text[..cut], &format!("line 3: the header says 1880 ops but the file has {ops}"));
-    bad_input("header-only.rep", b"0\n936\n", "line 2: the file ends inside the header: expected 4 header lines, found 2");
-    bad_input("empty.rep", b"0\n", "line 1: the file ends inside the header: expected 4 header lines, found 1");
+    bad_input(
+        "cut-line.rep",
+        &text[..cut],
+        &format!("line 3: the header says 1880 ops but the file has {ops}"),
+    );
+    bad_input(
+        "header-only.rep",
+        b"0\n936\n",
+        "line 2: the file ends inside the header: expected 4 header lines, found 2",
+    );
+    bad_input(
+        "empty.rep",
+        b"0\n",
+        "line 1: the file ends inside the header: expected 4 header lines, found 1",
+    );
 }
 
 #[test]
 fn binary() {
-    let mut bytes: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let mut bytes: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     bytes[0] = 0x7F;
-    bad_input("random.bin", &bytes, "not a text file (invalid UTF-8 at byte 1): expected a .rep trace or a script");
-    bad_input("nul.bin", b"0\n1\n\0\n", "not a text file (a NUL byte at byte 4): expected a .rep trace or a script");
+    bad_input(
+        "random.bin",
+        &bytes,
+        "not a text file (invalid UTF-8 at byte 1): expected a .rep trace or a script",
+    );
+    bad_input(
+        "nul.bin",
+        b"0\n1\n\0\n",
+        "not a text file (a NUL byte at byte 4): expected a .rep trace or a script",
+    );
     // A real xz file (a two-op trace compressed by `xz -9`).
-    let xz = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny.rep.xz")).expect("tests/fixtures/tiny.rep.xz");
-    bad_input("t.rep.xz", &xz, "xz-compressed: decompress it first (xz -dk FILE) and replay the result");
-    bad_input("t.rep.gz", b"\x1F\x8B\x08\0\0\0", "gzip-compressed: decompress it first (gunzip -k FILE) and replay the result");
+    let xz =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny.rep.xz"))
+            .expect("tests/fixtures/tiny.rep.xz");
+    bad_input(
+        "t.rep.xz",
+        &xz,
+        "xz-compressed: decompress it first (xz -dk FILE) and replay the result",
+    );
+    bad_input(
+        "t.rep.gz",
+        b"\x1F\x8B\x08\0\0\0",
+        "gzip-compressed: decompress it first (gunzip -k FILE) and replay the result",
+    );
 }
 
 #[test]
 fn hostile() {
-    bad_input("many-ops.rep", b"0\n1\n18446744073709551615\n1\n", "line 3: 18446744073709551615 ops is more than heaptale accepts (10000000)");
+    bad_input(
+        "many-ops.rep",
+        b"0\n1\n18446744073709551615\n1\n",
+        "line 3: 18446744073709551615 ops is more than heaptale accepts (10000000)",
+    );
     bad_input("huge-number.rep", b"0\n1\n184467440737095516150\n1\n", "line 3: header line 3: expected the number of ops as a number, found \"184467440737095516150\"");
-    bad_input("many-ids.rep", b"0\n4000000000\n1\n1\n", "line 2: 4000000000 ids is more than heaptale accepts (1000000)");
-    bad_input("big-id.rep", b"0\n1\n1\n1\na 4294967295 8\n", "line 5: a 4294967295 8: id 4294967295 is beyond the limit of 1000000 ids");
-    bad_input("big-size.rep", b"0\n1\n1\n1\na 0 4294967296\n", "line 5: a 0 4294967296: size 4294967296 is too large (sizes must be below 4 GiB)");
-    let long = format!("p = malloc({}1{})", "(".repeat(100_000), ")".repeat(100_000));
-    bad_input("nested.txt", long.as_bytes(), "line 1: parentheses nested more than 16 deep");
+    bad_input(
+        "many-ids.rep",
+        b"0\n4000000000\n1\n1\n",
+        "line 2: 4000000000 ids is more than heaptale accepts (1000000)",
+    );
+    bad_input(
+        "big-id.rep",
+        b"0\n1\n1\n1\na 4294967295 8\n",
+        "line 5: a 4294967295 8: id 4294967295 is beyond the limit of 1000000 ids",
+    );
+    bad_input(
+        "big-size.rep",
+        b"0\n1\n1\n1\na 0 4294967296\n",
+        "line 5: a 0 4294967296: size 4294967296 is too large (sizes must be below 4 GiB)",
+    );
+    let long = format!(
+        "p = malloc({}1{})",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    );
+    bad_input(
+        "nested.txt",
+        long.as_bytes(),
+        "line 1: parentheses nested more than 16 deep",
+    );
     let wide = format!("p = {}", "x".repeat(1_000_000));
-    bad_input("wide.txt", wide.as_bytes(), &format!("line 1: expected a call such as malloc(24), found \"{}...\"", "x".repeat(40)));
-    bad_input("escape.txt", b"\x1b[31mred = malloc(1)", "line 1: unexpected character '\\u{1b}'");
+    bad_input(
+        "wide.txt",
+        wide.as_bytes(),
+        &format!(
+            "line 1: expected a call such as malloc(24), found \"{}...\"",
+            "x".repeat(40)
+        ),
+    );
+    bad_input(
+        "escape.txt",
+        b"\x1b[31mred = malloc(1)",
+        "line 1: unexpected character '\\u{1b}'",
+    );
     // Big but valid sizes just fail to allocate.
     let path = write("4g.rep", b"0\n1\n2\n1\na 0 4294967295\nf 0\n");
     let o = run(&["replay", &path]);
@@ -273,7 +396,10 @@ fn files_that_cannot_be_read() {
     let dir = std::env::temp_dir().display().to_string();
     let o = run(&["replay", &dir]);
     assert_eq!(code(&o), 2);
-    assert_eq!(stderr(&o), format!("heaptale: {dir}: is a directory, not a trace\n"));
+    assert_eq!(
+        stderr(&o),
+        format!("heaptale: {dir}: is a directory, not a trace\n")
+    );
 }
 
 #[test]
@@ -282,7 +408,12 @@ fn one_bad_file_among_good_ones() {
     let o = run(&["replay", "--json", &awk(), &bad, &awk()]);
     assert_eq!(code(&o), 2);
     assert_eq!(stdout(&o).lines().count(), 2);
-    assert_eq!(stderr(&o), format!("heaptale: {bad}: line 1: expected a call such as malloc(24), found \"nonsense\"\n"));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "heaptale: {bad}: line 1: expected a call such as malloc(24), found \"nonsense\"\n"
+        )
+    );
 }
 
 #[test]
@@ -314,10 +445,19 @@ fn bad_knobs() {
     ] {
         let o = run(args);
         assert_eq!(code(&o), 2, "{args:?}");
-        assert!(stderr(&o).contains("error:") || stderr(&o).contains("Usage"), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("error:") || stderr(&o).contains("Usage"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
     }
     let o = run(&["replay", "--policy", "nope", "x"]);
-    assert!(stderr(&o).contains("unknown policy: expected first, next, best, worst, seglist, tlsf or buddy"), "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("unknown policy: expected first, next, best, worst, seglist, tlsf or buddy"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -327,7 +467,16 @@ fn help_and_version() {
     assert!(stdout(&o).contains("replay"));
     let o = run(&["replay", "--help"]);
     assert_eq!(code(&o), 0);
-    for flag in ["--policy", "--order", "--coalesce", "--header", "--align", "--heap-size", "--base", "--json"] {
+    for flag in [
+        "--policy",
+        "--order",
+        "--coalesce",
+        "--header",
+        "--align",
+        "--heap-size",
+        "--base",
+        "--json",
+    ] {
         assert!(stdout(&o).contains(flag), "{flag}");
     }
     assert_eq!(code(&run(&["--version"])), 0);
@@ -338,7 +487,12 @@ fn closed_stdout_is_not_a_panic() {
     let script = write("tiny.txt", b"p = malloc(1)\nfree(p)\n");
     let mut args = vec!["replay".to_string(), "--json".to_string()];
     args.extend(std::iter::repeat_n(script, 3000));
-    let mut child = Command::new(BIN).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = Command::new(BIN)
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -348,26 +502,45 @@ fn closed_stdout_is_not_a_panic() {
 
 #[test]
 fn steps_log_one_json_object_per_op() {
-    let script = write("steps.txt", b"p = malloc(24)\nq = malloc(100)\nfree(p)\nbig = malloc(5000000)\nfree(q)\nfree(NULL)\n");
+    let script = write(
+        "steps.txt",
+        b"p = malloc(24)\nq = malloc(100)\nfree(p)\nbig = malloc(5000000)\nfree(q)\nfree(NULL)\n",
+    );
     let log = scratch("steps.jsonl").display().to_string();
     let o = run(&["replay", "--heap-size", "65536", "--steps", &log, &script]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let text = std::fs::read_to_string(&log).unwrap();
-    let steps: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let steps: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(steps.len(), 6);
     for (i, s) in steps.iter().enumerate() {
         let mut keys: Vec<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
         keys.sort_unstable();
-        assert_eq!(keys, ["addr", "error", "free_list", "i", "id", "op", "size"]);
+        assert_eq!(
+            keys,
+            ["addr", "error", "free_list", "i", "id", "op", "size"]
+        );
         assert_eq!(s["i"], i);
     }
-    assert_eq!(steps[0], serde_json::json!({"i": 0, "op": "malloc", "id": 0, "size": 24, "addr": 0x10008, "error": null, "free_list": [[0x10020, 65504]]}));
+    assert_eq!(
+        steps[0],
+        serde_json::json!({"i": 0, "op": "malloc", "id": 0, "size": 24, "addr": 0x10008, "error": null, "free_list": [[0x10020, 65504]]})
+    );
     assert_eq!(steps[2]["op"], "free");
     assert_eq!(steps[2]["addr"], serde_json::Value::Null);
     assert_eq!(steps[2]["size"], serde_json::Value::Null);
     assert_eq!(steps[2]["free_list"][0], serde_json::json!([0x10000, 32]));
     assert_eq!(steps[3]["addr"], serde_json::Value::Null);
-    assert!(steps[3]["error"].as_str().unwrap().starts_with("out of memory"), "{}", steps[3]);
+    assert!(
+        steps[3]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("out of memory"),
+        "{}",
+        steps[3]
+    );
     assert_eq!(steps[5]["id"], serde_json::Value::Null);
     // Every free block is listed once at the end: the heap is one free block again.
     assert_eq!(steps[5]["free_list"], serde_json::json!([[0x10000, 65536]]));
@@ -378,15 +551,24 @@ fn steps_take_one_trace() {
     let log = scratch("steps2.jsonl").display().to_string();
     let o = run(&["replay", "--steps", &log, &awk(), &awk()]);
     assert_eq!(code(&o), 2);
-    assert_eq!(stderr(&o), "heaptale: --steps takes exactly one trace file\n");
+    assert_eq!(
+        stderr(&o),
+        "heaptale: --steps takes exactly one trace file\n"
+    );
     let o = run(&["replay", "--steps", "/nonexistent-dir/x.jsonl", &awk()]);
     assert_eq!(code(&o), 2);
-    assert_eq!(stderr(&o), "heaptale: --steps /nonexistent-dir/x.jsonl: no such file\n");
+    assert_eq!(
+        stderr(&o),
+        "heaptale: --steps /nonexistent-dir/x.jsonl: no such file\n"
+    );
 }
 
 #[test]
 fn odd_and_high_bases() {
-    let script = write("bases.txt", b"p = malloc(24)\nq = malloc(100)\nfree(p)\nr = memalign(4096, 10)\nfree(q)\nfree(r)\n");
+    let script = write(
+        "bases.txt",
+        b"p = malloc(24)\nq = malloc(100)\nfree(p)\nr = memalign(4096, 10)\nfree(q)\nfree(r)\n",
+    );
     for base in ["1000", "1001", "0x10004"] {
         let o = run(&["replay", "--base", base, &script]);
         assert_eq!(code(&o), 0, "{base}: {}", stderr(&o));

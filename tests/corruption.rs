@@ -18,10 +18,25 @@ use heaptale::source::Arena;
 use heaptale::{Config, Heap, HeapError, PolicyKind};
 
 /// The boundary-tag policies (buddy has its own header: see the buddy tests below).
-const BT: [PolicyKind; 6] = [PolicyKind::First, PolicyKind::Next, PolicyKind::Best, PolicyKind::Worst, PolicyKind::Seglist, PolicyKind::Tlsf];
+const BT: [PolicyKind; 6] = [
+    PolicyKind::First,
+    PolicyKind::Next,
+    PolicyKind::Best,
+    PolicyKind::Worst,
+    PolicyKind::Seglist,
+    PolicyKind::Tlsf,
+];
 
 fn heap(policy: PolicyKind, header: u32) -> Heap<Arena> {
-    Heap::new(Arena::new(1 << 20).unwrap(), &Config { policy, header, ..Config::default() }).unwrap()
+    Heap::new(
+        Arena::new(1 << 20).unwrap(),
+        &Config {
+            policy,
+            header,
+            ..Config::default()
+        },
+    )
+    .unwrap()
 }
 
 /// The real address of a reported one (what a C program's pointer would be).
@@ -48,23 +63,42 @@ fn image<S: heaptale::source::Source, P: Policy>(h: &Heap<S, P>) -> (Vec<u8>, us
 
 /// `call` must be refused as corruption at `at` with a message that contains `says`, and
 /// change nothing.
-fn refused(h: &mut Heap<Arena>, what: &str, at: usize, says: &str, call: impl FnOnce(&mut Heap<Arena>) -> Result<(), HeapError>) {
+fn refused(
+    h: &mut Heap<Arena>,
+    what: &str,
+    at: usize,
+    says: &str,
+    call: impl FnOnce(&mut Heap<Arena>) -> Result<(), HeapError>,
+) {
     let before = image(h);
     match call(h) {
         Err(HeapError::Corrupt { addr, what: why }) => {
             assert_eq!(addr, at, "{what}: reported at the wrong block");
             let msg = HeapError::Corrupt { addr, what: why }.to_string();
-            assert!(msg.starts_with(&format!("heap corruption at {at:#x}: ")), "{what}: {msg}");
-            assert!(msg.contains(says), "{what}: the message does not say what happened: {msg}");
+            assert!(
+                msg.starts_with(&format!("heap corruption at {at:#x}: ")),
+                "{what}: {msg}"
+            );
+            assert!(
+                msg.contains(says),
+                "{what}: the message does not say what happened: {msg}"
+            );
         }
         other => panic!("{what}: expected a refusal as corruption, got {other:?}"),
     }
-    assert!(image(h) == before, "{what}: the refused call changed the heap");
+    assert!(
+        image(h) == before,
+        "{what}: the refused call changed the heap"
+    );
 }
 
 /// Three used blocks a, b, c of 24 bytes (c keeps b off the top of the heap).
 fn three(h: &mut Heap<Arena>) -> [usize; 3] {
-    [h.malloc(24).unwrap(), h.malloc(24).unwrap(), h.malloc(24).unwrap()]
+    [
+        h.malloc(24).unwrap(),
+        h.malloc(24).unwrap(),
+        h.malloc(24).unwrap(),
+    ]
 }
 
 #[test]
@@ -75,7 +109,11 @@ fn an_overwritten_size_is_refused_by_every_call_and_named_by_check() {
             let mut h = heap(policy, header);
             let [a, b, c] = three(&mut h);
             let hb = b - header as usize; // b's header, just past a's payload
-            assert_eq!(a + h.usable_size(a).unwrap(), hb, "{what}: a's payload ends at b's header");
+            assert_eq!(
+                a + h.usable_size(a).unwrap(),
+                hb,
+                "{what}: a's payload ends at b's header"
+            );
             // The overflow: a's program writes 4 bytes past its payload, a plausible size.
             let word = read(&h, hb);
             overflow(&mut h, hb, (word & (USED | PREV_USED)) | 64);
@@ -84,13 +122,28 @@ fn an_overwritten_size_is_refused_by_every_call_and_named_by_check() {
             refused(&mut h, &what, hb, says, |h| h.realloc(b, 100).map(drop));
             refused(&mut h, &what, hb, says, |h| h.usable_size(b).map(drop));
             // a's own header is fine, but freeing it would merge with (or trust) b's header.
-            refused(&mut h, &what, hb, "header of the block after this one was overwritten", |h| h.free(a));
-            refused(&mut h, &what, hb, "header of the block after this one was overwritten", |h| h.realloc(a, 1000).map(drop));
+            refused(
+                &mut h,
+                &what,
+                hb,
+                "header of the block after this one was overwritten",
+                |h| h.free(a),
+            );
+            refused(
+                &mut h,
+                &what,
+                hb,
+                "header of the block after this one was overwritten",
+                |h| h.realloc(a, 1000).map(drop),
+            );
             // The checker names the block.
             match h.check() {
                 Err(HeapError::Corrupt { addr, what: why }) => {
                     assert_eq!(addr, hb, "{what}");
-                    assert!(why.contains("check tag") || why.contains("tile"), "{what}: {why}");
+                    assert!(
+                        why.contains("check tag") || why.contains("tile"),
+                        "{what}: {why}"
+                    );
                 }
                 other => panic!("{what}: check() gave {other:?}"),
             }
@@ -115,7 +168,13 @@ fn an_implausible_size_and_a_cleared_used_bit_are_refused() {
         let word = read(&h, hb);
         for bad in [0, 0xFFFF_FFFF, word & !USED, word ^ 8, 0x4141_4141] {
             overflow(&mut h, hb, bad);
-            refused(&mut h, &format!("{what}, header {bad:#x}"), hb, "header was overwritten", |h| h.free(b));
+            refused(
+                &mut h,
+                &format!("{what}, header {bad:#x}"),
+                hb,
+                "header was overwritten",
+                |h| h.free(b),
+            );
             assert!(h.check().is_err(), "{what}: check() passed over {bad:#x}");
         }
         overflow(&mut h, hb, word);
@@ -134,8 +193,12 @@ fn a_cleared_previous_used_bit_is_refused() {
         let hb = b - 8;
         let word = read(&h, hb);
         overflow(&mut h, hb, word & !PREV_USED);
-        refused(&mut h, &what, hb, "says the block before it is free", |h| h.free(b));
-        refused(&mut h, &what, hb, "says the block before it is free", |h| h.realloc(b, 5000).map(drop));
+        refused(&mut h, &what, hb, "says the block before it is free", |h| {
+            h.free(b)
+        });
+        refused(&mut h, &what, hb, "says the block before it is free", |h| {
+            h.realloc(b, 5000).map(drop)
+        });
         assert!(h.check().is_err());
         overflow(&mut h, hb, word);
         h.check().unwrap();
@@ -154,8 +217,20 @@ fn a_damaged_free_neighbour_is_refused() {
         let hb = b - 8;
         let word = read(&h, hb);
         overflow(&mut h, hb, (word & PREV_USED) | 2000);
-        refused(&mut h, &what, hb, "header of the block after this one was overwritten", |h| h.free(a));
-        refused(&mut h, &what, c - 8, "says the block before it is free", |h| h.free(c));
+        refused(
+            &mut h,
+            &what,
+            hb,
+            "header of the block after this one was overwritten",
+            |h| h.free(a),
+        );
+        refused(
+            &mut h,
+            &what,
+            c - 8,
+            "says the block before it is free",
+            |h| h.free(c),
+        );
         // A free of b itself: its tag says "free", so the header was overwritten (it is not
         // mistaken for a live block of 2000 bytes).
         refused(&mut h, &what, hb, "header was overwritten", |h| h.free(b));
@@ -181,10 +256,25 @@ fn overflows_that_reach_the_tag_word_too() {
         overflow(&mut h, hb, 0x6161_6161);
         overflow(&mut h, hb + 4, 0x6161_6161);
         let before = image(&h);
-        assert!(matches!(h.free(b), Err(HeapError::Interior { .. } | HeapError::Corrupt { .. })), "{what}");
-        refused(&mut h, &what, hb, "header of the block after this one was overwritten", |h| h.free(a));
+        assert!(
+            matches!(
+                h.free(b),
+                Err(HeapError::Interior { .. } | HeapError::Corrupt { .. })
+            ),
+            "{what}"
+        );
+        refused(
+            &mut h,
+            &what,
+            hb,
+            "header of the block after this one was overwritten",
+            |h| h.free(a),
+        );
         assert!(image(&h) == before);
-        assert!(matches!(h.check(), Err(HeapError::Corrupt { addr, .. }) if addr == hb), "{what}");
+        assert!(
+            matches!(h.check(), Err(HeapError::Corrupt { addr, .. }) if addr == hb),
+            "{what}"
+        );
         overflow(&mut h, hb, saved.0);
         overflow(&mut h, hb + 4, saved.1);
         h.check().unwrap();
@@ -202,7 +292,10 @@ fn buddy_headers_carry_a_magic_and_a_tag() {
         let before = image(&h);
         assert!(h.free(b).is_err(), "buddy: header {bad:#x} accepted");
         assert!(h.realloc(b, 100).is_err());
-        assert!(image(&h) == before, "buddy: a refused call changed the heap");
+        assert!(
+            image(&h) == before,
+            "buddy: a refused call changed the heap"
+        );
         assert!(h.check().is_err(), "buddy: check() passed over {bad:#x}");
     }
     overflow(&mut h, hb, word);
@@ -216,7 +309,13 @@ fn buddy_headers_carry_a_magic_and_a_tag() {
 type Production = Heap<Arena, Bt<Tlsf, Compact>>;
 
 fn production(quick: u32) -> Production {
-    Heap::with_policy(Arena::new(1 << 20).unwrap(), Bt::new(Compact, true, Tlsf::new()).with_quick_lists(quick), NoObserver, None).unwrap()
+    Heap::with_policy(
+        Arena::new(1 << 20).unwrap(),
+        Bt::new(Compact, true, Tlsf::new()).with_quick_lists(quick),
+        NoObserver,
+        None,
+    )
+    .unwrap()
 }
 
 /// What a 4-byte header detects: sizes that cannot be (not a multiple of 8, below the
@@ -230,7 +329,12 @@ fn the_four_byte_header_detects_impossible_headers() {
     let _c = h.malloc(24).unwrap();
     let hb = b - 4;
     let word = read(&h, hb);
-    for bad in [word & !0x3FFF_FFFF | 3, word & !0x3FFF_FFFF | 8, word | 0x3FF0_0000, word & !USED] {
+    for bad in [
+        word & !0x3FFF_FFFF | 3,
+        word & !0x3FFF_FFFF | 8,
+        word | 0x3FF0_0000,
+        word & !USED,
+    ] {
         overflow(&mut h, hb, bad);
         let before = image(&h);
         assert!(h.free(b).is_err(), "header {bad:#x} accepted");
@@ -261,17 +365,28 @@ fn the_four_byte_header_cannot_detect_plausible_sizes_or_quick_list_double_frees
     let word = read(&h, hb);
     // b's block is 32 bytes and c's 208: the overflow makes b 240, ending where d starts.
     overflow(&mut h, hb, (word & (USED | PREV_USED)) | 240);
-    assert_eq!(h.free(b), Ok(()), "the 4-byte header cannot tell a plausible size from the real one");
+    assert_eq!(
+        h.free(b),
+        Ok(()),
+        "the 4-byte header cannot tell a plausible size from the real one"
+    );
     assert_eq!(h.check(), Ok(()), "the blocks still tile the heap");
     // c's own header is intact but the block after it now says its predecessor is free:
     // c is refused from now on, too late.
     assert_eq!(h.free(c), Err(HeapError::Interior { addr: c }));
     let e = h.malloc(200).unwrap();
-    assert!(e < c + 200 && c < e + 200, "the next block overlaps the live c");
+    assert!(
+        e < c + 200 && c < e + 200,
+        "the next block overlaps the live c"
+    );
 
     let mut h = production(256);
     let a = h.malloc(24).unwrap();
     let _b = h.malloc(24).unwrap();
     h.free(a).unwrap();
-    assert_eq!(h.free(a), Ok(()), "a quick-list block stays used: its double free is not seen");
+    assert_eq!(
+        h.free(a),
+        Ok(()),
+        "a quick-list block stays used: its double free is not seen"
+    );
 }

@@ -54,18 +54,31 @@ unsafe impl Source for Shared {
 }
 
 fn shared() -> Shared {
-    Shared { arena: Arena::new(if cfg!(miri) { 8 << 20 } else { 64 << 20 }).unwrap(), skip: 0, foreign: Vec::new() }
+    Shared {
+        arena: Arena::new(if cfg!(miri) { 8 << 20 } else { 64 << 20 }).unwrap(),
+        skip: 0,
+        foreign: Vec::new(),
+    }
 }
 
 fn heap(policy: PolicyKind) -> Heap<Shared> {
-    Heap::new(shared(), &Config { policy, ..Config::default() }).unwrap()
+    Heap::new(
+        shared(),
+        &Config {
+            policy,
+            ..Config::default()
+        },
+    )
+    .unwrap()
 }
 
 fn untouched<P: Policy>(h: &Heap<Shared, P>) -> bool {
     h.mem().source().foreign.iter().all(|&(at, len)| {
         let p = h.mem().base_ptr().wrapping_add(at - h.start());
         // SAFETY: inside the arena, which lives as long as the heap.
-        unsafe { std::slice::from_raw_parts(p, len) }.iter().all(|&b| b == 0xEE)
+        unsafe { std::slice::from_raw_parts(p, len) }
+            .iter()
+            .all(|&b| b == 0xEE)
     })
 }
 
@@ -76,7 +89,12 @@ fn skip<P: Policy>(h: &mut Heap<Shared, P>, pages: usize) {
 
 #[test]
 fn growth_steps_over_foreign_pages() {
-    for policy in [PolicyKind::First, PolicyKind::Best, PolicyKind::Seglist, PolicyKind::Tlsf] {
+    for policy in [
+        PolicyKind::First,
+        PolicyKind::Best,
+        PolicyKind::Seglist,
+        PolicyKind::Tlsf,
+    ] {
         let mut h = heap(policy);
         let a = h.malloc(100).unwrap();
         skip(&mut h, 3);
@@ -84,7 +102,10 @@ fn growth_steps_over_foreign_pages() {
         let b = h.malloc(100_000).unwrap();
         h.check().unwrap();
         let (fstart, flen) = h.mem().source().foreign[0];
-        assert!(b >= fstart + flen, "{policy}: {b:#x} inside the foreign region");
+        assert!(
+            b >= fstart + flen,
+            "{policy}: {b:#x} inside the foreign region"
+        );
         // The foreign region is a used block nobody may free.
         let mut foreign_block = None;
         h.walk(|blk| {
@@ -121,7 +142,9 @@ fn growth_steps_over_foreign_pages() {
 #[test]
 fn the_top_block_apart_goes_to_the_index_when_foreign_pages_follow_it() {
     // As `heaptale::Allocator` makes it.
-    let policy = Bt::new(Compact, true, Tlsf::new()).with_quick_lists(128).with_top_apart();
+    let policy = Bt::new(Compact, true, Tlsf::new())
+        .with_quick_lists(128)
+        .with_top_apart();
     let mut h = Heap::with_policy(shared(), policy, NoObserver, None).unwrap();
     let a = h.malloc(100).unwrap();
     let b = h.malloc(3000).unwrap();
@@ -152,7 +175,10 @@ fn the_top_block_apart_goes_to_the_index_when_foreign_pages_follow_it() {
         }
     }
     h.check().unwrap();
-    assert!(cfg!(miri) || h.mem().source().foreign.len() > 2, "the heap grew past one foreign region only");
+    assert!(
+        cfg!(miri) || h.mem().source().foreign.len() > 2,
+        "the heap grew past one foreign region only"
+    );
     assert!(untouched(&h), "the heap wrote foreign memory");
     for p in live {
         h.free(p).unwrap();
@@ -167,7 +193,10 @@ fn realloc_at_the_top_moves_when_foreign_pages_intervene() {
     h.payload_mut(a).unwrap()[..1000].fill(0x5A);
     skip(&mut h, 1);
     let b = h.realloc(a, 200_000).unwrap();
-    assert_ne!(a, b, "it could not grow in place across someone else's page");
+    assert_ne!(
+        a, b,
+        "it could not grow in place across someone else's page"
+    );
     assert!(h.payload(b).unwrap()[..1000].iter().all(|&x| x == 0x5A));
     h.check().unwrap();
     assert!(untouched(&h));
@@ -179,7 +208,10 @@ fn buddy_stops_growing_past_foreign_pages_cleanly() {
     let a = h.malloc(100).unwrap();
     skip(&mut h, 2);
     let before = h.brk();
-    assert!(matches!(h.malloc(1 << 20), Err(HeapError::OutOfMemory { .. })));
+    assert!(matches!(
+        h.malloc(1 << 20),
+        Err(HeapError::OutOfMemory { .. })
+    ));
     assert_eq!(h.brk(), before);
     h.check().unwrap();
     h.free(a).unwrap();

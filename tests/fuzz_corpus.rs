@@ -14,16 +14,25 @@ mod fuzzing;
 use std::path::{Path, PathBuf};
 
 fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz").join("corpus")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz")
+        .join("corpus")
 }
 
 /// The corpus of a target and its regressions (`fuzz/regressions/TARGET/`: inputs that once
 /// failed, kept apart so that minimising the corpus never drops them).
 fn inputs(target: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = Vec::new();
-    for dir in [corpus_dir().join(target), corpus_dir().with_file_name("regressions").join(target)] {
+    for dir in [
+        corpus_dir().join(target),
+        corpus_dir().with_file_name("regressions").join(target),
+    ] {
         if let Ok(rd) = std::fs::read_dir(&dir) {
-            files.extend(rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()));
+            files.extend(
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.is_file()),
+            );
         }
     }
     files.sort();
@@ -70,8 +79,17 @@ corpus_test!(ostep_ops);
 /// `FUZZ_INPUT=FILE FUZZ_CORPUS_TARGET=NAME`: one input, for reproducing a crash on stable.
 #[test]
 fn one_input() {
-    let (Ok(file), Ok(target)) = (std::env::var("FUZZ_INPUT"), std::env::var("FUZZ_CORPUS_TARGET")) else { return };
-    let f = fuzzing::TARGETS.iter().find(|t| t.0 == target).unwrap_or_else(|| panic!("no fuzz target {target}")).1;
+    let (Ok(file), Ok(target)) = (
+        std::env::var("FUZZ_INPUT"),
+        std::env::var("FUZZ_CORPUS_TARGET"),
+    ) else {
+        return;
+    };
+    let f = fuzzing::TARGETS
+        .iter()
+        .find(|t| t.0 == target)
+        .unwrap_or_else(|| panic!("no fuzz target {target}"))
+        .1;
     f(&std::fs::read(&file).unwrap());
 }
 
@@ -82,6 +100,9 @@ fn every_corpus_has_a_target() {
     let names: Vec<&str> = fuzzing::TARGETS.iter().map(|t| t.0).collect();
     for e in std::fs::read_dir(corpus_dir()).expect("fuzz/corpus exists") {
         let name = e.unwrap().file_name().into_string().unwrap();
-        assert!(names.contains(&name.as_str()), "fuzz/corpus/{name} has no target in tests/fuzzing/mod.rs");
+        assert!(
+            names.contains(&name.as_str()),
+            "fuzz/corpus/{name} has no target in tests/fuzzing/mod.rs"
+        );
     }
 }

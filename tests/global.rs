@@ -13,7 +13,9 @@ static mut REGION: Region = Region([0; SIZE]);
 
 #[global_allocator]
 // SAFETY: REGION is used by nothing else.
-static ALLOC: Allocator<FixedRegion> = Allocator::with_source(unsafe { FixedRegion::real(core::ptr::addr_of_mut!(REGION).cast(), SIZE) });
+static ALLOC: Allocator<FixedRegion> = Allocator::with_source(unsafe {
+    FixedRegion::real(core::ptr::addr_of_mut!(REGION).cast(), SIZE)
+});
 
 #[test]
 fn collections_churn_and_the_heap_stays_sound() {
@@ -24,7 +26,9 @@ fn collections_churn_and_the_heap_stays_sound() {
         if i % 3 == 0 {
             map.remove(&(i / 2));
         }
-        tree.entry(format!("k{}", i % 500)).or_default().push(i as u32);
+        tree.entry(format!("k{}", i % 500))
+            .or_default()
+            .push(i as u32);
     }
     for (k, v) in &map {
         assert!(v.starts_with(&format!("value {k}")));
@@ -62,7 +66,9 @@ fn alignments_up_to_a_page() {
         let q = unsafe { ALLOC.realloc(p, layout, 5000) };
         assert_eq!(q as usize % (1 << shift), 0);
         // SAFETY: q holds the first 100 bytes of p.
-        assert!(unsafe { std::slice::from_raw_parts(q, 100) }.iter().all(|&b| b == 0xEE));
+        assert!(unsafe { std::slice::from_raw_parts(q, 100) }
+            .iter()
+            .all(|&b| b == 0xEE));
         blocks.push((q, Layout::from_size_align(5000, 1 << shift).unwrap()));
     }
     for (p, l) in blocks {

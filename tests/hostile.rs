@@ -26,8 +26,15 @@ fn cli(args: &[&str], file: Option<(&str, &[u8])>) -> (i32, String, String) {
         std::fs::write(&p, bytes).unwrap();
         all.push(p);
     }
-    let out: Output = Command::new(BIN).args(&all).stdin(Stdio::null()).output().unwrap();
-    let (o, e) = (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap());
+    let out: Output = Command::new(BIN)
+        .args(&all)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (o, e) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
     assert!(!e.contains("panicked"), "a panic for {args:?}: {e}");
     (out.status.code().unwrap_or(-1), o, e)
 }
@@ -35,7 +42,11 @@ fn cli(args: &[&str], file: Option<(&str, &[u8])>) -> (i32, String, String) {
 fn replay_clean(t: &trace::Trace) -> trace::Report {
     let mut h = Heap::new(Arena::new(64 << 20).unwrap(), &Config::default()).unwrap();
     let r = trace::replay(&mut h, t);
-    assert!(r.integrity_errors.is_empty(), "{:?}", &r.integrity_errors[..r.integrity_errors.len().min(3)]);
+    assert!(
+        r.integrity_errors.is_empty(),
+        "{:?}",
+        &r.integrity_errors[..r.integrity_errors.len().min(3)]
+    );
     h.check().unwrap();
     r
 }
@@ -50,12 +61,30 @@ fn huge_sizes_parse_then_fail_to_allocate_or_are_refused() {
     assert_eq!(r.alloc_failures, 4);
     // 4 GiB and up, sums and products included: refused at parse time, naming the line.
     for (text, want) in [
-        ("p = malloc(4294967296)", "malloc: size 4294967296 is too large (it must be below 4 GiB)"),
-        ("p = malloc(99999999999 * 99999999999)", "malloc: size 18446744073709551615 is too large (it must be below 4 GiB)"),
-        ("p = malloc(0xFFFFFFFF + 1)", "malloc: size 4294967296 is too large (it must be below 4 GiB)"),
-        ("p = malloc(123456789012345678901234567890)", "the number 123456789012345678901234567890 is too large"),
-        ("p = calloc(4294967296, 1)", "calloc: count 4294967296 is too large (it must be below 4 GiB)"),
-        ("p = memalign(3, 8)", "memalign: the alignment must be a power of two, found 3"),
+        (
+            "p = malloc(4294967296)",
+            "malloc: size 4294967296 is too large (it must be below 4 GiB)",
+        ),
+        (
+            "p = malloc(99999999999 * 99999999999)",
+            "malloc: size 18446744073709551615 is too large (it must be below 4 GiB)",
+        ),
+        (
+            "p = malloc(0xFFFFFFFF + 1)",
+            "malloc: size 4294967296 is too large (it must be below 4 GiB)",
+        ),
+        (
+            "p = malloc(123456789012345678901234567890)",
+            "the number 123456789012345678901234567890 is too large",
+        ),
+        (
+            "p = calloc(4294967296, 1)",
+            "calloc: count 4294967296 is too large (it must be below 4 GiB)",
+        ),
+        (
+            "p = memalign(3, 8)",
+            "memalign: the alignment must be a power of two, found 3",
+        ),
     ] {
         let e = parse_script(text).unwrap_err();
         assert_eq!((e.line, e.message.as_str()), (1, want), "{text}");
@@ -67,18 +96,40 @@ fn huge_sizes_parse_then_fail_to_allocate_or_are_refused() {
 #[test]
 fn huge_ids_are_refused_without_allocating_for_them() {
     let e = parse_rep(&format!("0\n1\n1\n1\na {} 8\n", MAX_IDS)).unwrap_err();
-    assert_eq!(e.message, format!("a {MAX_IDS} 8: id {MAX_IDS} is beyond the limit of {MAX_IDS} ids"));
+    assert_eq!(
+        e.message,
+        format!("a {MAX_IDS} 8: id {MAX_IDS} is beyond the limit of {MAX_IDS} ids")
+    );
     let e = parse_rep("0\n1\n1\n1\na 18446744073709551616 8\n").unwrap_err();
-    assert!(e.message.contains("the id must be a number from 0 to 999999"), "{}", e.message);
+    assert!(
+        e.message
+            .contains("the id must be a number from 0 to 999999"),
+        "{}",
+        e.message
+    );
     // The largest id is fine, and costs a table of ids, not of names.
-    let t = parse_rep(&format!("0\n{MAX_IDS}\n2\n1\na {} 8\nf {}\n", MAX_IDS - 1, MAX_IDS - 1)).unwrap();
+    let t = parse_rep(&format!(
+        "0\n{MAX_IDS}\n2\n1\na {} 8\nf {}\n",
+        MAX_IDS - 1,
+        MAX_IDS - 1
+    ))
+    .unwrap();
     assert!(t.names.is_empty());
     replay_clean(&t);
     // A header that claims the most ops reserves nothing it has not seen.
     let e = parse_rep(&format!("0\n1\n{MAX_OPS}\n1\na 0 8\n")).unwrap_err();
-    assert_eq!(e.message, format!("the header says {MAX_OPS} ops but the file has 1"));
+    assert_eq!(
+        e.message,
+        format!("the header says {MAX_OPS} ops but the file has 1")
+    );
     let e = parse_rep(&format!("0\n1\n{}\n1\n", MAX_OPS + 1)).unwrap_err();
-    assert_eq!(e.message, format!("{} ops is more than heaptale accepts ({MAX_OPS})", MAX_OPS + 1));
+    assert_eq!(
+        e.message,
+        format!(
+            "{} ops is more than heaptale accepts ({MAX_OPS})",
+            MAX_OPS + 1
+        )
+    );
 }
 
 // ---- many lines, many variables --------------------------------------------------------
@@ -140,7 +191,10 @@ fn the_variable_limit_is_enforced() {
     }
     let e = parse_script(&s).unwrap_err();
     assert_eq!(e.line, MAX_IDS as usize + 1);
-    assert_eq!(e.message, format!("more than {MAX_IDS} variables: heaptale accepts no more"));
+    assert_eq!(
+        e.message,
+        format!("more than {MAX_IDS} variables: heaptale accepts no more")
+    );
 }
 
 // ---- encodings and garbage -------------------------------------------------------------
@@ -153,26 +207,44 @@ fn crlf_bom_and_tabs_are_text_like_any_other() {
     assert_eq!(t.ops.len(), 2);
     // A byte order mark anywhere but the start is a character the lexer refuses.
     let e = parse_script("p = malloc(24)\n\u{feff}free(p)").unwrap_err();
-    assert_eq!((e.line, e.message.as_str()), (2, "unexpected character '\\u{feff}'"));
+    assert_eq!(
+        (e.line, e.message.as_str()),
+        (2, "unexpected character '\\u{feff}'")
+    );
 }
 
 #[test]
 fn utf16_and_binary_are_refused_at_the_command_line() {
-    let utf16: Vec<u8> = "\u{feff}p = malloc(24)\nfree(p)\n".encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+    let utf16: Vec<u8> = "\u{feff}p = malloc(24)\nfree(p)\n"
+        .encode_utf16()
+        .flat_map(|u| u.to_le_bytes())
+        .collect();
     let (code, out, err) = cli(&["replay"], Some(("utf16.txt", &utf16)));
     assert_eq!((code, out.as_str()), (2, ""));
     assert!(err.contains("UTF-16"), "{err}");
-    let utf16be: Vec<u8> = "\u{feff}0\n".encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+    let utf16be: Vec<u8> = "\u{feff}0\n"
+        .encode_utf16()
+        .flat_map(|u| u.to_be_bytes())
+        .collect();
     let (code, _, err) = cli(&["replay"], Some(("utf16be.rep", &utf16be)));
     assert_eq!(code, 2);
     assert!(err.contains("UTF-16"), "{err}");
     // UTF-16 without a byte order mark shows as NUL bytes.
-    let bare: Vec<u8> = "p = malloc(24)\n".encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+    let bare: Vec<u8> = "p = malloc(24)\n"
+        .encode_utf16()
+        .flat_map(|u| u.to_le_bytes())
+        .collect();
     let (code, _, err) = cli(&["replay"], Some(("utf16-bare.txt", &bare)));
     assert_eq!(code, 2);
-    assert!(err.contains("not a text file (a NUL byte at byte 1)"), "{err}");
+    assert!(
+        err.contains("not a text file (a NUL byte at byte 1)"),
+        "{err}"
+    );
     // Latin-1 and random bytes.
-    let (code, _, err) = cli(&["replay"], Some(("latin1.txt", b"p = malloc(24) # caf\xe9\n")));
+    let (code, _, err) = cli(
+        &["replay"],
+        Some(("latin1.txt", b"p = malloc(24) # caf\xe9\n")),
+    );
     assert_eq!(code, 2);
     assert!(err.contains("invalid UTF-8 at byte 20"), "{err}");
     let mut x = 0x2545_F491u32;
@@ -203,8 +275,16 @@ fn garbage_text_gets_a_line_and_a_reason() {
                 replay_clean(&t);
             }
             Err(e) => {
-                assert!(e.line >= 1 && e.line <= s.split('\n').count(), "{k}: line {} of {s:?}", e.line);
-                assert!(!e.message.is_empty() && e.message.len() < 300, "{k}: {}", e.message);
+                assert!(
+                    e.line >= 1 && e.line <= s.split('\n').count(),
+                    "{k}: line {} of {s:?}",
+                    e.line
+                );
+                assert!(
+                    !e.message.is_empty() && e.message.len() < 300,
+                    "{k}: {}",
+                    e.message
+                );
             }
         }
     }
@@ -218,19 +298,35 @@ fn garbage_text_gets_a_line_and_a_reason() {
 #[test]
 fn markup_is_never_a_name_and_messages_quote_it_as_text() {
     for (text, want) in [
-        ("<img src=x onerror=alert(1)> = malloc(8)", "line 1: unexpected character '<'"),
-        ("p = malloc(8) <script>alert(1)</script>", "line 1: unexpected character '<'"),
+        (
+            "<img src=x onerror=alert(1)> = malloc(8)",
+            "line 1: unexpected character '<'",
+        ),
+        (
+            "p = malloc(8) <script>alert(1)</script>",
+            "line 1: unexpected character '<'",
+        ),
         ("free(&quot;p&quot;)", "line 1: unexpected character '&'"),
-        ("javascript:alert(1) = malloc(1)", "line 1: unexpected character ':'"),
+        (
+            "javascript:alert(1) = malloc(1)",
+            "line 1: unexpected character ':'",
+        ),
     ] {
         assert_eq!(parse_script(text).unwrap_err().to_string(), want, "{text}");
     }
     let e = parse_rep("0\n1\n1\n1\n<b>a</b> 0 8\n").unwrap_err();
-    assert_eq!(e.message, "unknown op \"<b>a</b>\": expected a ID SIZE, r ID SIZE or f ID");
+    assert_eq!(
+        e.message,
+        "unknown op \"<b>a</b>\": expected a ID SIZE, r ID SIZE or f ID"
+    );
     // The console refuses the same and keeps working.
     let mut h = Heap::new(Arena::new(1 << 20).unwrap(), &Config::default()).unwrap();
     let mut s = Session::new();
-    assert_eq!(s.run(&mut h, "<img src=x onerror=alert(1)> = malloc(8)").unwrap_err(), "unexpected character '<'");
+    assert_eq!(
+        s.run(&mut h, "<img src=x onerror=alert(1)> = malloc(8)")
+            .unwrap_err(),
+        "unexpected character '<'"
+    );
     assert!(s.run(&mut h, "ok = malloc(8)").is_ok());
     assert_eq!(s.vars().map(|v| v.0).collect::<Vec<_>>(), ["ok"]);
     // Very long names are fine as names, and clipped when quoted.
@@ -254,14 +350,32 @@ fn heap_size_and_base_limits_at_the_command_line() {
     let (code, _, err) = cli(&["replay", "--heap-size", "1"], Some(("one.txt", script)));
     assert_eq!(code, 1, "{err}");
     // The largest fixed heap, and one byte more.
-    let (code, _, err) = cli(&["replay", "--heap-size", "1073741824"], Some(("max.txt", script)));
+    let (code, _, err) = cli(
+        &["replay", "--heap-size", "1073741824"],
+        Some(("max.txt", script)),
+    );
     assert_eq!(code, 0, "{err}");
-    let (code, _, err) = cli(&["replay", "--heap-size", "1073741825"], Some(("over.txt", script)));
-    assert_eq!((code, err.as_str()), (2, "heaptale: bad configuration: the heap size must be between 1 byte and 1 GiB\n"));
-    let (code, _, err) = cli(&["replay", "--heap-size", "99999999999999999999"], Some(("huge.txt", script)));
+    let (code, _, err) = cli(
+        &["replay", "--heap-size", "1073741825"],
+        Some(("over.txt", script)),
+    );
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            2,
+            "heaptale: bad configuration: the heap size must be between 1 byte and 1 GiB\n"
+        )
+    );
+    let (code, _, err) = cli(
+        &["replay", "--heap-size", "99999999999999999999"],
+        Some(("huge.txt", script)),
+    );
     assert_eq!(code, 2);
     assert!(err.contains("expected a number"), "{err}");
-    let (code, _, err) = cli(&["replay", "--base", "0xFFFFFFFFFFFFFFF0"], Some(("base.txt", script)));
+    let (code, _, err) = cli(
+        &["replay", "--base", "0xFFFFFFFFFFFFFFF0"],
+        Some(("base.txt", script)),
+    );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no room for the heap"), "{err}");
 }

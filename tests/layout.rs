@@ -9,7 +9,12 @@ use heaptale::{Config, Heap, HeapError, Order, PolicyKind};
 const BASE: usize = 0x1_0000;
 
 fn heap(policy: PolicyKind, order: Order, coalesce: bool) -> Heap<Arena> {
-    let cfg = Config { policy, order, coalesce, ..Config::default() };
+    let cfg = Config {
+        policy,
+        order,
+        coalesce,
+        ..Config::default()
+    };
     Heap::new(Arena::new(1 << 20).unwrap(), &cfg).unwrap()
 }
 
@@ -39,7 +44,10 @@ fn split_and_coalesce_under_first_fit() {
     assert_eq!(blocks(&h), vec![(0, 80, false), (80, 24, true)]);
     let d = h.malloc(16).unwrap(); // 24 bytes from the 80-byte block, 56 stay free
     assert_eq!(d, BASE + 8);
-    assert_eq!(blocks(&h), vec![(0, 24, true), (24, 56, false), (80, 24, true)]);
+    assert_eq!(
+        blocks(&h),
+        vec![(0, 24, true), (24, 56, false), (80, 24, true)]
+    );
     assert_eq!(free_list(&h), vec![(24, 56)]);
     h.check().unwrap();
     h.free(c).unwrap(); // merges with the free block before it; the heap ends free
@@ -139,7 +147,15 @@ fn without_coalescing_neighbours_stay_apart() {
         } else {
             // Two 32-byte holes, neither fits: the heap grows.
             assert_eq!(d, BASE + 96);
-            assert_eq!(blocks(&h), vec![(0, 32, false), (32, 32, false), (64, 24, true), (88, 48, true)]);
+            assert_eq!(
+                blocks(&h),
+                vec![
+                    (0, 32, false),
+                    (32, 32, false),
+                    (64, 24, true),
+                    (88, 48, true)
+                ]
+            );
         }
     }
 }
@@ -176,7 +192,10 @@ fn memalign_leaves_the_lead_gap_free() {
         h.check().unwrap();
     }
     assert_eq!(h.memalign(3, 8), Err(HeapError::BadAlignment { align: 3 }));
-    assert_eq!(h.memalign(131072, 8), Err(HeapError::BadAlignment { align: 131072 }));
+    assert_eq!(
+        h.memalign(131072, 8),
+        Err(HeapError::BadAlignment { align: 131072 })
+    );
 }
 
 #[test]
@@ -234,20 +253,32 @@ fn bad_pointers_are_refused_and_change_nothing() {
     );
     assert_eq!(
         h.free(b + 8).unwrap_err().to_string(),
-        format!("invalid pointer {:#x}: it points inside the heap but not at the start of a block", b + 8)
+        format!(
+            "invalid pointer {:#x}: it points inside the heap but not at the start of a block",
+            b + 8
+        )
     );
     assert_eq!(h.free(0), Ok(()), "free(NULL) does nothing");
 }
 
 #[test]
 fn sizes_that_cannot_be_met() {
-    let cfg = Config { heap_size: Some(256), ..Config::default() };
+    let cfg = Config {
+        heap_size: Some(256),
+        ..Config::default()
+    };
     let mut h = Heap::new(Arena::new(1 << 20).unwrap(), &cfg).unwrap();
     assert_eq!(blocks(&h), vec![(0, 256, false)]);
     let a = h.malloc(100).unwrap();
     let before = blocks(&h);
-    assert_eq!(h.malloc(200), Err(HeapError::OutOfMemory { requested: 200 }));
-    assert_eq!(h.realloc(a, 1000), Err(HeapError::OutOfMemory { requested: 1000 }));
+    assert_eq!(
+        h.malloc(200),
+        Err(HeapError::OutOfMemory { requested: 200 })
+    );
+    assert_eq!(
+        h.realloc(a, 1000),
+        Err(HeapError::OutOfMemory { requested: 1000 })
+    );
     assert_eq!(h.calloc(usize::MAX / 2, 3), Err(HeapError::SizeOverflow));
     assert_eq!(h.malloc(usize::MAX), Err(HeapError::SizeOverflow));
     assert_eq!(blocks(&h), before);
@@ -256,7 +287,10 @@ fn sizes_that_cannot_be_met() {
     assert_eq!(h.malloc(100).unwrap(), BASE + 120, "the heap still works");
     // A growable heap over a small arena runs out too, and stays usable.
     let mut g = Heap::new(Arena::new(64 * 1024).unwrap(), &Config::default()).unwrap();
-    assert!(matches!(g.malloc(70_000), Err(HeapError::OutOfMemory { .. })));
+    assert!(matches!(
+        g.malloc(70_000),
+        Err(HeapError::OutOfMemory { .. })
+    ));
     assert_eq!(g.brk(), BASE);
     assert_eq!(g.malloc(10).unwrap(), BASE + 8);
 }
@@ -275,10 +309,22 @@ fn calloc_zeroes_reused_memory() {
 #[test]
 fn bad_knobs_are_refused() {
     for (header, align, msg) in [
-        (2, 8, "bad configuration: the header must be at least 4 bytes: it holds the block's size"),
-        (8, 12, "bad configuration: the alignment must be a power of two from 1 to 4096"),
+        (
+            2,
+            8,
+            "bad configuration: the header must be at least 4 bytes: it holds the block's size",
+        ),
+        (
+            8,
+            12,
+            "bad configuration: the alignment must be a power of two from 1 to 4096",
+        ),
     ] {
-        let cfg = Config { header, align, ..Config::default() };
+        let cfg = Config {
+            header,
+            align,
+            ..Config::default()
+        };
         let e = Heap::new(Arena::new(1 << 16).unwrap(), &cfg).err().unwrap();
         assert_eq!(e.to_string(), msg);
     }

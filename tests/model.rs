@@ -41,15 +41,17 @@ fn config() -> impl Strategy<Value = Config> {
     let header = proptest::sample::select(vec![4u32, 8, 12, 16]);
     let align = proptest::sample::select(vec![1u32, 4, 8, 16, 64]);
     let heap_size = proptest::option::weighted(0.3, 1000u32..40_000);
-    (policy, order, any::<bool>(), header, align, heap_size).prop_map(|(policy, order, coalesce, header, align, heap_size)| Config {
-        policy,
-        order,
-        coalesce,
-        header,
-        align,
-        heap_size,
-        base: None,
-    })
+    (policy, order, any::<bool>(), header, align, heap_size).prop_map(
+        |(policy, order, coalesce, header, align, heap_size)| Config {
+            policy,
+            order,
+            coalesce,
+            header,
+            align,
+            heap_size,
+            base: None,
+        },
+    )
 }
 
 struct Live {
@@ -67,7 +69,10 @@ fn fill(h: &mut Heap<Arena>, l: &Live) {
 
 fn intact(h: &Heap<Arena>, l: &Live, len: usize) -> bool {
     let p = h.payload(l.addr).unwrap();
-    p[..len].iter().enumerate().all(|(i, &b)| b == l.seed.wrapping_add(i as u8))
+    p[..len]
+        .iter()
+        .enumerate()
+        .all(|(i, &b)| b == l.seed.wrapping_add(i as u8))
 }
 
 fn snapshot(h: &Heap<Arena>) -> (Vec<(u32, u32, bool)>, usize) {
@@ -97,10 +102,17 @@ fn run(cfg: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     _ => unreachable!(),
                 };
                 r.map(|addr| {
-                    assert_eq!(addr % align, 0, "step {step}: {addr:#x} not aligned to {align}");
+                    assert_eq!(
+                        addr % align,
+                        0,
+                        "step {step}: {addr:#x} not aligned to {align}"
+                    );
                     assert!(h.usable_size(addr).unwrap() >= len);
                     if let Op::Calloc(..) = op {
-                        assert!(h.payload(addr).unwrap()[..len].iter().all(|&b| b == 0), "calloc not zeroed");
+                        assert!(
+                            h.payload(addr).unwrap()[..len].iter().all(|&b| b == 0),
+                            "calloc not zeroed"
+                        );
                     }
                     let _ = n;
                     let l = Live { addr, len, seed };
@@ -114,7 +126,11 @@ fn run(cfg: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let old = live[i].addr;
                 h.realloc(old, n).map(|addr| {
                     let keep = live[i].len.min(n);
-                    let moved = Live { addr, len: keep, seed: live[i].seed };
+                    let moved = Live {
+                        addr,
+                        len: keep,
+                        seed: live[i].seed,
+                    };
                     assert!(intact(&h, &moved, keep), "step {step}: realloc lost bytes");
                     let l = Live { addr, len: n, seed };
                     fill(&mut h, &l);
@@ -127,7 +143,10 @@ fn run(cfg: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
             Op::Free(i) if !live.is_empty() => {
                 let l = live.swap_remove(i % live.len());
-                assert!(intact(&h, &l, l.len), "step {step}: bytes changed before free");
+                assert!(
+                    intact(&h, &l, l.len),
+                    "step {step}: bytes changed before free"
+                );
                 dead.push(l.addr);
                 h.free(l.addr)
             }
@@ -145,7 +164,10 @@ fn run(cfg: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 if want == "double free" && live.iter().any(|l| l.addr == addr) {
                     r
                 } else {
-                    prop_assert!(r.is_err(), "step {step}: free({addr:#x}) ({want}) was accepted");
+                    prop_assert!(
+                        r.is_err(),
+                        "step {step}: free({addr:#x}) ({want}) was accepted"
+                    );
                     Ok(())
                 }
             }
@@ -154,16 +176,32 @@ fn run(cfg: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
         if let Err(e) = result {
             // Failures must change nothing.
             prop_assert!(
-                matches!(e, HeapError::OutOfMemory { .. } | HeapError::SizeOverflow | HeapError::DoubleFree { .. } | HeapError::Interior { .. } | HeapError::Foreign { .. } | HeapError::Corrupt { .. }),
+                matches!(
+                    e,
+                    HeapError::OutOfMemory { .. }
+                        | HeapError::SizeOverflow
+                        | HeapError::DoubleFree { .. }
+                        | HeapError::Interior { .. }
+                        | HeapError::Foreign { .. }
+                        | HeapError::Corrupt { .. }
+                ),
                 "step {step}: unexpected {e}"
             );
-            prop_assert_eq!(&snapshot(&h), &before, "step {}: a failed call changed the heap", step);
+            prop_assert_eq!(
+                &snapshot(&h),
+                &before,
+                "step {}: a failed call changed the heap",
+                step
+            );
         }
         if let Err(e) = h.check() {
             return Err(TestCaseError::fail(format!("step {step} ({cfg:?}): {e}")));
         }
         // No two live payloads overlap, all inside the heap.
-        let mut spans: Vec<(usize, usize)> = live.iter().map(|l| (l.addr, l.addr + h.usable_size(l.addr).unwrap())).collect();
+        let mut spans: Vec<(usize, usize)> = live
+            .iter()
+            .map(|l| (l.addr, l.addr + h.usable_size(l.addr).unwrap()))
+            .collect();
         spans.sort();
         for w in spans.windows(2) {
             prop_assert!(w[0].1 <= w[1].0, "step {}: payloads overlap", step);
@@ -189,12 +227,21 @@ proptest! {
 /// Every policy in turn, with longer sequences.
 #[test]
 fn every_policy_survives_long_runs() {
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: if cfg!(miri) { 1 } else { 12 }, ..ProptestConfig::default() });
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: if cfg!(miri) { 1 } else { 12 },
+        ..ProptestConfig::default()
+    });
     for policy in PolicyKind::ALL {
         for coalesce in [true, false] {
-            let cfg = Config { policy, coalesce, ..Config::default() };
+            let cfg = Config {
+                policy,
+                coalesce,
+                ..Config::default()
+            };
             runner
-                .run(&proptest::collection::vec(op(), 200..600), |ops| run(cfg, ops))
+                .run(&proptest::collection::vec(op(), 200..600), |ops| {
+                    run(cfg, ops)
+                })
                 .unwrap_or_else(|e| panic!("{policy} coalesce={coalesce}: {e}"));
         }
     }

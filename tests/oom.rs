@@ -69,7 +69,10 @@ fn exhaust(mut h: Heap<Arena>, cap: usize, what: &str) {
                     failures += 1;
                 }
             }
-            assert!(h.brk() - h.start() <= cap, "{what}: the heap grew past its cap");
+            assert!(
+                h.brk() - h.start() <= cap,
+                "{what}: the heap grew past its cap"
+            );
             if i % 64 == 0 {
                 h.check().unwrap_or_else(|e| panic!("{what}: {e}"));
             }
@@ -79,7 +82,10 @@ fn exhaust(mut h: Heap<Arena>, cap: usize, what: &str) {
                 h.free(live.swap_remove(k)).unwrap();
             }
         }
-        assert!(failures > 0 || cfg!(miri), "{what}: the cap was never reached");
+        assert!(
+            failures > 0 || cfg!(miri),
+            "{what}: the cap was never reached"
+        );
         h.check().unwrap();
         for a in live {
             h.free(a).unwrap();
@@ -87,8 +93,13 @@ fn exhaust(mut h: Heap<Arena>, cap: usize, what: &str) {
         h.check().unwrap();
         // Usable after the failures: one block of a good part of what was ever held.
         let s = h.stats();
-        assert_eq!(s.used_blocks, 0, "{what}: blocks left after freeing everything");
-        let big = h.malloc(s.largest_free as usize / 2).unwrap_or_else(|e| panic!("{what}: after round {round}: {e}"));
+        assert_eq!(
+            s.used_blocks, 0,
+            "{what}: blocks left after freeing everything"
+        );
+        let big = h
+            .malloc(s.largest_free as usize / 2)
+            .unwrap_or_else(|e| panic!("{what}: after round {round}: {e}"));
         h.free(big).unwrap();
     }
 }
@@ -96,8 +107,15 @@ fn exhaust(mut h: Heap<Arena>, cap: usize, what: &str) {
 #[test]
 fn every_policy_under_a_fixed_heap() {
     for policy in PolicyKind::ALL {
-        for size in [4_000u32, 100_000, 1 << 20].into_iter().take(if cfg!(miri) { 1 } else { 3 }) {
-            let cfg = Config { policy, heap_size: Some(size), ..Config::default() };
+        for size in [4_000u32, 100_000, 1 << 20]
+            .into_iter()
+            .take(if cfg!(miri) { 1 } else { 3 })
+        {
+            let cfg = Config {
+                policy,
+                heap_size: Some(size),
+                ..Config::default()
+            };
             let h = Heap::new(Arena::new(size as usize).unwrap(), &cfg).unwrap();
             exhaust(h, size as usize, &format!("{policy} --heap-size {size}"));
         }
@@ -107,11 +125,22 @@ fn every_policy_under_a_fixed_heap() {
 #[test]
 fn every_policy_under_a_small_arena() {
     for policy in PolicyKind::ALL {
-        for coalesce in [true, false].into_iter().take(if cfg!(miri) { 1 } else { 2 }) {
+        for coalesce in [true, false]
+            .into_iter()
+            .take(if cfg!(miri) { 1 } else { 2 })
+        {
             for pages in [1, 4].into_iter().take(if cfg!(miri) { 1 } else { 2 }) {
-                let cfg = Config { policy, coalesce, ..Config::default() };
+                let cfg = Config {
+                    policy,
+                    coalesce,
+                    ..Config::default()
+                };
                 let h = Heap::new(Arena::new(pages * PAGE).unwrap(), &cfg).unwrap();
-                exhaust(h, pages * PAGE, &format!("{policy} coalesce {coalesce}, {pages} pages"));
+                exhaust(
+                    h,
+                    pages * PAGE,
+                    &format!("{policy} coalesce {coalesce}, {pages} pages"),
+                );
             }
         }
     }
@@ -124,7 +153,13 @@ fn a_fixed_heap_too_small_for_one_block() {
     for policy in PolicyKind::ALL {
         for (header, align) in [(8, 8), (4, 2), (8, 1), (16, 64)] {
             for size in (1..=80u32).step_by(if cfg!(miri) { 13 } else { 1 }) {
-                let cfg = Config { policy, header, align, heap_size: Some(size), ..Config::default() };
+                let cfg = Config {
+                    policy,
+                    header,
+                    align,
+                    heap_size: Some(size),
+                    ..Config::default()
+                };
                 let what = format!("{policy} header {header} align {align} --heap-size {size}");
                 let mut h = Heap::new(Arena::new(PAGE).unwrap(), &cfg).unwrap();
                 h.check().unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -146,13 +181,23 @@ fn a_fixed_heap_too_small_for_one_block() {
 fn production_geometry_with_quick_lists() {
     for pages in [1usize, 3] {
         let cap = pages * PAGE;
-        let mut h = Heap::with_policy(Arena::new(cap).unwrap(), Bt::new(Compact, true, Tlsf::new()).with_quick_lists(256), NoObserver, None).unwrap();
+        let mut h = Heap::with_policy(
+            Arena::new(cap).unwrap(),
+            Bt::new(Compact, true, Tlsf::new()).with_quick_lists(256),
+            NoObserver,
+            None,
+        )
+        .unwrap();
         let mut rng = Rng(99);
         for round in 0..3 {
             let mut live = Vec::new();
             let mut failures = 0;
             for _ in 0..OPS {
-                let size = if rng.below(8) == 0 { rng.below(cap as u64 / 3) } else { rng.below(300) } as usize;
+                let size = if rng.below(8) == 0 {
+                    rng.below(cap as u64 / 3)
+                } else {
+                    rng.below(300)
+                } as usize;
                 match h.malloc(size) {
                     Ok(a) => live.push(a),
                     Err(e) => {
@@ -173,7 +218,9 @@ fn production_geometry_with_quick_lists() {
             }
             h.check().unwrap();
             // The quick lists merge before the heap is declared full.
-            let big = h.malloc(cap / 2).unwrap_or_else(|e| panic!("{pages} pages, round {round}: {e}"));
+            let big = h
+                .malloc(cap / 2)
+                .unwrap_or_else(|e| panic!("{pages} pages, round {round}: {e}"));
             h.free(big).unwrap();
         }
     }
@@ -190,20 +237,27 @@ fn allocator_over_a_small_region() {
     assert!(!region.is_null());
     {
         // SAFETY: the region is ours until the allocator is dropped (before it is freed).
-        let a: Allocator<FixedRegion> = Allocator::with_source(unsafe { FixedRegion::real(region, CAP) });
+        let a: Allocator<FixedRegion> =
+            Allocator::with_source(unsafe { FixedRegion::real(region, CAP) });
         let mut rng = Rng(7);
         for _round in 0..3 {
             let mut live: Vec<(*mut u8, Layout)> = Vec::new();
             let mut nulls = 0;
             for _ in 0..OPS {
-                let size = 1 + if rng.below(6) == 0 { rng.below(CAP as u64 / 2) } else { rng.below(200) } as usize;
+                let size = 1 + if rng.below(6) == 0 {
+                    rng.below(CAP as u64 / 2)
+                } else {
+                    rng.below(200)
+                } as usize;
                 let l = Layout::from_size_align(size, 1 << rng.below(7)).unwrap();
                 // SAFETY: a non-zero size.
                 let p = unsafe { a.alloc(l) };
                 if p.is_null() {
                     nulls += 1;
                 } else {
-                    assert!(p as usize >= region as usize && p as usize + size <= region as usize + CAP);
+                    assert!(
+                        p as usize >= region as usize && p as usize + size <= region as usize + CAP
+                    );
                     live.push((p, l));
                 }
                 if rng.below(3) == 0 && !live.is_empty() {

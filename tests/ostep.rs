@@ -9,17 +9,29 @@
 //! `RC [free list]`, a skipped free `skip`; a free list is `addr:size` entries in list order.
 #![cfg(feature = "alloc")]
 
-use heaptale::trace::ostep::{self, parse_ops, Crash, Event, Knobs, OpSpec, RandomOps, Run, Search, Sim};
+use heaptale::trace::ostep::{
+    self, parse_ops, Crash, Event, Knobs, OpSpec, RandomOps, Run, Search, Sim,
+};
 use heaptale::Order;
 
 const ORDERS: [Order; 5] = Order::ALL;
 
 fn knobs(policy: Search, order: Order, coalesce: bool) -> Knobs {
-    Knobs { policy, order, coalesce, ..Knobs::default() }
+    Knobs {
+        policy,
+        order,
+        coalesce,
+        ..Knobs::default()
+    }
 }
 
 fn list(run: &Run) -> String {
-    let v: Vec<String> = run.sim().free_list().iter().map(|(a, s)| format!("{a}:{s}")).collect();
+    let v: Vec<String> = run
+        .sim()
+        .free_list()
+        .iter()
+        .map(|(a, s)| format!("{a}:{s}"))
+        .collect();
     format!("[{}]", v.join(" "))
 }
 
@@ -39,7 +51,10 @@ fn trace(k: Knobs, ops: &str) -> Vec<String> {
 }
 
 fn text(k: Knobs, ops: &str) -> String {
-    Run::with_ops(k, parse_ops(ops).unwrap()).unwrap().text_body(true).unwrap()
+    Run::with_ops(k, parse_ops(ops).unwrap())
+        .unwrap()
+        .text_body(true)
+        .unwrap()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -81,70 +96,114 @@ fn every_policy_order_and_coalesce_on_one_list() {
                     // at all 3; worst fit takes 1060:40. The remainder stays where its block
                     // was. -1 sorts 1010:20 in. +25: the first block of 25 or more is 1030:30
                     // (first fit, 3 searched; best fit, 4 searched); worst fit takes 1065:35.
-                    (Order::Addr | Order::SizeAsc, false, Search::First) => {
-                        ["1000/1 [1005:5 1030:30 1060:40]", "0 [1005:5 1010:20 1030:30 1060:40]", "1030/3 [1005:5 1010:20 1055:5 1060:40]"]
-                    }
-                    (Order::Addr | Order::SizeAsc, false, Search::Best) => {
-                        ["1000/3 [1005:5 1030:30 1060:40]", "0 [1005:5 1010:20 1030:30 1060:40]", "1030/4 [1005:5 1010:20 1055:5 1060:40]"]
-                    }
+                    (Order::Addr | Order::SizeAsc, false, Search::First) => [
+                        "1000/1 [1005:5 1030:30 1060:40]",
+                        "0 [1005:5 1010:20 1030:30 1060:40]",
+                        "1030/3 [1005:5 1010:20 1055:5 1060:40]",
+                    ],
+                    (Order::Addr | Order::SizeAsc, false, Search::Best) => [
+                        "1000/3 [1005:5 1030:30 1060:40]",
+                        "0 [1005:5 1010:20 1030:30 1060:40]",
+                        "1030/4 [1005:5 1010:20 1055:5 1060:40]",
+                    ],
                     // Under SIZESORT+ the final 1090:10 is left last, out of size order: a
                     // split does not re-sort the list.
-                    (Order::Addr | Order::SizeAsc, false, Search::Worst) => {
-                        ["1060/3 [1000:10 1030:30 1065:35]", "0 [1000:10 1010:20 1030:30 1065:35]", "1065/4 [1000:10 1010:20 1030:30 1090:10]"]
-                    }
+                    (Order::Addr | Order::SizeAsc, false, Search::Worst) => [
+                        "1060/3 [1000:10 1030:30 1065:35]",
+                        "0 [1000:10 1010:20 1030:30 1065:35]",
+                        "1065/4 [1000:10 1010:20 1030:30 1090:10]",
+                    ],
                     // Coalesced: [1000:10 1030:70]. First and best fit take 1000:10 (1 and 2
                     // searched). -1 then fills the gap 1010..1030 and everything from 1005
                     // merges into one block, 1005:95.
-                    (Order::Addr | Order::SizeAsc, true, Search::First) => ["1000/1 [1005:5 1030:70]", "0 [1005:95]", "1005/1 [1030:70]"],
-                    (Order::Addr | Order::SizeAsc, true, Search::Best) => ["1000/2 [1005:5 1030:70]", "0 [1005:95]", "1005/1 [1030:70]"],
+                    (Order::Addr | Order::SizeAsc, true, Search::First) => {
+                        ["1000/1 [1005:5 1030:70]", "0 [1005:95]", "1005/1 [1030:70]"]
+                    }
+                    (Order::Addr | Order::SizeAsc, true, Search::Best) => {
+                        ["1000/2 [1005:5 1030:70]", "0 [1005:95]", "1005/1 [1030:70]"]
+                    }
                     // Worst fit carves 1030:70; -1 merges 1000:10 and 1010:20 into 1000:30,
                     // which ends at 1030, allocated.
-                    (Order::Addr | Order::SizeAsc, true, Search::Worst) => ["1030/2 [1000:10 1035:65]", "0 [1000:30 1035:65]", "1035/2 [1000:30 1060:40]"],
+                    (Order::Addr | Order::SizeAsc, true, Search::Worst) => [
+                        "1030/2 [1000:10 1035:65]",
+                        "0 [1000:30 1035:65]",
+                        "1035/2 [1000:30 1060:40]",
+                    ],
                     // SIZESORT-: [1060:40 1030:30 1000:10]. Nothing ever merges: blocks that
                     // touch in memory (1000:10, 1010:20, 1030:30) sit in the list in the
                     // reverse of address order.
-                    (Order::SizeDesc, _, Search::First) => {
-                        ["1060/1 [1065:35 1030:30 1000:10]", "0 [1065:35 1030:30 1010:20 1000:10]", "1065/1 [1090:10 1030:30 1010:20 1000:10]"]
-                    }
-                    (Order::SizeDesc, _, Search::Best) => {
-                        ["1000/3 [1060:40 1030:30 1005:5]", "0 [1060:40 1030:30 1010:20 1005:5]", "1030/4 [1060:40 1055:5 1010:20 1005:5]"]
-                    }
-                    (Order::SizeDesc, _, Search::Worst) => {
-                        ["1060/3 [1065:35 1030:30 1000:10]", "0 [1065:35 1030:30 1010:20 1000:10]", "1065/4 [1090:10 1030:30 1010:20 1000:10]"]
-                    }
+                    (Order::SizeDesc, _, Search::First) => [
+                        "1060/1 [1065:35 1030:30 1000:10]",
+                        "0 [1065:35 1030:30 1010:20 1000:10]",
+                        "1065/1 [1090:10 1030:30 1010:20 1000:10]",
+                    ],
+                    (Order::SizeDesc, _, Search::Best) => [
+                        "1000/3 [1060:40 1030:30 1005:5]",
+                        "0 [1060:40 1030:30 1010:20 1005:5]",
+                        "1030/4 [1060:40 1055:5 1010:20 1005:5]",
+                    ],
+                    (Order::SizeDesc, _, Search::Worst) => [
+                        "1060/3 [1065:35 1030:30 1000:10]",
+                        "0 [1065:35 1030:30 1010:20 1000:10]",
+                        "1065/4 [1090:10 1030:30 1010:20 1000:10]",
+                    ],
                     // INSERT-FRONT: [1030:30 1000:10 1060:40]; -1 puts 1010:20 in front.
                     // First fit's +25 finds 1035:25 second and takes it whole (an exact fit
                     // leaves the list).
-                    (Order::Front, _, Search::First) => {
-                        ["1030/1 [1035:25 1000:10 1060:40]", "0 [1010:20 1035:25 1000:10 1060:40]", "1035/2 [1010:20 1000:10 1060:40]"]
-                    }
-                    (Order::Front, false, Search::Best) => {
-                        ["1000/3 [1030:30 1005:5 1060:40]", "0 [1010:20 1030:30 1005:5 1060:40]", "1030/4 [1010:20 1055:5 1005:5 1060:40]"]
-                    }
-                    (Order::Front, false, Search::Worst) => {
-                        ["1060/3 [1030:30 1000:10 1065:35]", "0 [1010:20 1030:30 1000:10 1065:35]", "1065/4 [1010:20 1030:30 1000:10 1090:10]"]
-                    }
+                    (Order::Front, _, Search::First) => [
+                        "1030/1 [1035:25 1000:10 1060:40]",
+                        "0 [1010:20 1035:25 1000:10 1060:40]",
+                        "1035/2 [1010:20 1000:10 1060:40]",
+                    ],
+                    (Order::Front, false, Search::Best) => [
+                        "1000/3 [1030:30 1005:5 1060:40]",
+                        "0 [1010:20 1030:30 1005:5 1060:40]",
+                        "1030/4 [1010:20 1055:5 1005:5 1060:40]",
+                    ],
+                    (Order::Front, false, Search::Worst) => [
+                        "1060/3 [1030:30 1000:10 1065:35]",
+                        "0 [1010:20 1030:30 1000:10 1065:35]",
+                        "1065/4 [1010:20 1030:30 1000:10 1090:10]",
+                    ],
                     // With -C, 1010:20 in front is followed in the list by 1030:30, which it
                     // touches: they merge into 1010:50 (which touches 1060:40 too, but that is
                     // not its list neighbour). Best fit's +25 then prefers 1060:40 to 1010:50.
-                    (Order::Front, true, Search::Best) => ["1000/3 [1030:30 1005:5 1060:40]", "0 [1010:50 1005:5 1060:40]", "1060/3 [1010:50 1005:5 1085:15]"],
-                    (Order::Front, true, Search::Worst) => ["1060/3 [1030:30 1000:10 1065:35]", "0 [1010:50 1000:10 1065:35]", "1010/3 [1035:25 1000:10 1065:35]"],
+                    (Order::Front, true, Search::Best) => [
+                        "1000/3 [1030:30 1005:5 1060:40]",
+                        "0 [1010:50 1005:5 1060:40]",
+                        "1060/3 [1010:50 1005:5 1085:15]",
+                    ],
+                    (Order::Front, true, Search::Worst) => [
+                        "1060/3 [1030:30 1000:10 1065:35]",
+                        "0 [1010:50 1000:10 1065:35]",
+                        "1010/3 [1035:25 1000:10 1065:35]",
+                    ],
                     // INSERT-BACK: [1060:40 1000:10 1030:30]; -1 goes last. No list
                     // neighbours touch, so -C changes nothing.
-                    (Order::Back, _, Search::First) => {
-                        ["1060/1 [1065:35 1000:10 1030:30]", "0 [1065:35 1000:10 1030:30 1010:20]", "1065/1 [1090:10 1000:10 1030:30 1010:20]"]
-                    }
-                    (Order::Back, _, Search::Best) => {
-                        ["1000/3 [1060:40 1005:5 1030:30]", "0 [1060:40 1005:5 1030:30 1010:20]", "1030/4 [1060:40 1005:5 1055:5 1010:20]"]
-                    }
-                    (Order::Back, _, Search::Worst) => {
-                        ["1060/3 [1065:35 1000:10 1030:30]", "0 [1065:35 1000:10 1030:30 1010:20]", "1065/4 [1090:10 1000:10 1030:30 1010:20]"]
-                    }
+                    (Order::Back, _, Search::First) => [
+                        "1060/1 [1065:35 1000:10 1030:30]",
+                        "0 [1065:35 1000:10 1030:30 1010:20]",
+                        "1065/1 [1090:10 1000:10 1030:30 1010:20]",
+                    ],
+                    (Order::Back, _, Search::Best) => [
+                        "1000/3 [1060:40 1005:5 1030:30]",
+                        "0 [1060:40 1005:5 1030:30 1010:20]",
+                        "1030/4 [1060:40 1005:5 1055:5 1010:20]",
+                    ],
+                    (Order::Back, _, Search::Worst) => [
+                        "1060/3 [1065:35 1000:10 1030:30]",
+                        "0 [1065:35 1000:10 1030:30 1010:20]",
+                        "1065/4 [1090:10 1000:10 1030:30 1010:20]",
+                    ],
                 };
                 let mut want: Vec<&str> = common.to_vec();
                 want.extend([free0, free2]);
                 want.extend(tail);
-                assert_eq!(trace(knobs(policy, order, coalesce), OPS), want, "{policy:?} {order:?} coalesce {coalesce}");
+                assert_eq!(
+                    trace(knobs(policy, order, coalesce), OPS),
+                    want,
+                    "{policy:?} {order:?} coalesce {coalesce}"
+                );
             }
         }
     }
@@ -168,13 +227,20 @@ fn equal_sizes_go_after_their_equals_and_merge_only_forward() {
     for order in ORDERS {
         for coalesce in [false, true] {
             for policy in Search::ALL {
-                let mut want =
-                    vec!["1000/1 [1010:90]", "1010/1 [1020:80]", "1020/1 [1030:70]", "1030/1 [1040:60]", "1040/1 []", "0 [1020:10]"];
+                let mut want = vec![
+                    "1000/1 [1010:90]",
+                    "1010/1 [1020:80]",
+                    "1020/1 [1030:70]",
+                    "1030/1 [1040:60]",
+                    "1040/1 []",
+                    "0 [1020:10]",
+                ];
                 want.push(match order {
                     Order::Addr | Order::Front => "0 [1000:10 1020:10]",
                     Order::SizeAsc | Order::SizeDesc | Order::Back => "0 [1020:10 1000:10]",
                 });
-                let sorted_like_back = matches!(order, Order::SizeAsc | Order::SizeDesc | Order::Back);
+                let sorted_like_back =
+                    matches!(order, Order::SizeAsc | Order::SizeDesc | Order::Back);
                 want.push(match (order, coalesce) {
                     (Order::Addr, false) => "0 [1000:10 1010:10 1020:10]",
                     (Order::Addr, true) => "0 [1000:30]",
@@ -196,7 +262,11 @@ fn equal_sizes_go_after_their_equals_and_merge_only_forward() {
                     (_, true, Search::Best) => "1020/2 [1000:20]",
                     (_, true, Search::Worst) => "1000/2 [1020:10 1010:10]",
                 });
-                assert_eq!(trace(knobs(policy, order, coalesce), OPS), want, "{policy:?} {order:?} coalesce {coalesce}");
+                assert_eq!(
+                    trace(knobs(policy, order, coalesce), OPS),
+                    want,
+                    "{policy:?} {order:?} coalesce {coalesce}"
+                );
             }
         }
     }
@@ -212,7 +282,14 @@ fn exact_fits_and_failures_under_every_combination() {
             for policy in Search::ALL {
                 assert_eq!(
                     trace(knobs(policy, order, coalesce), "+50,+50,+1,-0,+60,+50"),
-                    ["1000/1 [1050:50]", "1050/1 []", "-1/0 []", "0 [1000:50]", "-1/1 [1000:50]", "1000/1 []"],
+                    [
+                        "1000/1 [1050:50]",
+                        "1050/1 []",
+                        "-1/0 []",
+                        "0 [1000:50]",
+                        "-1/1 [1000:50]",
+                        "1000/1 []"
+                    ],
                     "{policy:?} {order:?} coalesce {coalesce}"
                 );
             }
@@ -255,24 +332,59 @@ fn a_size_sorted_list_is_resorted_only_on_free() {
 /// bytes): 1008:12 fits exactly (and 80 is not smaller), 3 searched, and leaves the list.
 #[test]
 fn header_and_alignment_in_a_list() {
-    let k = Knobs { header: 4, align: 4, ..Knobs::default() };
+    let k = Knobs {
+        header: 4,
+        align: 4,
+        ..Knobs::default()
+    };
     assert_eq!(
         trace(k, "+3,-0,+5,-1,+8"),
-        ["1000/1 [1008:92]", "0 [1000:8 1008:92]", "1008/2 [1000:8 1020:80]", "0 [1000:8 1008:12 1020:80]", "1008/3 [1000:8 1020:80]"]
+        [
+            "1000/1 [1008:92]",
+            "0 [1000:8 1008:92]",
+            "1008/2 [1000:8 1020:80]",
+            "0 [1000:8 1008:12 1020:80]",
+            "1008/3 [1000:8 1020:80]"
+        ]
     );
     // The size map holds the whole block: header and padding.
     let mut sim = Sim::new(k).unwrap();
-    assert_eq!(sim.malloc(3).unwrap(), ostep::Alloc { addr: 1000, searched: 1 });
+    assert_eq!(
+        sim.malloc(3).unwrap(),
+        ostep::Alloc {
+            addr: 1000,
+            searched: 1
+        }
+    );
     assert_eq!(sim.allocated().get(&1000), Some(&8));
     // Alignment rounds before the header is added: 9 -> 12 -> 16.
     assert_eq!(sim.block_size(9), Ok(16));
     // Any positive alignment, not only powers of two; 1 and -1 change nothing.
-    let k3 = Knobs { align: 3, ..Knobs::default() };
+    let k3 = Knobs {
+        align: 3,
+        ..Knobs::default()
+    };
     assert_eq!(trace(k3, "+4,+3"), ["1000/1 [1006:94]", "1006/1 [1009:91]"]);
     for a in [-1, 1] {
-        assert_eq!(trace(Knobs { align: a, ..Knobs::default() }, "+4,+3"), ["1000/1 [1004:96]", "1004/1 [1007:93]"]);
+        assert_eq!(
+            trace(
+                Knobs {
+                    align: a,
+                    ..Knobs::default()
+                },
+                "+4,+3"
+            ),
+            ["1000/1 [1004:96]", "1004/1 [1007:93]"]
+        );
     }
-    assert_eq!(Sim::new(Knobs { align: 0, ..Knobs::default() }).unwrap_err(), Crash::BadAlign(0));
+    assert_eq!(
+        Sim::new(Knobs {
+            align: 0,
+            ..Knobs::default()
+        })
+        .unwrap_err(),
+        Crash::BadAlign(0)
+    );
 }
 
 /// A header of 0 bytes is fine: sizes live in a side table, as malloc.py's `sizemap`.
@@ -282,7 +394,13 @@ fn sizes_live_in_a_side_table() {
     let a = sim.malloc(7).unwrap().addr;
     let b = sim.malloc(9).unwrap().addr;
     assert_eq!((a, b), (1000, 1007));
-    assert_eq!(sim.allocated().iter().map(|(&a, &s)| (a, s)).collect::<Vec<_>>(), [(1000, 7), (1007, 9)]);
+    assert_eq!(
+        sim.allocated()
+            .iter()
+            .map(|(&a, &s)| (a, s))
+            .collect::<Vec<_>>(),
+        [(1000, 7), (1007, 9)]
+    );
     assert_eq!(sim.free(1007), Ok(0));
     assert_eq!(sim.free_list(), [(1007, 9), (1016, 84)]);
 }
@@ -293,8 +411,19 @@ fn sizes_live_in_a_side_table() {
 /// payload's): 1004 for the block at 1000.
 #[test]
 fn random_ops_as_in_ostep_readme() {
-    let k = Knobs { header: 4, align: 4, ..Knobs::default() };
-    let mut run = Run::random(k, RandomOps { num_ops: 5, ..RandomOps::default() }).unwrap();
+    let k = Knobs {
+        header: 4,
+        align: 4,
+        ..Knobs::default()
+    };
+    let mut run = Run::random(
+        k,
+        RandomOps {
+            num_ops: 5,
+            ..RandomOps::default()
+        },
+    )
+    .unwrap();
     assert_eq!(
         run.text_body(true).unwrap(),
         "\
@@ -318,10 +447,23 @@ Free List [ Size 2 ]: [ addr:1000 sz:8 ][ addr:1020 sz:80 ]
 "
     );
     // The same seed with -C (README: the frees coalesce back to one block).
-    let kc = Knobs { coalesce: true, ..k };
-    let mut run = Run::random(kc, RandomOps { num_ops: 5, ..RandomOps::default() }).unwrap();
+    let kc = Knobs {
+        coalesce: true,
+        ..k
+    };
+    let mut run = Run::random(
+        kc,
+        RandomOps {
+            num_ops: 5,
+            ..RandomOps::default()
+        },
+    )
+    .unwrap();
     let body = run.text_body(true).unwrap();
-    let lists: Vec<&str> = body.lines().filter(|l| l.starts_with("Free List")).collect();
+    let lists: Vec<&str> = body
+        .lines()
+        .filter(|l| l.starts_with("Free List"))
+        .collect();
     assert_eq!(
         lists,
         [
@@ -332,19 +474,35 @@ Free List [ Size 2 ]: [ addr:1000 sz:8 ][ addr:1020 sz:80 ]
             "Free List [ Size 1 ]: [ addr:1012 sz:88 ]",
         ]
     );
-    assert!(body.contains("ptr[1] = Alloc(5) returned 1004 (searched 1 elements)\n"), "{body}");
+    assert!(
+        body.contains("ptr[1] = Alloc(5) returned 1004 (searched 1 elements)\n"),
+        "{body}"
+    );
 }
 
 /// With random ops a failed allocation prints -1 plus the header; with -A, -1.
 #[test]
 fn failed_allocation_prints_minus_one() {
-    let k = Knobs { heap_size: 10, header: 4, ..Knobs::default() };
+    let k = Knobs {
+        heap_size: 10,
+        header: 4,
+        ..Knobs::default()
+    };
     // -A +20: 24 bytes do not fit in 10.
     assert_eq!(text(k, "+20"), "ptr[0] = Alloc(20) returned -1 (searched 1 elements)\nFree List [ Size 1 ]: [ addr:1000 sz:10 ]\n\n");
     // Random ops with -r 20 and 100 % allocations: seed 0 draws random() = 0.844... (an
     // allocation, below 1.0) then 0.757... * 20 = 15.1, so Alloc(16): 20 bytes do not fit;
     // malloc.py prints -1 + 4 = 3.
-    let mut run = Run::random(k, RandomOps { num_ops: 1, range: 20, percent_alloc: 100, ..RandomOps::default() }).unwrap();
+    let mut run = Run::random(
+        k,
+        RandomOps {
+            num_ops: 1,
+            range: 20,
+            percent_alloc: 100,
+            ..RandomOps::default()
+        },
+    )
+    .unwrap();
     let body = run.text_body(true).unwrap();
     assert_eq!(body, "ptr[0] = Alloc(16) returned 3 (searched 1 elements)\nFree List [ Size 1 ]: [ addr:1000 sz:10 ]\n\n");
 }
@@ -361,22 +519,41 @@ fn bad_frees() {
     // -0 before any allocation: 0 >= len(p) = 0.
     assert_eq!(text(k, "-0"), "Invalid Free: Skipping\n");
     // +10,-0,-0: the second free finds 1000 gone from the size map: returns -1, no change.
-    assert_eq!(trace(k, "+10,-0,-0"), ["1000/1 [1010:90]", "0 [1000:10 1010:90]", "-1 [1000:10 1010:90]"]);
+    assert_eq!(
+        trace(k, "+10,-0,-0"),
+        [
+            "1000/1 [1010:90]",
+            "0 [1000:10 1010:90]",
+            "-1 [1000:10 1010:90]"
+        ]
+    );
     // The count is of *successful* allocations: after +200 (fails) and +10, len(p) is 1, so
     // -1 (ptr[1], which succeeded) is skipped...
-    assert_eq!(trace(k, "+200,+10,-1"), ["-1/1 [1000:100]", "1000/1 [1010:90]", "skip"]);
+    assert_eq!(
+        trace(k, "+200,+10,-1"),
+        ["-1/1 [1000:100]", "1000/1 [1010:90]", "skip"]
+    );
     // ...and -0 (ptr[0], which failed) stops malloc.py: p[0] raises KeyError after
     // "Free(ptr[0])" is printed.
     let mut run = Run::with_ops(k, parse_ops("+200,+10,-0,+5").unwrap()).unwrap();
     let (printed, crash) = run.text_body(true).unwrap_err();
     assert_eq!(crash, Crash::NoSuchPtr(0));
-    assert!(printed.ends_with("Free List [ Size 1 ]: [ addr:1010 sz:90 ]\n\nFree(ptr[0])\n"), "{printed}");
+    assert!(
+        printed.ends_with("Free List [ Size 1 ]: [ addr:1010 sz:90 ]\n\nFree(ptr[0])\n"),
+        "{printed}"
+    );
     assert!(run.step().is_none(), "nothing runs after a crash");
     // Freeing ptr[0] after its address was handed out again frees the new block (malloc.py
     // frees by address): +10,-0,+10 gives ptr[1] = 1000; -0 frees it; -1 then returns -1.
     assert_eq!(
         trace(k, "+10,-0,+10,-0,-1"),
-        ["1000/1 [1010:90]", "0 [1000:10 1010:90]", "1000/2 [1010:90]", "0 [1000:10 1010:90]", "-1 [1000:10 1010:90]"]
+        [
+            "1000/1 [1010:90]",
+            "0 [1000:10 1010:90]",
+            "1000/2 [1010:90]",
+            "0 [1000:10 1010:90]",
+            "-1 [1000:10 1010:90]"
+        ]
     );
     // The allocator alone: free of an address it never gave returns -1 and changes nothing.
     let mut sim = Sim::new(k).unwrap();
@@ -391,7 +568,10 @@ fn bad_frees() {
 #[test]
 fn zero_byte_allocations() {
     let k = Knobs::default();
-    assert_eq!(trace(k, "+0,-0"), ["1000/1 [1000:100]", "0 [1000:100 1000:0]"]);
+    assert_eq!(
+        trace(k, "+0,-0"),
+        ["1000/1 [1000:100]", "0 [1000:100 1000:0]"]
+    );
     let mut run = Run::with_ops(k, parse_ops("+0,+5").unwrap()).unwrap();
     let (printed, crash) = run.text_body(true).unwrap_err();
     assert_eq!(crash, Crash::AddrInUse(1000));
@@ -401,15 +581,38 @@ fn zero_byte_allocations() {
 /// `-A` is read as malloc.py reads it: `int(op.split(op[0])[1])`.
 #[test]
 fn op_list_syntax() {
-    assert_eq!(parse_ops("+10,-0,+20"), Ok(vec![OpSpec::Alloc(10), OpSpec::Free(0), OpSpec::Alloc(20)]));
+    assert_eq!(
+        parse_ops("+10,-0,+20"),
+        Ok(vec![OpSpec::Alloc(10), OpSpec::Free(0), OpSpec::Alloc(20)])
+    );
     // The number ends at the next + (or -): +10+3 allocates 10, -0-7 frees ptr[0].
-    assert_eq!(parse_ops("+10+3,-0-7"), Ok(vec![OpSpec::Alloc(10), OpSpec::Free(0)]));
+    assert_eq!(
+        parse_ops("+10+3,-0-7"),
+        Ok(vec![OpSpec::Alloc(10), OpSpec::Free(0)])
+    );
     // int() takes spaces around the number, leading zeros, underscores, a sign.
-    assert_eq!(parse_ops("+ 10 ,+010,+1_0,-+1"), Ok(vec![OpSpec::Alloc(10), OpSpec::Alloc(10), OpSpec::Alloc(10), OpSpec::Free(1)]));
+    assert_eq!(
+        parse_ops("+ 10 ,+010,+1_0,-+1"),
+        Ok(vec![
+            OpSpec::Alloc(10),
+            OpSpec::Alloc(10),
+            OpSpec::Alloc(10),
+            OpSpec::Free(1)
+        ])
+    );
     assert_eq!(parse_ops("+-5"), Ok(vec![OpSpec::Alloc(-5)]));
     // What stops malloc.py: a space before +/- (abort() is not defined), an empty op, no
     // number, two signs.
-    for (bad, index) in [("+10, -0", 1), ("+10,", 1), ("", 0), ("+", 0), ("++5", 0), ("--1", 0), ("x", 0), ("+1 0", 0)] {
+    for (bad, index) in [
+        ("+10, -0", 1),
+        ("+10,", 1),
+        ("", 0),
+        ("+", 0),
+        ("++5", 0),
+        ("--1", 0),
+        ("x", 0),
+        ("+1 0", 0),
+    ] {
         match parse_ops(bad) {
             Err(Crash::BadOp { index: i, .. }) => assert_eq!(i, index, "{bad:?}"),
             other => panic!("{bad:?}: {other:?}"),
@@ -422,12 +625,18 @@ fn op_list_syntax() {
 /// names the number of the allocation its variable last held.
 #[test]
 fn traces_become_op_lists() {
-    let t = heaptale::trace::parse("p = malloc(10)\nq = malloc(20)\nfree(p)\np = malloc(5)\nfree(p)\nfree(q)\n").unwrap();
+    let t = heaptale::trace::parse(
+        "p = malloc(10)\nq = malloc(20)\nfree(p)\np = malloc(5)\nfree(p)\nfree(q)\n",
+    )
+    .unwrap();
     let (ops, ids) = ostep::ops_from_trace(&t).unwrap();
     assert_eq!(ostep::ops_text(&ops), "+10,+20,-0,+5,-2,-1");
     assert_eq!(ids, [0, 1, 0, 0, 0, 1]);
     for (script, why) in [
-        ("p = malloc(10)\nq = realloc(p, 20)\n", "malloc.py has only malloc and free, no realloc"),
+        (
+            "p = malloc(10)\nq = realloc(p, 20)\n",
+            "malloc.py has only malloc and free, no realloc",
+        ),
         ("p = calloc(2, 4)\n", "no calloc"),
         ("free(NULL)\n", "no free(NULL)"),
     ] {
@@ -437,7 +646,10 @@ fn traces_become_op_lists() {
     }
     assert!(ostep::looks_like_ops("\n +10,-0\n"));
     assert!(!ostep::looks_like_ops("p = malloc(1)"));
-    assert_eq!(ostep::parse_ops_file("+10,-0\n+20\n\n").unwrap(), parse_ops("+10,-0,+20").unwrap());
+    assert_eq!(
+        ostep::parse_ops_file("+10,-0\n+20\n\n").unwrap(),
+        parse_ops("+10,-0,+20").unwrap()
+    );
 }
 
 /// malloc.py's whole output, option lines included, with and without -c.
@@ -475,10 +687,43 @@ Free List [ Size 2 ]: [ addr:1000 sz:10 ][ addr:1030 sz:70 ]
     );
     // Without -c: the questions. -A mode prints "List?", random mode "List? " (a space).
     let mut run = Run::with_ops(Knobs::default(), parse_ops("+10,-0").unwrap()).unwrap();
-    assert_eq!(run.text_body(false).unwrap(), "ptr[0] = Alloc(10) returned ?\nList?\n\nFree(ptr[0])\nreturned ?\nList?\n\n");
-    let mut run = Run::random(Knobs::default(), RandomOps { num_ops: 1, ..RandomOps::default() }).unwrap();
-    assert_eq!(run.text(false).unwrap().lines().skip(12).collect::<Vec<_>>(), ["compute False", "", "ptr[0] = Alloc(3) returned ?", "List? ", ""]);
-    assert_eq!(Run::random(Knobs::default(), RandomOps { percent_alloc: 0, ..RandomOps::default() }).err(), Some(Crash::PercentNotPositive(0)));
+    assert_eq!(
+        run.text_body(false).unwrap(),
+        "ptr[0] = Alloc(10) returned ?\nList?\n\nFree(ptr[0])\nreturned ?\nList?\n\n"
+    );
+    let mut run = Run::random(
+        Knobs::default(),
+        RandomOps {
+            num_ops: 1,
+            ..RandomOps::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        run.text(false)
+            .unwrap()
+            .lines()
+            .skip(12)
+            .collect::<Vec<_>>(),
+        [
+            "compute False",
+            "",
+            "ptr[0] = Alloc(3) returned ?",
+            "List? ",
+            ""
+        ]
+    );
+    assert_eq!(
+        Run::random(
+            Knobs::default(),
+            RandomOps {
+                percent_alloc: 0,
+                ..RandomOps::default()
+            }
+        )
+        .err(),
+        Some(Crash::PercentNotPositive(0))
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -527,30 +772,77 @@ mod cli {
         all.extend_from_slice(args);
         let o = run(&all);
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        (o, text.lines().map(|l| serde_json::from_str(l).unwrap()).collect())
+        (
+            o,
+            text.lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect(),
+        )
     }
 
     /// The DESIGN contract: one object per op with OSTEP's addresses and list order.
     #[test]
     fn steps_follow_the_contract() {
-        let knobs = ["--heap-size", "100", "--base", "1000", "--header", "0", "--align", "1", "--policy", "first", "--order", "addr", "--coalesce", "off"];
+        let knobs = [
+            "--heap-size",
+            "100",
+            "--base",
+            "1000",
+            "--header",
+            "0",
+            "--align",
+            "1",
+            "--policy",
+            "first",
+            "--order",
+            "addr",
+            "--coalesce",
+            "off",
+        ];
         let mut args = knobs.to_vec();
         args.extend(["--ops", "+10,-0,+20,+200,-7,-0"]);
         let (o, s) = steps(&args, "a.jsonl");
         assert_eq!(code(&o), 0, "{}", err(&o));
         use serde_json::json;
         assert_eq!(s.len(), 6);
-        assert_eq!(s[0], json!({"i": 0, "op": "malloc", "id": 0, "size": 10, "addr": 1000, "error": null, "free_list": [[1010, 90]]}));
-        assert_eq!(s[1], json!({"i": 1, "op": "free", "id": 0, "size": null, "addr": null, "error": null, "free_list": [[1000, 10], [1010, 90]]}));
+        assert_eq!(
+            s[0],
+            json!({"i": 0, "op": "malloc", "id": 0, "size": 10, "addr": 1000, "error": null, "free_list": [[1010, 90]]})
+        );
+        assert_eq!(
+            s[1],
+            json!({"i": 1, "op": "free", "id": 0, "size": null, "addr": null, "error": null, "free_list": [[1000, 10], [1010, 90]]})
+        );
         // First fit: 1000:10 is too small for 20, 1010:90 is next.
-        assert_eq!(s[2], json!({"i": 2, "op": "malloc", "id": 1, "size": 20, "addr": 1010, "error": null, "free_list": [[1000, 10], [1030, 70]]}));
+        assert_eq!(
+            s[2],
+            json!({"i": 2, "op": "malloc", "id": 1, "size": 20, "addr": 1010, "error": null, "free_list": [[1000, 10], [1030, 70]]})
+        );
         // A failed allocation: addr null and an error; the list unchanged.
         assert_eq!(s[3]["addr"], json!(null));
-        assert!(s[3]["error"].as_str().unwrap().starts_with("out of memory"), "{}", s[3]);
+        assert!(
+            s[3]["error"].as_str().unwrap().starts_with("out of memory"),
+            "{}",
+            s[3]
+        );
         assert_eq!(s[3]["free_list"], json!([[1000, 10], [1030, 70]]));
         // -7: skipped (only 2 allocations succeeded); -0 again: malloc.py's free returns -1.
-        assert!(s[4]["error"].as_str().unwrap().starts_with("Invalid Free: Skipping"), "{}", s[4]);
-        assert!(s[5]["error"].as_str().unwrap().starts_with("free of an unknown pointer: 1000"), "{}", s[5]);
+        assert!(
+            s[4]["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("Invalid Free: Skipping"),
+            "{}",
+            s[4]
+        );
+        assert!(
+            s[5]["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("free of an unknown pointer: 1000"),
+            "{}",
+            s[5]
+        );
         assert_eq!(s[5]["free_list"], json!([[1000, 10], [1030, 70]]));
         // The same with the knobs left out: they are --ostep's defaults, and best fit
         // (malloc.py's default policy) also takes 1010:90 for +20.
@@ -563,23 +855,57 @@ mod cli {
     /// trace's.
     #[test]
     fn traces_replay_as_op_lists() {
-        let script = write("s.txt", "a = malloc(30)\nb = malloc(30)\nfree(a)\nc = malloc(10)\nfree(b)\n");
-        let (o, s) = steps(&["--policy", "worst", "--order", "front", "--coalesce", "on", &script], "c.jsonl");
+        let script = write(
+            "s.txt",
+            "a = malloc(30)\nb = malloc(30)\nfree(a)\nc = malloc(10)\nfree(b)\n",
+        );
+        let (o, s) = steps(
+            &[
+                "--policy",
+                "worst",
+                "--order",
+                "front",
+                "--coalesce",
+                "on",
+                &script,
+            ],
+            "c.jsonl",
+        );
         assert_eq!(code(&o), 0, "{}", err(&o));
         // -A +30,+30,-0,+10,-1 with WORST, INSERT-FRONT, -C: 1000, 1030 leave [1060:40];
         // -0 puts 1000:30 in front of it (no touch); worst fit's +10 takes 1060:40 (the
         // larger); -1 puts 1030:30 in front: [1030:30 1000:30 1070:30] - 1030 ends at 1060,
         // not 1000, so nothing merges.
         let addrs: Vec<_> = s.iter().map(|v| v["addr"].clone()).collect();
-        assert_eq!(addrs, serde_json::json!([1000, 1030, null, 1060, null]).as_array().unwrap().clone());
-        assert_eq!(s[4]["free_list"], serde_json::json!([[1030, 30], [1000, 30], [1070, 30]]));
+        assert_eq!(
+            addrs,
+            serde_json::json!([1000, 1030, null, 1060, null])
+                .as_array()
+                .unwrap()
+                .clone()
+        );
+        assert_eq!(
+            s[4]["free_list"],
+            serde_json::json!([[1030, 30], [1000, 30], [1070, 30]])
+        );
         let ids: Vec<_> = s.iter().map(|v| v["id"].as_u64().unwrap()).collect();
         assert_eq!(ids, [0, 1, 0, 2, 1]);
         // The same ops as a .rep file and as an op-list file.
         let rep = write("r.rep", "0\n3\n5\n1\na 0 30\na 1 30\nf 0\na 2 10\nf 1\n");
         let ops = write("o.txt", "+30,+30\n-0,+10\n-1\n");
         for f in [rep, ops] {
-            let (o, s2) = steps(&["--policy", "worst", "--order", "front", "--coalesce", "on", &f], "d.jsonl");
+            let (o, s2) = steps(
+                &[
+                    "--policy",
+                    "worst",
+                    "--order",
+                    "front",
+                    "--coalesce",
+                    "on",
+                    &f,
+                ],
+                "d.jsonl",
+            );
             assert_eq!(code(&o), 0, "{f}: {}", err(&o));
             assert_eq!(s2, s, "{f}");
         }
@@ -588,7 +914,17 @@ mod cli {
     /// `--ostep-text` prints malloc.py's output line for line; `--ostep-quiz` its questions.
     #[test]
     fn text_output() {
-        let o = run(&["replay", "--ostep", "--ostep-text", "--policy", "FIRST", "--order", "SIZESORT-", "--ops", "+10,-0,+20"]);
+        let o = run(&[
+            "replay",
+            "--ostep",
+            "--ostep-text",
+            "--policy",
+            "FIRST",
+            "--order",
+            "SIZESORT-",
+            "--ops",
+            "+10,-0,+20",
+        ]);
         assert_eq!(code(&o), 0, "{}", err(&o));
         // SIZESORT-: the freed 1000:10 goes after 1010:90; first fit takes 1010:90 for +20.
         let want = "seed 0\nsize 100\nbaseAddr 1000\nheaderSize 0\nalignment -1\npolicy FIRST\nlistOrder SIZESORT-\n\
@@ -598,7 +934,19 @@ mod cli {
                     ptr[1] = Alloc(20) returned 1010 (searched 1 elements)\nFree List [ Size 2 ]: [ addr:1030 sz:70 ][ addr:1000 sz:10 ]\n\n";
         assert_eq!(out(&o), want);
         // Random ops: OSTEP README's example (see random_ops_as_in_ostep_readme).
-        let o = run(&["replay", "--ostep", "--ostep-text", "--header", "4", "--align", "4", "--num-ops", "5", "--coalesce", "on"]);
+        let o = run(&[
+            "replay",
+            "--ostep",
+            "--ostep-text",
+            "--header",
+            "4",
+            "--align",
+            "4",
+            "--num-ops",
+            "5",
+            "--coalesce",
+            "on",
+        ]);
         assert_eq!(code(&o), 0, "{}", err(&o));
         let text = out(&o);
         assert!(text.starts_with("seed 0\nsize 100\nbaseAddr 1000\nheaderSize 4\nalignment 4\npolicy BEST\nlistOrder ADDRSORT\ncoalesce True\nnumOps 5\n"), "{text}");
@@ -614,7 +962,11 @@ mod cli {
     fn where_malloc_py_stops() {
         let o = run(&["replay", "--ostep", "--ostep-text", "--ops", "+200,+10,-0"]);
         assert_eq!(code(&o), 2);
-        assert!(out(&o).ends_with("Free List [ Size 1 ]: [ addr:1010 sz:90 ]\n\nFree(ptr[0])\n"), "{}", out(&o));
+        assert!(
+            out(&o).ends_with("Free List [ Size 1 ]: [ addr:1010 sz:90 ]\n\nFree(ptr[0])\n"),
+            "{}",
+            out(&o)
+        );
         assert!(err(&o).contains("KeyError"), "{}", err(&o));
         let o = run(&["replay", "--ostep", "--ops", "+10, -0"]);
         assert_eq!(code(&o), 2);
@@ -624,17 +976,40 @@ mod cli {
     /// The default summary and --json name the equivalent malloc.py command.
     #[test]
     fn summary_and_json() {
-        let o = run(&["replay", "--ostep", "--coalesce", "on", "--ops", "+10,-0,+200"]);
-        assert_eq!(code(&o), 0, "a failed allocation is malloc.py's answer, not a failure: {}", err(&o));
+        let o = run(&[
+            "replay",
+            "--ostep",
+            "--coalesce",
+            "on",
+            "--ops",
+            "+10,-0,+200",
+        ]);
+        assert_eq!(
+            code(&o),
+            0,
+            "a failed allocation is malloc.py's answer, not a failure: {}",
+            err(&o)
+        );
         assert_eq!(
             out(&o),
             "--ops\n  as                malloc.py -S 100 -b 1000 -H 0 -a -1 -p BEST -l ADDRSORT -C -A +10,-0,+200 -c\n  \
              ops               3 (2 allocs, 1 free)\n  returned -1       1 alloc, 0 frees (0 frees skipped)\n  \
              Free List [ Size 1 ]: [ addr:1000 sz:100 ]\n"
         );
-        let o = run(&["replay", "--ostep", "--json", "--seed", "3", "--num-ops", "4"]);
+        let o = run(&[
+            "replay",
+            "--ostep",
+            "--json",
+            "--seed",
+            "3",
+            "--num-ops",
+            "4",
+        ]);
         let v: serde_json::Value = serde_json::from_str(out(&o).trim()).unwrap();
-        assert_eq!(v["ostep"], "malloc.py -S 100 -b 1000 -H 0 -a -1 -p BEST -l ADDRSORT -s 3 -n 4 -r 10 -P 50 -c");
+        assert_eq!(
+            v["ostep"],
+            "malloc.py -S 100 -b 1000 -H 0 -a -1 -p BEST -l ADDRSORT -s 3 -n 4 -r 10 -P 50 -c"
+        );
         assert_eq!(v["ops"], 4);
     }
 
@@ -658,7 +1033,11 @@ mod cli {
             assert_eq!(out(&o), "", "{args:?}");
         }
         // --ostep's own flags need --ostep; --ops and files do not mix.
-        for args in [&["replay", "--ops", "+1"][..], &["replay", "--seed", "1", "x"], &["replay", "--ostep", "--ops", "+1", "x"]] {
+        for args in [
+            &["replay", "--ops", "+1"][..],
+            &["replay", "--seed", "1", "x"],
+            &["replay", "--ostep", "--ops", "+1", "x"],
+        ] {
             let o = run(args);
             assert_eq!(code(&o), 2, "{args:?}");
             assert!(err(&o).contains("error:"), "{args:?}: {}", err(&o));
@@ -675,14 +1054,38 @@ mod cli {
 #[test]
 fn same_as_malloc_py() {
     use proptest::prelude::*;
-    let Ok(script) = std::env::var("OSTEP_MALLOC_PY") else { return };
-    let op = prop_oneof![3 => (0i64..40).prop_map(OpSpec::Alloc), 2 => (0i64..8).prop_map(OpSpec::Free)];
+    let Ok(script) = std::env::var("OSTEP_MALLOC_PY") else {
+        return;
+    };
+    let op =
+        prop_oneof![3 => (0i64..40).prop_map(OpSpec::Alloc), 2 => (0i64..8).prop_map(OpSpec::Free)];
     let order = prop::sample::select(Order::ALL.to_vec());
     let policy = prop::sample::select(Search::ALL.to_vec());
-    let knobs = (policy, order, any::<bool>(), prop::sample::select(vec![0i64, 1, 4, 8]), prop::sample::select(vec![-1i64, 2, 4, 8]), 0i64..200)
-        .prop_map(|(policy, order, coalesce, header, align, heap_size)| Knobs { policy, order, coalesce, header, align, heap_size, base: 1000 });
+    let knobs = (
+        policy,
+        order,
+        any::<bool>(),
+        prop::sample::select(vec![0i64, 1, 4, 8]),
+        prop::sample::select(vec![-1i64, 2, 4, 8]),
+        0i64..200,
+    )
+        .prop_map(
+            |(policy, order, coalesce, header, align, heap_size)| Knobs {
+                policy,
+                order,
+                coalesce,
+                header,
+                align,
+                heap_size,
+                base: 1000,
+            },
+        );
     let random = proptest::option::of((0i64..1_000_000, 0u64..30, 1i64..20, 10i64..100));
-    let cfg = ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() };
+    let cfg = ProptestConfig {
+        cases: 200,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
     proptest!(cfg, |(k in knobs, ops in prop::collection::vec(op, 1..20), random in random)| {
         let mut cmd = std::process::Command::new("python3");
         cmd.arg(&script).args(["-S", &k.heap_size.to_string(), "-b", "1000", "-H", &k.header.to_string(), "-a", &k.align.to_string()]);

@@ -15,12 +15,26 @@ use proptest::prelude::*;
 type Quick = Heap<Arena, Bt<Tlsf, Compact>>;
 
 fn heap(cap: usize) -> Quick {
-    Heap::with_policy(Arena::new(cap).unwrap(), Bt::new(Compact, true, Tlsf::new()).with_quick_lists(256), NoObserver, None).unwrap()
+    Heap::with_policy(
+        Arena::new(cap).unwrap(),
+        Bt::new(Compact, true, Tlsf::new()).with_quick_lists(256),
+        NoObserver,
+        None,
+    )
+    .unwrap()
 }
 
 /// As `heaptale::Allocator` makes it: quick lists and the top block apart.
 fn production(cap: usize) -> Quick {
-    Heap::with_policy(Arena::new(cap).unwrap(), Bt::new(Compact, true, Tlsf::new()).with_quick_lists(256).with_top_apart(), NoObserver, None).unwrap()
+    Heap::with_policy(
+        Arena::new(cap).unwrap(),
+        Bt::new(Compact, true, Tlsf::new())
+            .with_quick_lists(256)
+            .with_top_apart(),
+        NoObserver,
+        None,
+    )
+    .unwrap()
 }
 
 /// The free lists as (list, payload address).
@@ -43,7 +57,10 @@ fn the_top_block_stays_out_of_the_index_and_is_used_last() {
     assert_eq!(lists(&h), vec![(TOP_LIST, c)]);
     h.free(a).unwrap();
     assert_eq!(lists(&h).len(), 2);
-    assert!(lists(&h).contains(&(TOP_LIST, c)) && lists(&h).iter().any(|&(l, p)| p == a && l != TOP_LIST));
+    assert!(
+        lists(&h).contains(&(TOP_LIST, c))
+            && lists(&h).iter().any(|&(l, p)| p == a && l != TOP_LIST)
+    );
     h.check().unwrap();
     // A request the index can serve is placed low; only then is the top cut.
     assert_eq!(h.malloc(900).unwrap(), a);
@@ -66,14 +83,21 @@ fn a_run_of_quick_and_indexed_neighbours_merges_into_one_block() {
     h.free(q2).unwrap();
     h.free(big).unwrap();
     // Only `big` is in the index: the quick blocks stay used.
-    assert_eq!(lists(&h).iter().map(|&(_, p)| p).collect::<Vec<_>>(), vec![big]);
+    assert_eq!(
+        lists(&h).iter().map(|&(_, p)| p).collect::<Vec<_>>(),
+        vec![big]
+    );
     // The break 4 bytes short of the end of the first 64 KiB page: the next request needs
     // a new page, so the quick lists merge first.
     let _fill = fill_to_page_end(&mut h);
     let brk = h.brk();
     // 504 bytes fit only once the run of 104 + 304 + 104 bytes is one block.
     assert_eq!(h.malloc(500).unwrap(), q1);
-    assert_eq!(h.brk(), brk, "the heap grew instead of merging its quick lists");
+    assert_eq!(
+        h.brk(),
+        brk,
+        "the heap grew instead of merging its quick lists"
+    );
     assert_eq!(lists(&h), vec![]);
     let mut blocks = Vec::new();
     h.walk(|b| blocks.push((h.addr(b.block) + 4, b.size, b.used)));
@@ -113,7 +137,11 @@ fn quick_blocks_merge_before_the_heap_grows() {
     let _fill = fill_to_page_end(&mut h);
     let brk = h.brk();
     let big2 = h.malloc(4096).unwrap();
-    assert_eq!(h.brk(), brk, "the heap grew instead of merging its quick lists");
+    assert_eq!(
+        h.brk(),
+        brk,
+        "the heap grew instead of merging its quick lists"
+    );
     assert_eq!(h.committed_end(), end);
     assert_eq!(big2, small[0]);
     h.check().unwrap();

@@ -25,7 +25,13 @@ fn library() -> &'static Path {
         let target = Path::new(BIN).parent().unwrap().parent().unwrap();
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
         let out = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "heaptale-record", "--manifest-path"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "heaptale-record",
+                "--manifest-path",
+            ])
             .arg(&manifest)
             .arg("--target-dir")
             .arg(target)
@@ -56,7 +62,10 @@ fn python() -> &'static str {
 
 /// A fresh scratch directory.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("heaptale-record-test-{}-{name}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "heaptale-record-test-{}-{name}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -73,7 +82,12 @@ fn record(out: &Path, args: &[&str], env: &[(&str, &str)], limit: Duration) -> O
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let t0 = Instant::now();
     while child.try_wait().unwrap().is_none() {
         if t0.elapsed() > limit {
@@ -128,11 +142,25 @@ fn counts(t: &Trace) -> (usize, usize, usize) {
 
 /// Replays `file` with the CLI under `policy`: exit 0 and no integrity error.
 fn replays_clean(file: &Path, policy: PolicyKind) {
-    let o = Command::new(BIN).args(["replay", "--json", "--policy", policy.name()]).arg(file).output().unwrap();
+    let o = Command::new(BIN)
+        .args(["replay", "--json", "--policy", policy.name()])
+        .arg(file)
+        .output()
+        .unwrap();
     let out = text(&o.stdout);
-    assert!(o.status.success(), "{} under {policy}: {out}{}", file.display(), text(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{} under {policy}: {out}{}",
+        file.display(),
+        text(&o.stderr)
+    );
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(v["integrity_errors"], 0, "{} under {policy}: {out}", file.display());
+    assert_eq!(
+        v["integrity_errors"],
+        0,
+        "{} under {policy}: {out}",
+        file.display()
+    );
 }
 
 const PY_WORK: &str = r#"
@@ -154,7 +182,12 @@ print(len(table), len(groups), len(text), len(nested), len(b))
 #[test]
 fn python_trace_parses_and_replays_under_every_policy() {
     let out = scratch("python");
-    let o = record(&out, &[python(), "-S", "-c", PY_WORK], &[("PYTHONMALLOC", "malloc")], Duration::from_secs(120));
+    let o = record(
+        &out,
+        &[python(), "-S", "-c", PY_WORK],
+        &[("PYTHONMALLOC", "malloc")],
+        Duration::from_secs(120),
+    );
     let stdout = text(&o.stdout);
     assert!(o.status.success(), "{stdout}{}", text(&o.stderr));
     // The program's own output passes through.
@@ -180,11 +213,19 @@ fn python_trace_parses_and_replays_under_every_policy() {
         }
         o
     };
-    let summary = format!("{} ops (a {}, r {}, f {})", sep(a + r + f), sep(a), sep(r), sep(f));
+    let summary = format!(
+        "{} ops (a {}, r {}, f {})",
+        sep(a + r + f),
+        sep(a),
+        sep(r),
+        sep(f)
+    );
     assert!(stdout.contains(&summary), "{summary}: {stdout}");
     assert!(stdout.contains("free(NULL) dropped"), "{stdout}");
     // No raw log is left behind.
-    assert!(!std::fs::read_dir(&out).unwrap().any(|e| e.unwrap().path().is_dir()));
+    assert!(!std::fs::read_dir(&out)
+        .unwrap()
+        .any(|e| e.unwrap().path().is_dir()));
     let file = out.join(name);
     for policy in PolicyKind::ALL {
         replays_clean(&file, policy);
@@ -285,10 +326,18 @@ fn threads_and_a_fork_record_without_deadlock() {
     let dir = scratch("threads");
     let exe = compile_c(&dir, "threads", C_THREADS);
     let out = dir.join("traces");
-    let o = record(&out, &[exe.to_str().unwrap()], &[], Duration::from_secs(120));
+    let o = record(
+        &out,
+        &[exe.to_str().unwrap()],
+        &[],
+        Duration::from_secs(120),
+    );
     let stdout = text(&o.stdout);
     assert!(o.status.success(), "{stdout}{}", text(&o.stderr));
-    let line = stdout.lines().find(|l| l.starts_with("child ")).expect("the program's output");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("child "))
+        .expect("the program's output");
     let pids: Vec<&str> = line.split_whitespace().collect();
     let (child, parent) = (pids[1], pids[3]);
     let all = traces(&out);
@@ -303,13 +352,26 @@ fn threads_and_a_fork_record_without_deadlock() {
     // The parent: every one of the threads' allocations (and glibc's own, a few more).
     let (a, r, f) = counts(of(parent));
     let calls = 8 * 4000;
-    assert!(a + r >= calls && a + r < calls + 2000, "a {a}, r {r}, f {f}");
+    assert!(
+        a + r >= calls && a + r < calls + 2000,
+        "a {a}, r {r}, f {f}"
+    );
     assert_eq!(a, f);
     // Across threads the log keeps frees before the reuse of their addresses: no block is
     // handed out while the log holds it live, none freed that the log never saw.
-    let parent_line = stdout.lines().find(|l| l.contains(&format!("threads-{parent}.rep"))).unwrap();
-    let notes = stdout.lines().skip_while(|l| *l != parent_line).nth(1).unwrap_or("");
-    assert!(!notes.contains("reused while live") && !notes.contains("allocated before the log"), "{stdout}");
+    let parent_line = stdout
+        .lines()
+        .find(|l| l.contains(&format!("threads-{parent}.rep")))
+        .unwrap();
+    let notes = stdout
+        .lines()
+        .skip_while(|l| *l != parent_line)
+        .nth(1)
+        .unwrap_or("");
+    assert!(
+        !notes.contains("reused while live") && !notes.contains("allocated before the log"),
+        "{stdout}"
+    );
     // The child: exactly its own calls (it left by _exit, without destructors).
     let (a, r, f) = counts(of(child));
     assert_eq!((a, r, f), (2, 1, 2), "{stdout}");
@@ -358,12 +420,26 @@ fn forks_and_execs_give_one_trace_per_process() {
     assert!(o.status.success(), "{stdout}{}", text(&o.stderr));
     let pids: BTreeSet<String> = std::fs::read_dir(&notes)
         .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().trim_start_matches("pid-").to_string())
+        .map(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .trim_start_matches("pid-")
+                .to_string()
+        })
         .collect();
     assert_eq!(pids.len(), 4, "parent, two forks, one exec: {pids:?}");
     let all = traces(&out);
-    let traced: BTreeSet<String> =
-        all.iter().map(|(n, _)| n.trim_end_matches(".rep").rsplit('-').next().unwrap().to_string()).collect();
+    let traced: BTreeSet<String> = all
+        .iter()
+        .map(|(n, _)| {
+            n.trim_end_matches(".rep")
+                .rsplit('-')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
     // One trace per process; the exec'd child's is its python's (pid-SEQ names would show
     // a second program under one pid).
     assert_eq!(traced, pids, "{stdout}");
@@ -382,12 +458,21 @@ fn the_programs_failure_is_reported_and_its_trace_kept() {
     let out = scratch("status");
     let o = record(
         &out,
-        &[python(), "-S", "-c", "import sys; x = [str(i) for i in range(100)]; sys.exit(3)"],
+        &[
+            python(),
+            "-S",
+            "-c",
+            "import sys; x = [str(i) for i in range(100)]; sys.exit(3)",
+        ],
         &[("PYTHONMALLOC", "malloc")],
         Duration::from_secs(60),
     );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
-    assert!(text(&o.stderr).contains("exit status: 3"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("exit status: 3"),
+        "{}",
+        text(&o.stderr)
+    );
     assert_eq!(traces(&out).len(), 1);
     let _ = std::fs::remove_dir_all(&out);
 }
@@ -395,9 +480,17 @@ fn the_programs_failure_is_reported_and_its_trace_kept() {
 #[test]
 fn a_missing_command_fails_clearly() {
     let out = scratch("missing");
-    let o = record(&out, &["heaptale-no-such-command", "--flag"], &[], Duration::from_secs(30));
+    let o = record(
+        &out,
+        &["heaptale-no-such-command", "--flag"],
+        &[],
+        Duration::from_secs(30),
+    );
     assert_eq!(o.status.code(), Some(2));
-    assert_eq!(text(&o.stderr).trim(), "heaptale: cannot run heaptale-no-such-command: no such command");
+    assert_eq!(
+        text(&o.stderr).trim(),
+        "heaptale: cannot run heaptale-no-such-command: no such command"
+    );
     assert!(o.stdout.is_empty());
     // Nothing left behind but the (empty) output directory.
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
@@ -420,6 +513,11 @@ fn a_missing_library_fails_clearly() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = text(&o.stderr);
-    assert!(err.contains("HEAPTALE_RECORD_LIB names /nonexistent/libheaptale_record.so, which is not a file"), "{err}");
+    assert!(
+        err.contains(
+            "HEAPTALE_RECORD_LIB names /nonexistent/libheaptale_record.so, which is not a file"
+        ),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&out);
 }

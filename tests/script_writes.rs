@@ -11,7 +11,9 @@
 
 use heaptale::event::Recorder;
 use heaptale::source::Arena;
-use heaptale::trace::{parse_script, replay_with, statements_of, Op, OpKind, Options, Session, StepErrorKind, Trace};
+use heaptale::trace::{
+    parse_script, replay_with, statements_of, Op, OpKind, Options, Session, StepErrorKind, Trace,
+};
 use heaptale::vm::process::{Fault, PageState, ProcessConfig};
 use heaptale::vm::{BlockFormat, Cause, Driver, Note};
 use heaptale::{Config, Heap};
@@ -42,15 +44,34 @@ fn writes_parse_into_ops_and_texts() {
             OpKind::Malloc { size: 24 },
             OpKind::Write { off: 0, text: 0 },
             OpKind::Write { off: 8, text: 1 },
-            OpKind::Memset { off: 0, byte: 0, n: 24 },
-            OpKind::Memset { off: 16, byte: 255, n: 8 },
+            OpKind::Memset {
+                off: 0,
+                byte: 0,
+                n: 24
+            },
+            OpKind::Memset {
+                off: 16,
+                byte: 255,
+                n: 8
+            },
             OpKind::Write { off: 0, text: 2 },
             OpKind::Write { off: 0, text: 3 },
         ]
     );
     assert!(t.ops[1..].iter().all(|o| o.id == 0 && o.to == 0));
-    assert_eq!(t.ops.iter().map(|o| o.line).collect::<Vec<_>>(), [1, 2, 3, 4, 4, 5, 6]);
-    assert_eq!(t.texts, [b"hello".to_vec(), b"a;b # c // d".to_vec(), b"tab\there\n\0\\\"A~".to_vec(), Vec::new()]);
+    assert_eq!(
+        t.ops.iter().map(|o| o.line).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 4, 5, 6]
+    );
+    assert_eq!(
+        t.texts,
+        [
+            b"hello".to_vec(),
+            b"a;b # c // d".to_vec(),
+            b"tab\there\n\0\\\"A~".to_vec(),
+            Vec::new()
+        ]
+    );
     // Written back as C, every op reads the same.
     let back: Vec<String> = t.ops.iter().map(|o| t.op_text(o)).collect();
     assert_eq!(
@@ -73,18 +94,49 @@ fn writes_parse_into_ops_and_texts() {
     assert_eq!(u.texts[0], [0xc3, 0xa9, 0x01]);
     assert_eq!(u.op_text(&u.ops[1]), "write(p, \"\\xc3\\xa9\\x01\")");
     // Without the texts, a write still reads as C.
-    assert_eq!(heaptale::trace::op_text(&u.ops[1], |_| "p".into()), "write(p, <text 0>)");
+    assert_eq!(
+        heaptale::trace::op_text(&u.ops[1], |_| "p".into()),
+        "write(p, <text 0>)"
+    );
     // The kinds: writes allocate nothing.
-    assert!(!OpKind::Write { off: 0, text: 0 }.allocates() && OpKind::Memset { off: 0, byte: 0, n: 1 }.is_access());
-    assert_eq!(OpKind::Memset { off: 0, byte: 0, n: 9 }.bytes(), 0);
-    assert_eq!((OpKind::Write { off: 0, text: 0 }.name(), OpKind::Memset { off: 0, byte: 0, n: 1 }.name()), ("write", "memset"));
+    assert!(
+        !OpKind::Write { off: 0, text: 0 }.allocates()
+            && OpKind::Memset {
+                off: 0,
+                byte: 0,
+                n: 1
+            }
+            .is_access()
+    );
+    assert_eq!(
+        OpKind::Memset {
+            off: 0,
+            byte: 0,
+            n: 9
+        }
+        .bytes(),
+        0
+    );
+    assert_eq!(
+        (
+            OpKind::Write { off: 0, text: 0 }.name(),
+            OpKind::Memset {
+                off: 0,
+                byte: 0,
+                n: 1
+            }
+            .name()
+        ),
+        ("write", "memset")
+    );
 }
 
 #[test]
 fn statements_split_outside_strings_only() {
     let pieces: Vec<&str> = statements_of("write(p, \"x;y\"); free(p) # write(q, \";\")").collect();
     assert_eq!(pieces, ["write(p, \"x;y\")", " free(p) "]);
-    let pieces: Vec<&str> = statements_of("write(p, \"say \\\"hi; there\\\"\");free(p)//x").collect();
+    let pieces: Vec<&str> =
+        statements_of("write(p, \"say \\\"hi; there\\\"\");free(p)//x").collect();
     assert_eq!(pieces, ["write(p, \"say \\\"hi; there\\\"\")", "free(p)"]);
     assert_eq!(statements_of("").collect::<Vec<_>>(), [""]);
 }
@@ -120,7 +172,11 @@ fn bad_writes_are_refused_with_exact_messages() {
         ("q = malloc(\"8\")", "line 2: malloc: the size must be a number, found \"8\""),
     ];
     for (text, want) in cases {
-        let full = if text.starts_with("p = malloc(1)") || text.starts_with("write(p, \"hi\")") || text.contains("NULL") || text.starts_with("memset(0") {
+        let full = if text.starts_with("p = malloc(1)")
+            || text.starts_with("write(p, \"hi\")")
+            || text.contains("NULL")
+            || text.starts_with("memset(0")
+        {
             text.to_string()
         } else {
             format!("{p}{text}")
@@ -157,10 +213,22 @@ fn replay_writes_real_bytes_and_keeps_them_checked() {
         [
             ("p = malloc(24) = 0x10008".to_string(), Some(0x1_0008), None),
             ("write(p, \"hello\")".to_string(), None, Some((0x1_0008, 5))),
-            ("q = malloc(100) = 0x10028".to_string(), Some(0x1_0028), None),
+            (
+                "q = malloc(100) = 0x10028".to_string(),
+                Some(0x1_0028),
+                None
+            ),
             ("memset(q, 0, 100)".to_string(), None, Some((0x1_0028, 100))),
-            ("memset(q + 90, 171, 10)".to_string(), None, Some((0x1_0082, 10))),
-            ("write(q + 4, \"heap\\0tale\")".to_string(), None, Some((0x1_002c, 9))),
+            (
+                "memset(q + 90, 171, 10)".to_string(),
+                None,
+                Some((0x1_0082, 10))
+            ),
+            (
+                "write(q + 4, \"heap\\0tale\")".to_string(),
+                None,
+                Some((0x1_002c, 9))
+            ),
         ]
     );
     // The bytes are in the real heap.
@@ -180,10 +248,25 @@ fn replay_writes_real_bytes_and_keeps_them_checked() {
     )
     .unwrap();
     for policy in heaptale::PolicyKind::ALL {
-        let config = Config { policy, ..Config::default() };
+        let config = Config {
+            policy,
+            ..Config::default()
+        };
         let mut h = Heap::new(Arena::new(1 << 20).unwrap(), &config).unwrap();
-        let r = replay_with(&mut h, &t2, &Options { check_every: 1, ..Options::default() });
-        assert!(r.ok(), "{policy}: {:?} {:?}", r.integrity_errors, r.first_alloc_failure);
+        let r = replay_with(
+            &mut h,
+            &t2,
+            &Options {
+                check_every: 1,
+                ..Options::default()
+            },
+        );
+        assert!(
+            r.ok(),
+            "{policy}: {:?} {:?}",
+            r.integrity_errors,
+            r.first_alloc_failure
+        );
         assert_eq!(r.ops, 9);
     }
 }
@@ -223,9 +306,16 @@ fn writes_stay_inside_the_usable_size() {
         s.run(&mut h, "memset(p + 24, 1, 1)").unwrap_err(),
         "memset(p + 24, 1, 1): 1 byte at offset 24 would overflow the block of p at 0x10008: it holds 24 usable bytes"
     );
-    assert_eq!(read(&h, 0x1_0008, 0, 24), before, "a refused write writes nothing");
+    assert_eq!(
+        read(&h, 0x1_0008, 0, 24),
+        before,
+        "a refused write writes nothing"
+    );
     // Up to the usable size is fine, past the size asked for included.
-    assert_eq!(s.run(&mut h, "memset(p + 20, 0x5a, 4)").unwrap().text, "memset(p + 20, 90, 4)");
+    assert_eq!(
+        s.run(&mut h, "memset(p + 20, 0x5a, 4)").unwrap().text,
+        "memset(p + 20, 90, 4)"
+    );
     assert_eq!(read(&h, 0x1_0008, 20, 24), [0x5a; 4]);
     assert_eq!(s.last_write(), Some((0x1_001c, 4)));
     // Through a freed pointer, or one realloc moved, or NULL: refused, nothing written.
@@ -235,7 +325,10 @@ fn writes_stay_inside_the_usable_size() {
         s.run(&mut h, "write(q, \"x\")").unwrap_err(),
         "write(q, \"x\"): q holds 0x10028, which is no longer its block (it was freed, or moved by realloc): writing there would corrupt the heap"
     );
-    assert_eq!(s.run(&mut h, "write(nope, \"x\")").unwrap_err(), "write(nope, \"x\"): nope was never allocated");
+    assert_eq!(
+        s.run(&mut h, "write(nope, \"x\")").unwrap_err(),
+        "write(nope, \"x\"): nope was never allocated"
+    );
     assert_eq!(
         s.run(&mut h, "write(NULL, \"x\")").unwrap_err(),
         "write: writing through NULL would crash the program (a segmentation fault): the pointer must be a variable"
@@ -250,9 +343,22 @@ fn writes_stay_inside_the_usable_size() {
     assert_eq!(r.write_errors, ["op 1 (line 2): write(big, \"x\"): big is NULL: writing through it would crash the program (a segmentation fault)"]);
     assert!(r.integrity_errors.is_empty() && !r.ok());
     // A hand-made op naming a text the trace does not have.
-    let bad = Trace { ops: vec![Op { line: 0, kind: OpKind::Write { off: 0, text: 7 }, id: 0, to: 0 }], ids: 1, names: vec!["p".into()], ..Trace::default() };
+    let bad = Trace {
+        ops: vec![Op {
+            line: 0,
+            kind: OpKind::Write { off: 0, text: 7 },
+            id: 0,
+            to: 0,
+        }],
+        ids: 1,
+        names: vec!["p".into()],
+        ..Trace::default()
+    };
     let mut s3 = Session::for_trace(&bad);
-    assert_eq!(s3.step(&mut h, &bad.ops[0]).unwrap_err().message, "write(p, <text 7>): write: the trace has no text 7");
+    assert_eq!(
+        s3.step(&mut h, &bad.ops[0]).unwrap_err().message,
+        "write(p, <text 7>): write: the trace has no text 7"
+    );
 }
 
 /// A heap whose observer is the simulated process, and a script run on both: each step's
@@ -263,13 +369,29 @@ struct Sim {
 
 impl Sim {
     fn new() -> Sim {
-        let d = Driver::with_observer(&ProcessConfig::default(), 0x1_0000, 0x1_0000, BlockFormat::of(&Config::default()), Recorder::default()).unwrap();
+        let d = Driver::with_observer(
+            &ProcessConfig::default(),
+            0x1_0000,
+            0x1_0000,
+            BlockFormat::of(&Config::default()),
+            Recorder::default(),
+        )
+        .unwrap();
         Sim { d }
     }
     /// Runs `script`, returning after each step (minor faults, RSS pages, the step's notes).
-    fn run(&mut self, script: &str, mut each: impl FnMut(usize, &Heap<Arena, heaptale::policy::AnyPolicy, &mut Driver<Recorder>>)) -> Vec<(u64, u64, Vec<String>)> {
+    fn run(
+        &mut self,
+        script: &str,
+        mut each: impl FnMut(usize, &Heap<Arena, heaptale::policy::AnyPolicy, &mut Driver<Recorder>>),
+    ) -> Vec<(u64, u64, Vec<String>)> {
         let t = parse_script(script).unwrap();
-        let mut h = Heap::observed(Arena::new(1 << 20).unwrap(), &Config::default(), &mut self.d).unwrap();
+        let mut h = Heap::observed(
+            Arena::new(1 << 20).unwrap(),
+            &Config::default(),
+            &mut self.d,
+        )
+        .unwrap();
         let mut s = Session::for_trace(&t);
         let mut out = Vec::new();
         for (i, op) in t.ops.iter().enumerate() {
@@ -306,11 +428,31 @@ fn user_writes_fault_on_first_touch_only_and_dirty_their_pages() {
     // malloc(5000): its header is on page 0x10, its payload runs to 0x113af over page 0x11,
     // which nobody touched yet. memset(q, 0, 5000): page 0x11's first touch, a minor fault.
     // The second memset touches both again: no fault. Freeing unmaps nothing.
-    assert_eq!(counts, [(1, 1), (1, 1), (1, 1), (2, 2), (2, 2), (2, 2), (2, 2)]);
-    assert!(matches!(states[2], PageState::Mapped), "before the memset, page 0x11 has no frame: {:?}", states[2]);
-    assert!(matches!(states[3], PageState::Resident { dirty: true, accessed: true, .. }), "{:?}", states[3]);
+    assert_eq!(
+        counts,
+        [(1, 1), (1, 1), (1, 1), (2, 2), (2, 2), (2, 2), (2, 2)]
+    );
+    assert!(
+        matches!(states[2], PageState::Mapped),
+        "before the memset, page 0x11 has no frame: {:?}",
+        states[2]
+    );
+    assert!(
+        matches!(
+            states[3],
+            PageState::Resident {
+                dirty: true,
+                accessed: true,
+                ..
+            }
+        ),
+        "{:?}",
+        states[3]
+    );
     let frame10 = match sim.d.process().page_state(0x1_0000) {
-        PageState::Resident { frame, dirty: true, .. } => frame,
+        PageState::Resident {
+            frame, dirty: true, ..
+        } => frame,
         s => panic!("{s:?}"),
     };
     let frame11 = match states[3] {
@@ -318,7 +460,12 @@ fn user_writes_fault_on_first_touch_only_and_dirty_their_pages() {
         _ => unreachable!(),
     };
     // The narration of the user's writes.
-    assert_eq!(steps[1].2, [format!("writing 5 bytes at 0x10008 touched page 0x10: TLB hit, frame {frame10:#x}")]);
+    assert_eq!(
+        steps[1].2,
+        [format!(
+            "writing 5 bytes at 0x10008 touched page 0x10: TLB hit, frame {frame10:#x}"
+        )]
+    );
     assert_eq!(
         steps[3].2,
         [
@@ -327,16 +474,38 @@ fn user_writes_fault_on_first_touch_only_and_dirty_their_pages() {
         ]
     );
     assert_eq!(steps[4].2.len(), 2);
-    assert!(steps[4].2[0].starts_with("writing 1000 bytes at 0x10fc8 touched page 0x10: TLB hit"), "{:?}", steps[4].2);
-    assert!(steps[4].2[1].starts_with("writing 1000 bytes at 0x10fc8 touched page 0x11: TLB hit"), "{:?}", steps[4].2);
+    assert!(
+        steps[4].2[0].starts_with("writing 1000 bytes at 0x10fc8 touched page 0x10: TLB hit"),
+        "{:?}",
+        steps[4].2
+    );
+    assert!(
+        steps[4].2[1].starts_with("writing 1000 bytes at 0x10fc8 touched page 0x11: TLB hit"),
+        "{:?}",
+        steps[4].2
+    );
     // Trimming the heap (the break falls back to its start, as when it starts over) unmaps
     // the resident pages: RSS falls to 0 and the pages are unmapped.
     assert_eq!(sim.d.process().rss(), 2);
     sim.d.follow_brk(0x1_0000).unwrap();
     assert_eq!(sim.d.process().rss(), 0);
-    assert!(matches!(sim.d.take_notes().last(), Some(Note::Break { old: 0x1_13b0, new: 0x1_0000, unmapped: 2 })));
-    assert!(matches!(sim.d.process().page_state(0x1_1000), PageState::Unmapped));
-    assert_eq!(sim.d.process().counters().minor_faults, 2, "trimming is not a fault");
+    assert!(matches!(
+        sim.d.take_notes().last(),
+        Some(Note::Break {
+            old: 0x1_13b0,
+            new: 0x1_0000,
+            unmapped: 2
+        })
+    ));
+    assert!(matches!(
+        sim.d.process().page_state(0x1_1000),
+        PageState::Unmapped
+    ));
+    assert_eq!(
+        sim.d.process().counters().minor_faults,
+        2,
+        "trimming is not a fault"
+    );
 }
 
 #[test]
@@ -349,18 +518,27 @@ fn a_write_alone_faults_a_page_the_allocator_never_touched() {
     assert_eq!((steps[0].0, steps[0].1), (1, 1));
     assert_eq!((steps[1].0, steps[1].1), (2, 2));
     assert!(steps[1].2[0].starts_with("writing 1 byte at 0x1232f touched page 0x12: page fault (minor: first touch), frame 0x"), "{:?}", steps[1].2);
-    assert!(matches!(sim.d.process().page_state(0x1_1000), PageState::Mapped));
-    assert!(matches!(sim.d.process().page_state(0x1_2000), PageState::Resident { dirty: true, .. }));
+    assert!(matches!(
+        sim.d.process().page_state(0x1_1000),
+        PageState::Mapped
+    ));
+    assert!(matches!(
+        sim.d.process().page_state(0x1_2000),
+        PageState::Resident { dirty: true, .. }
+    ));
     let n = sim.d.notes().len();
     assert_eq!(n, 0);
     // The cause carries the whole access.
     let mut sim = Sim::new();
-    let mut h = Heap::observed(Arena::new(1 << 20).unwrap(), &Config::default(), &mut sim.d).unwrap();
+    let mut h =
+        Heap::observed(Arena::new(1 << 20).unwrap(), &Config::default(), &mut sim.d).unwrap();
     h.malloc(8).unwrap();
     h.observer_mut().take_notes();
     h.observer_mut().write(0x1_0008, 3).unwrap();
     let notes = h.observer_mut().take_notes();
-    assert!(matches!(notes[0], Note::Access { cause: Cause::User { addr: 0x1_0008, len: 3 }, write: true, ref access } if access.fault == Fault::None));
+    assert!(
+        matches!(notes[0], Note::Access { cause: Cause::User { addr: 0x1_0008, len: 3 }, write: true, ref access } if access.fault == Fault::None)
+    );
 }
 
 #[test]
@@ -369,12 +547,18 @@ fn every_policy_lets_the_user_fill_the_whole_usable_size() {
     // bookkeeping must live elsewhere (the checker runs after every step, and the replayer
     // checks every block's bytes until it is freed).
     let mut script = String::new();
-    for (i, n) in [1u32, 7, 8, 13, 24, 25, 100, 255, 1000, 4093, 5000].iter().enumerate() {
+    for (i, n) in [1u32, 7, 8, 13, 24, 25, 100, 255, 1000, 4093, 5000]
+        .iter()
+        .enumerate()
+    {
         script += &format!("p{i} = malloc({n})\n");
     }
     let t0 = parse_script(&script).unwrap();
     for policy in heaptale::PolicyKind::ALL {
-        let config = Config { policy, ..Config::default() };
+        let config = Config {
+            policy,
+            ..Config::default()
+        };
         // The usable sizes under this policy, found by running the mallocs once.
         let mut h = Heap::new(Arena::new(1 << 20).unwrap(), &config).unwrap();
         let mut s = Session::for_trace(&t0);
@@ -401,14 +585,32 @@ fn every_policy_lets_the_user_fill_the_whole_usable_size() {
         }
         let t = parse_script(&full).unwrap();
         let mut h = Heap::new(Arena::new(1 << 20).unwrap(), &config).unwrap();
-        let r = replay_with(&mut h, &t, &Options { check_every: 1, ..Options::default() });
-        assert!(r.ok(), "{policy}: {:?} {:?} {:?}", r.integrity_errors, r.write_errors, r.first_alloc_failure);
+        let r = replay_with(
+            &mut h,
+            &t,
+            &Options {
+                check_every: 1,
+                ..Options::default()
+            },
+        );
+        assert!(
+            r.ok(),
+            "{policy}: {:?} {:?} {:?}",
+            r.integrity_errors,
+            r.write_errors,
+            r.first_alloc_failure
+        );
         // One byte more than usable is refused.
         let mut h = Heap::new(Arena::new(1 << 20).unwrap(), &config).unwrap();
         let mut s = Session::new();
         s.run(&mut h, "p = malloc(13)").unwrap();
         let u = h.usable_size(s.lookup("p").unwrap()).unwrap();
-        assert!(s.run(&mut h, &format!("memset(p, 1, {})", u + 1)).unwrap_err().ends_with(&format!("it holds {u} usable bytes")), "{policy}");
+        assert!(
+            s.run(&mut h, &format!("memset(p, 1, {})", u + 1))
+                .unwrap_err()
+                .ends_with(&format!("it holds {u} usable bytes")),
+            "{policy}"
+        );
         s.run(&mut h, &format!("memset(p, 1, {u})")).unwrap();
         h.check().unwrap();
     }
@@ -427,16 +629,31 @@ fn the_command_line_replays_writes_and_names_a_refused_one() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        c.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+        c.stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
         let o = c.wait_with_output().unwrap();
-        (o.status.code(), String::from_utf8(o.stdout).unwrap(), String::from_utf8(o.stderr).unwrap())
+        (
+            o.status.code(),
+            String::from_utf8(o.stdout).unwrap(),
+            String::from_utf8(o.stderr).unwrap(),
+        )
     };
-    let (code, out, err) = run("p = malloc(20)\nwrite(p, \"a;b\")  # text\nmemset(p + 4, 0, 20)\nfree(p)\n");
+    let (code, out, err) =
+        run("p = malloc(20)\nwrite(p, \"a;b\")  # text\nmemset(p + 4, 0, 20)\nfree(p)\n");
     assert_eq!((code, err.as_str()), (Some(0), ""), "{out}");
-    assert!(out.contains("  ops               4\n") && !out.contains("refused writes"), "{out}");
+    assert!(
+        out.contains("  ops               4\n") && !out.contains("refused writes"),
+        "{out}"
+    );
     let (code, out, err) = run("p = malloc(20)\nmemset(p + 20, 0, 8)\nfree(p)\n");
     assert_eq!(code, Some(1));
-    assert!(out.contains("  integrity errors  0\n  alloc failures    0\n  refused writes    1\n"), "{out}");
+    assert!(
+        out.contains("  integrity errors  0\n  alloc failures    0\n  refused writes    1\n"),
+        "{out}"
+    );
     assert_eq!(err, "heaptale: -: op 1 (line 2): memset(p + 20, 0, 8): 8 bytes at offset 20 would overflow the block of p at 0x10008: it holds 24 usable bytes\n");
 }
 
@@ -444,14 +661,27 @@ fn the_command_line_replays_writes_and_names_a_refused_one() {
 fn a_heap_that_cannot_grow_is_sbrk_failing_with_enomem() {
     // A fixed heap of 4 KiB (OSTEP's -S): malloc(5000) cannot be served; in the process that
     // is sbrk failing with ENOMEM and returning (void *) -1, the break unmoved.
-    let mut d = Driver::with_observer(&ProcessConfig::default(), 0x1_0000, 0x1_0000, BlockFormat::of(&Config::default()), Recorder::default()).unwrap();
-    let config = Config { heap_size: Some(4096), ..Config::default() };
+    let mut d = Driver::with_observer(
+        &ProcessConfig::default(),
+        0x1_0000,
+        0x1_0000,
+        BlockFormat::of(&Config::default()),
+        Recorder::default(),
+    )
+    .unwrap();
+    let config = Config {
+        heap_size: Some(4096),
+        ..Config::default()
+    };
     let mut h = Heap::observed(Arena::new(1 << 20).unwrap(), &config, &mut d).unwrap();
     let mut s = Session::new();
     s.run(&mut h, "p = malloc(24)").unwrap();
     let brk = h.observer().process().mm().brk();
     h.observer_mut().take_notes();
-    assert!(s.run(&mut h, "q = malloc(5000)").unwrap_err().starts_with("q = malloc(5000): out of memory"));
+    assert!(s
+        .run(&mut h, "q = malloc(5000)")
+        .unwrap_err()
+        .starts_with("q = malloc(5000): out of memory"));
     let notes = h.observer_mut().take_notes();
     assert_eq!(notes, [Note::SbrkFailed { request: 5000, brk }]);
     assert_eq!(
@@ -465,7 +695,8 @@ fn a_heap_that_cannot_grow_is_sbrk_failing_with_enomem() {
 fn changed_bytes_are_found_among_the_users_and_the_patterns() {
     // p's 100 bytes: [0, 10) memset to 7, [10, 50) the replayer's pattern, [50, 55) "hello",
     // the rest the pattern. Three bytes change behind the replayer's back: one in each kind.
-    let t = parse_script("p = malloc(100)\nmemset(p, 7, 10)\nwrite(p + 50, \"hello\")\nfree(p)").unwrap();
+    let t = parse_script("p = malloc(100)\nmemset(p, 7, 10)\nwrite(p + 50, \"hello\")\nfree(p)")
+        .unwrap();
     let mut h = heap();
     let mut s = Session::for_trace(&t);
     for op in &t.ops[..3] {
@@ -480,7 +711,11 @@ fn changed_bytes_are_found_among_the_users_and_the_patterns() {
     assert_eq!(e.kind, StepErrorKind::Integrity);
     assert_eq!(e.message, "free(p): the block of p at 0x10008 changed: 3 of its first 100 bytes differ, from byte 3 (0x08, expected 0x07)");
     // Each alone is found, with what was expected there.
-    for (i, v, want) in [(52usize, b'L', b'l'), (30, before[30] ^ 0xff, before[30]), (99, before[99] ^ 1, before[99])] {
+    for (i, v, want) in [
+        (52usize, b'L', b'l'),
+        (30, before[30] ^ 0xff, before[30]),
+        (99, before[99] ^ 1, before[99]),
+    ] {
         let mut h = heap();
         let mut s = Session::for_trace(&t);
         for op in &t.ops[..3] {

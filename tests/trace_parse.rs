@@ -5,18 +5,28 @@
 use heaptale::trace::{parse, parse_rep, parse_script, Format, Op, OpKind, Trace, NULL_ID};
 use proptest::prelude::*;
 
-const CLASSIC: &str = "20000\n3\n8\n1\na 0 512\na 1 128\nr 0 640\na 2 128\nf 1\nr 0 768\nf 0\nf 2\n";
+const CLASSIC: &str =
+    "20000\n3\n8\n1\na 0 512\na 1 128\nr 0 640\na 2 128\nf 1\nr 0 768\nf 0\nf 2\n";
 
 fn op(line: u32, kind: OpKind, id: u32) -> Op {
-    Op { line, kind, id, to: id }
+    Op {
+        line,
+        kind,
+        id,
+        to: id,
+    }
 }
 
 fn rep_err(text: &str) -> String {
-    parse_rep(text).expect_err("expected a parse error").to_string()
+    parse_rep(text)
+        .expect_err("expected a parse error")
+        .to_string()
 }
 
 fn script_err(text: &str) -> String {
-    parse_script(text).expect_err("expected a parse error").to_string()
+    parse_script(text)
+        .expect_err("expected a parse error")
+        .to_string()
 }
 
 // ---------------------------------------------------------------- .rep
@@ -69,7 +79,15 @@ fn rep_2016_header() {
 fn rep_2016_free_null() {
     let t = parse_rep("0\n1\n3\n16\na 0 16\nf -1\nf 0\n").unwrap();
     assert_eq!(t.format, Format::Rep2016);
-    assert_eq!(t.ops[1], Op { line: 6, kind: OpKind::Free, id: NULL_ID, to: NULL_ID });
+    assert_eq!(
+        t.ops[1],
+        Op {
+            line: 6,
+            kind: OpKind::Free,
+            id: NULL_ID,
+            to: NULL_ID
+        }
+    );
     assert_eq!(t.op_text(&t.ops[1]), "free(NULL)");
 }
 
@@ -104,28 +122,58 @@ fn rep_header_errors() {
         "line 1: empty trace: expected a 4-line header (suggested heap size, number of ids, number of ops, weight)"
     );
     assert_eq!(rep_err("\n  \n"), rep_err(""));
-    assert_eq!(rep_err("20000\n3\n"), "line 2: the file ends inside the header: expected 4 header lines, found 2");
+    assert_eq!(
+        rep_err("20000\n3\n"),
+        "line 2: the file ends inside the header: expected 4 header lines, found 2"
+    );
     assert_eq!(
         rep_err("x\n3\n8\n1\n"),
         "line 1: header line 1: expected the suggested heap size (or weight, in the 2016 format) as a number, found \"x\""
     );
-    assert_eq!(rep_err("20000\nthree\n8\n1\n"), "line 2: header line 2: expected the number of ids as a number, found \"three\"");
-    assert_eq!(rep_err("20000\n3\n-8\n1\n"), "line 3: header line 3: expected the number of ops as a number, found \"-8\"");
+    assert_eq!(
+        rep_err("20000\nthree\n8\n1\n"),
+        "line 2: header line 2: expected the number of ids as a number, found \"three\""
+    );
+    assert_eq!(
+        rep_err("20000\n3\n-8\n1\n"),
+        "line 3: header line 3: expected the number of ops as a number, found \"-8\""
+    );
     assert_eq!(
         rep_err("20000\n3\n8\n1 2\n"),
         "line 4: header line 4: expected the weight (or peak payload bytes, in the 2016 format) as a number, found \"1 2\""
     );
-    assert_eq!(rep_err("0\n2000000\n8\n1\n"), "line 2: 2000000 ids is more than heaptale accepts (1000000)");
-    assert_eq!(rep_err("0\n3\n99999999999\n1\n"), "line 3: 99999999999 ops is more than heaptale accepts (10000000)");
+    assert_eq!(
+        rep_err("0\n2000000\n8\n1\n"),
+        "line 2: 2000000 ids is more than heaptale accepts (1000000)"
+    );
+    assert_eq!(
+        rep_err("0\n3\n99999999999\n1\n"),
+        "line 3: 99999999999 ops is more than heaptale accepts (10000000)"
+    );
 }
 
 #[test]
 fn rep_count_errors() {
-    assert_eq!(rep_err("20000\n3\n7\n1\na 0 512\na 1 128\nr 0 640\na 2 128\nf 1\nr 0 768\nf 0\nf 2\n"), "line 3: the header says 7 ops but the file has 8");
-    assert_eq!(rep_err("20000\n3\n9\n1\na 0 512\na 1 128\nr 0 640\na 2 128\nf 1\nr 0 768\nf 0\nf 2\n"), "line 3: the header says 9 ops but the file has 8");
-    assert_eq!(rep_err("20000\n4\n8\n1\na 0 512\na 1 128\nr 0 640\na 2 128\nf 1\nr 0 768\nf 0\nf 2\n"), "line 2: the header says 4 ids but the ops use 3 (ids 0 to 2)");
-    assert_eq!(rep_err("0\n2\n2\n1\na 0 5\nf 0\n"), "line 2: the header says 2 ids but the ops use 1 (id 0)");
-    assert_eq!(rep_err("0\n1\n0\n1\n"), "line 2: the header says 1 ids but the ops use none");
+    assert_eq!(
+        rep_err("20000\n3\n7\n1\na 0 512\na 1 128\nr 0 640\na 2 128\nf 1\nr 0 768\nf 0\nf 2\n"),
+        "line 3: the header says 7 ops but the file has 8"
+    );
+    assert_eq!(
+        rep_err("20000\n3\n9\n1\na 0 512\na 1 128\nr 0 640\na 2 128\nf 1\nr 0 768\nf 0\nf 2\n"),
+        "line 3: the header says 9 ops but the file has 8"
+    );
+    assert_eq!(
+        rep_err("20000\n4\n8\n1\na 0 512\na 1 128\nr 0 640\na 2 128\nf 1\nr 0 768\nf 0\nf 2\n"),
+        "line 2: the header says 4 ids but the ops use 3 (ids 0 to 2)"
+    );
+    assert_eq!(
+        rep_err("0\n2\n2\n1\na 0 5\nf 0\n"),
+        "line 2: the header says 2 ids but the ops use 1 (id 0)"
+    );
+    assert_eq!(
+        rep_err("0\n1\n0\n1\n"),
+        "line 2: the header says 1 ids but the ops use none"
+    );
     // As in malloc-lab's driver, the header counts up to the largest id: unused ids below it are fine.
     assert!(parse_rep("0\n2\n2\n1\na 1 5\nf 1\n").is_ok());
 }
@@ -133,41 +181,98 @@ fn rep_count_errors() {
 #[test]
 fn rep_line_errors() {
     let h = "0\n2\n2\n1\n";
-    assert_eq!(rep_err(&format!("{h}x 1 2\n")), "line 5: unknown op \"x\": expected a ID SIZE, r ID SIZE or f ID");
-    assert_eq!(rep_err(&format!("{h}alloc 1 2\n")), "line 5: unknown op \"alloc\": expected a ID SIZE, r ID SIZE or f ID");
-    assert_eq!(rep_err(&format!("{h}a 1\n")), "line 5: a 1: expected a ID SIZE");
+    assert_eq!(
+        rep_err(&format!("{h}x 1 2\n")),
+        "line 5: unknown op \"x\": expected a ID SIZE, r ID SIZE or f ID"
+    );
+    assert_eq!(
+        rep_err(&format!("{h}alloc 1 2\n")),
+        "line 5: unknown op \"alloc\": expected a ID SIZE, r ID SIZE or f ID"
+    );
+    assert_eq!(
+        rep_err(&format!("{h}a 1\n")),
+        "line 5: a 1: expected a ID SIZE"
+    );
     assert_eq!(rep_err(&format!("{h}a\n")), "line 5: a: expected a ID SIZE");
-    assert_eq!(rep_err(&format!("{h}r 0\n")), "line 5: r 0: expected r ID SIZE");
+    assert_eq!(
+        rep_err(&format!("{h}r 0\n")),
+        "line 5: r 0: expected r ID SIZE"
+    );
     assert_eq!(rep_err(&format!("{h}f\n")), "line 5: f: expected f ID");
-    assert_eq!(rep_err(&format!("{h}a 0 8\nf 0 3\n")), "line 6: f 0 3: unexpected \"3\" after f ID");
-    assert_eq!(rep_err(&format!("{h}a 0 8 9\n")), "line 5: a 0 8 9: unexpected \"9\" after a ID SIZE");
-    assert_eq!(rep_err(&format!("{h}a 0 -5\n")), "line 5: a 0 -5: the size must be a number from 0 to 4294967295, found \"-5\"");
-    assert_eq!(rep_err(&format!("{h}a 0 5000000000\n")), "line 5: a 0 5000000000: size 5000000000 is too large (sizes must be below 4 GiB)");
+    assert_eq!(
+        rep_err(&format!("{h}a 0 8\nf 0 3\n")),
+        "line 6: f 0 3: unexpected \"3\" after f ID"
+    );
+    assert_eq!(
+        rep_err(&format!("{h}a 0 8 9\n")),
+        "line 5: a 0 8 9: unexpected \"9\" after a ID SIZE"
+    );
+    assert_eq!(
+        rep_err(&format!("{h}a 0 -5\n")),
+        "line 5: a 0 -5: the size must be a number from 0 to 4294967295, found \"-5\""
+    );
+    assert_eq!(
+        rep_err(&format!("{h}a 0 5000000000\n")),
+        "line 5: a 0 5000000000: size 5000000000 is too large (sizes must be below 4 GiB)"
+    );
     assert_eq!(
         rep_err(&format!("{h}a 0 99999999999999999999999\n")),
         "line 5: a 0 99999999999999999999999: size 99999999999999999999999 is too large (sizes must be below 4 GiB)"
     );
-    assert_eq!(rep_err(&format!("{h}a x 5\n")), "line 5: a x 5: the id must be a number from 0 to 999999, found \"x\"");
-    assert_eq!(rep_err(&format!("{h}a -1 5\n")), "line 5: a -1 5: the id must be a number from 0 to 999999, found \"-1\"");
-    assert_eq!(rep_err(&format!("{h}a 1000000 5\n")), "line 5: a 1000000 5: id 1000000 is beyond the limit of 1000000 ids");
+    assert_eq!(
+        rep_err(&format!("{h}a x 5\n")),
+        "line 5: a x 5: the id must be a number from 0 to 999999, found \"x\""
+    );
+    assert_eq!(
+        rep_err(&format!("{h}a -1 5\n")),
+        "line 5: a -1 5: the id must be a number from 0 to 999999, found \"-1\""
+    );
+    assert_eq!(
+        rep_err(&format!("{h}a 1000000 5\n")),
+        "line 5: a 1000000 5: id 1000000 is beyond the limit of 1000000 ids"
+    );
 }
 
 #[test]
 fn rep_id_state_errors() {
     let h = "0\n2\n3\n1\n";
-    assert_eq!(rep_err(&format!("{h}f 1\n")), "line 5: f 1: id 1 was never allocated");
-    assert_eq!(rep_err(&format!("{h}a 0 8\nf 0\nf 0\n")), "line 7: f 0: id 0 was already freed (line 6)");
-    assert_eq!(rep_err(&format!("{h}a 0 8\na 0 8\n")), "line 6: a 0 8: id 0 is still allocated (since line 5)");
-    assert_eq!(rep_err(&format!("{h}a 0 8\nr 0 9\na 0 8\n")), "line 7: a 0 8: id 0 is still allocated (since line 6)");
-    assert_eq!(rep_err(&format!("{h}r 1 8\n")), "line 5: r 1 8: id 1 was never allocated");
-    assert_eq!(rep_err(&format!("{h}a 0 8\nf 0\nr 0 8\n")), "line 7: r 0 8: id 0 was already freed (line 6)");
+    assert_eq!(
+        rep_err(&format!("{h}f 1\n")),
+        "line 5: f 1: id 1 was never allocated"
+    );
+    assert_eq!(
+        rep_err(&format!("{h}a 0 8\nf 0\nf 0\n")),
+        "line 7: f 0: id 0 was already freed (line 6)"
+    );
+    assert_eq!(
+        rep_err(&format!("{h}a 0 8\na 0 8\n")),
+        "line 6: a 0 8: id 0 is still allocated (since line 5)"
+    );
+    assert_eq!(
+        rep_err(&format!("{h}a 0 8\nr 0 9\na 0 8\n")),
+        "line 7: a 0 8: id 0 is still allocated (since line 6)"
+    );
+    assert_eq!(
+        rep_err(&format!("{h}r 1 8\n")),
+        "line 5: r 1 8: id 1 was never allocated"
+    );
+    assert_eq!(
+        rep_err(&format!("{h}a 0 8\nf 0\nr 0 8\n")),
+        "line 7: r 0 8: id 0 was already freed (line 6)"
+    );
 }
 
 #[test]
 fn rep_long_lines_are_clipped_in_messages() {
     let junk = "z".repeat(10_000);
     let e = rep_err(&format!("0\n1\n1\n1\n{junk}\n"));
-    assert_eq!(e, format!("line 5: unknown op \"{}...\": expected a ID SIZE, r ID SIZE or f ID", "z".repeat(40)));
+    assert_eq!(
+        e,
+        format!(
+            "line 5: unknown op \"{}...\": expected a ID SIZE, r ID SIZE or f ID",
+            "z".repeat(40)
+        )
+    );
 }
 
 // ---------------------------------------------------------------- scripts
@@ -197,8 +302,24 @@ fn script_statements() {
             o(3, OpKind::Realloc { size: 100 }, 0, 1),
             o(4, OpKind::Calloc { n: 4, size: 8 }, 2, 2),
             o(4, OpKind::Free, 2, 2),
-            o(5, OpKind::Memalign { align: 64, size: 100 }, 3, 3),
-            o(6, OpKind::Memalign { align: 64, size: 128 }, 4, 4),
+            o(
+                5,
+                OpKind::Memalign {
+                    align: 64,
+                    size: 100
+                },
+                3,
+                3
+            ),
+            o(
+                6,
+                OpKind::Memalign {
+                    align: 64,
+                    size: 128
+                },
+                4,
+                4
+            ),
             o(7, OpKind::Malloc { size: 80 }, 5, 5),
             o(8, OpKind::Malloc { size: 1 }, 6, 6),
             o(9, OpKind::Free, 1, 1),
@@ -220,34 +341,68 @@ fn script_crlf_and_reuse_of_a_freed_name() {
     let t = parse_script("p = malloc(1)\r\nfree(p)\r\np = malloc(2)\r\nfree(p)\r\n").unwrap();
     assert_eq!(t.names, ["p"]);
     assert_eq!(t.ops.len(), 4);
-    assert_eq!(t.ops[2], Op { line: 3, kind: OpKind::Malloc { size: 2 }, id: 0, to: 0 });
+    assert_eq!(
+        t.ops[2],
+        Op {
+            line: 3,
+            kind: OpKind::Malloc { size: 2 },
+            id: 0,
+            to: 0
+        }
+    );
 }
 
 #[test]
 fn script_realloc_in_place_name_and_leak() {
     // p = realloc(p, n) keeps p; storing into a live variable leaks its block (allowed, as in C).
     let t = parse_script("p = malloc(1)\np = realloc(p, 8)\np = malloc(3)\nfree(p)").unwrap();
-    assert_eq!(t.ops[1], Op { line: 2, kind: OpKind::Realloc { size: 8 }, id: 0, to: 0 });
+    assert_eq!(
+        t.ops[1],
+        Op {
+            line: 2,
+            kind: OpKind::Realloc { size: 8 },
+            id: 0,
+            to: 0
+        }
+    );
     assert_eq!(t.ops.len(), 4);
 }
 
 #[test]
 fn script_empty_and_comments_only() {
     assert!(parse_script("").unwrap().ops.is_empty());
-    assert!(parse_script("# nothing\n// at all\n;;\n").unwrap().ops.is_empty());
+    assert!(parse_script("# nothing\n// at all\n;;\n")
+        .unwrap()
+        .ops
+        .is_empty());
 }
 
 #[test]
 fn script_variable_errors() {
-    assert_eq!(script_err("free(q)"), "line 1: free(q): q was never allocated");
-    assert_eq!(script_err("p = malloc(1)\nq = realloc(r, 4)"), "line 2: realloc(r, 4): r was never allocated");
-    assert_eq!(script_err("p = malloc(1)\nfree(p)\nfree(p)"), "line 3: free(p): p was already freed (line 2)");
-    assert_eq!(script_err("p = malloc(1)\nfree(p)\nq = realloc(p, 2)"), "line 3: realloc(p, 2): p was already freed (line 2)");
+    assert_eq!(
+        script_err("free(q)"),
+        "line 1: free(q): q was never allocated"
+    );
+    assert_eq!(
+        script_err("p = malloc(1)\nq = realloc(r, 4)"),
+        "line 2: realloc(r, 4): r was never allocated"
+    );
+    assert_eq!(
+        script_err("p = malloc(1)\nfree(p)\nfree(p)"),
+        "line 3: free(p): p was already freed (line 2)"
+    );
+    assert_eq!(
+        script_err("p = malloc(1)\nfree(p)\nq = realloc(p, 2)"),
+        "line 3: realloc(p, 2): p was already freed (line 2)"
+    );
     assert_eq!(
         script_err("p = malloc(1)\nq = realloc(p, 9)\nfree(p)"),
         "line 3: free(p): p was passed to realloc at line 2; use the pointer realloc returned"
     );
-    assert_eq!(script_err("p = malloc(1); free(p); free(p)"), "line 1: free(p): p was already freed (line 1)");
+    assert_eq!(
+        script_err("p = malloc(1); free(p); free(p)"),
+        "line 1: free(p): p was already freed (line 1)"
+    );
 }
 
 #[test]
@@ -303,14 +458,30 @@ fn script_syntax_errors() {
 
 #[test]
 fn script_hostile_nesting_is_refused_not_a_stack_overflow() {
-    let text = format!("p = malloc({}1{})", "(".repeat(1_000_000), ")".repeat(1_000_000));
-    assert_eq!(script_err(&text), "line 1: parentheses nested more than 16 deep");
-    assert_eq!(parse_script("p = malloc((((2 * (3 + 1)))))\nfree(p)").unwrap().ops[0].kind, OpKind::Malloc { size: 8 });
+    let text = format!(
+        "p = malloc({}1{})",
+        "(".repeat(1_000_000),
+        ")".repeat(1_000_000)
+    );
+    assert_eq!(
+        script_err(&text),
+        "line 1: parentheses nested more than 16 deep"
+    );
+    assert_eq!(
+        parse_script("p = malloc((((2 * (3 + 1)))))\nfree(p)")
+            .unwrap()
+            .ops[0]
+            .kind,
+        OpKind::Malloc { size: 8 }
+    );
 }
 
 #[test]
 fn script_error_line_numbers_count_every_line() {
-    assert_eq!(script_err("\n\n# c\np = malloc(1)\r\n\r\nfree(q)"), "line 6: free(q): q was never allocated");
+    assert_eq!(
+        script_err("\n\n# c\np = malloc(1)\r\n\r\nfree(q)"),
+        "line 6: free(q): q was never allocated"
+    );
 }
 
 // ---------------------------------------------------------------- detection
@@ -318,13 +489,28 @@ fn script_error_line_numbers_count_every_line() {
 #[test]
 fn parse_tells_formats_apart() {
     assert_eq!(parse(CLASSIC).unwrap().format, Format::Rep);
-    assert_eq!(parse(&CLASSIC.replace('\n', "\r\n")).unwrap().format, Format::Rep);
-    assert_eq!(parse("\n\n  1\n1\n2\n100\na 0 100\nf 0\n").unwrap().format, Format::Rep2016);
-    assert_eq!(parse("p = malloc(1)\nfree(p)").unwrap().format, Format::Script);
-    assert_eq!(parse("# 20000\np = malloc(1)").unwrap().format, Format::Script);
+    assert_eq!(
+        parse(&CLASSIC.replace('\n', "\r\n")).unwrap().format,
+        Format::Rep
+    );
+    assert_eq!(
+        parse("\n\n  1\n1\n2\n100\na 0 100\nf 0\n").unwrap().format,
+        Format::Rep2016
+    );
+    assert_eq!(
+        parse("p = malloc(1)\nfree(p)").unwrap().format,
+        Format::Script
+    );
+    assert_eq!(
+        parse("# 20000\np = malloc(1)").unwrap().format,
+        Format::Script
+    );
     assert_eq!(parse("").unwrap().format, Format::Script);
     assert_eq!(parse("20000\n3\n").unwrap_err().line, 2);
-    assert_eq!(parse("a 0 5").unwrap_err().to_string(), "line 1: expected a call such as malloc(24), found \"a\"");
+    assert_eq!(
+        parse("a 0 5").unwrap_err().to_string(),
+        "line 1: expected a call such as malloc(24), found \"a\""
+    );
 }
 
 #[test]

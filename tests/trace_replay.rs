@@ -11,7 +11,11 @@ use heaptale::{Config, Heap, HeapError, NoObserver, Observer, Order, PolicyKind}
 use proptest::prelude::*;
 use std::sync::OnceLock;
 
-const TRACES: [&str; 3] = ["awk-wordcount.rep", "node-json.rep", "python-regex-counter.rep"];
+const TRACES: [&str; 3] = [
+    "awk-wordcount.rep",
+    "node-json.rep",
+    "python-regex-counter.rep",
+];
 
 fn load(name: &str) -> &'static Trace {
     static CACHE: OnceLock<Vec<Trace>> = OnceLock::new();
@@ -37,15 +41,29 @@ fn heap(cfg: &Config, cap: usize) -> Heap<Arena> {
 
 /// Whether a policy allocates at all yet (buddy was being written alongside these tests).
 fn works(policy: PolicyKind) -> bool {
-    let mut h = heap(&Config { policy, ..Config::default() }, 1 << 20);
+    let mut h = heap(
+        &Config {
+            policy,
+            ..Config::default()
+        },
+        1 << 20,
+    );
     !matches!(h.malloc(16), Err(HeapError::OutOfMemory { .. }))
 }
 
 fn assert_clean(what: &str, r: &Report, trace: &Trace) {
-    assert!(r.integrity_errors.is_empty(), "{what}: {} integrity errors, first: {}", r.integrity_errors.len(), r.integrity_errors[0]);
+    assert!(
+        r.integrity_errors.is_empty(),
+        "{what}: {} integrity errors, first: {}",
+        r.integrity_errors.len(),
+        r.integrity_errors[0]
+    );
     assert_eq!(r.alloc_failures, 0, "{what}: {:?}", r.first_alloc_failure);
     assert_eq!(r.ops, trace.ops.len() as u64, "{what}");
-    assert!(r.peak_live_bytes > 0 && r.peak_live_bytes <= r.peak_heap_bytes, "{what}: {r:?}");
+    assert!(
+        r.peak_live_bytes > 0 && r.peak_live_bytes <= r.peak_heap_bytes,
+        "{what}: {r:?}"
+    );
     assert!(r.utilization > 0.0 && r.utilization <= 1.0, "{what}: {r:?}");
 }
 
@@ -56,10 +74,20 @@ fn replay_all_traces(policy: PolicyKind) {
     }
     for name in TRACES {
         let t = load(name);
-        let cfg = Config { policy, ..Config::default() };
+        let cfg = Config {
+            policy,
+            ..Config::default()
+        };
         let mut h = heap(&cfg, 64 << 20);
         let check_every = if t.ops.len() > 10_000 { 20_000 } else { 100 };
-        let r = replay_with(&mut h, t, &Options { check_every, ..Options::default() });
+        let r = replay_with(
+            &mut h,
+            t,
+            &Options {
+                check_every,
+                ..Options::default()
+            },
+        );
         assert_clean(&format!("{name} under {policy}"), &r, t);
         h.check().unwrap();
         // Every trace ends with everything freed.
@@ -67,7 +95,10 @@ fn replay_all_traces(policy: PolicyKind) {
         assert_eq!(s.used_blocks, 0, "{name} under {policy}: {s:?}");
         assert_eq!(r.heap_bytes, r.peak_heap_bytes);
         assert_eq!(r.heap_bytes, (h.brk() - h.start()) as u64);
-        eprintln!("{name:28} {policy:8} utilization {:.4} heap {}", r.utilization, r.heap_bytes);
+        eprintln!(
+            "{name:28} {policy:8} utilization {:.4} heap {}",
+            r.utilization, r.heap_bytes
+        );
     }
 }
 
@@ -109,12 +140,29 @@ fn every_policy_is_covered() {
 #[test]
 fn list_knobs_on_the_small_trace() {
     let t = load("awk-wordcount.rep");
-    for policy in [PolicyKind::First, PolicyKind::Next, PolicyKind::Best, PolicyKind::Worst] {
+    for policy in [
+        PolicyKind::First,
+        PolicyKind::Next,
+        PolicyKind::Best,
+        PolicyKind::Worst,
+    ] {
         for order in Order::ALL {
             for coalesce in [true, false] {
-                let cfg = Config { policy, order, coalesce, ..Config::default() };
+                let cfg = Config {
+                    policy,
+                    order,
+                    coalesce,
+                    ..Config::default()
+                };
                 let mut h = heap(&cfg, 16 << 20);
-                let r = replay_with(&mut h, t, &Options { check_every: 50, ..Options::default() });
+                let r = replay_with(
+                    &mut h,
+                    t,
+                    &Options {
+                        check_every: 50,
+                        ..Options::default()
+                    },
+                );
                 assert_clean(&format!("{policy} {order} coalesce {coalesce}"), &r, t);
             }
         }
@@ -126,9 +174,23 @@ fn header_and_align_knobs() {
     let t = load("awk-wordcount.rep");
     for policy in PolicyKind::ALL.into_iter().filter(|&p| works(p)) {
         for (header, align) in [(4, 4), (8, 16), (16, 32), (12, 8), (64, 64)] {
-            let cfg = Config { policy, header, align, ..Config::default() };
-            let Ok(mut h) = Heap::new(Arena::new(16 << 20).unwrap(), &cfg) else { continue };
-            let r = replay_with(&mut h, t, &Options { check_every: 100, ..Options::default() });
+            let cfg = Config {
+                policy,
+                header,
+                align,
+                ..Config::default()
+            };
+            let Ok(mut h) = Heap::new(Arena::new(16 << 20).unwrap(), &cfg) else {
+                continue;
+            };
+            let r = replay_with(
+                &mut h,
+                t,
+                &Options {
+                    check_every: 100,
+                    ..Options::default()
+                },
+            );
             assert_clean(&format!("{policy} header {header} align {align}"), &r, t);
         }
     }
@@ -138,7 +200,16 @@ fn header_and_align_knobs() {
 fn base_moves_addresses_not_results() {
     let t = load("awk-wordcount.rep");
     let a = replay(&mut heap(&Config::default(), 16 << 20), t);
-    let b = replay(&mut heap(&Config { base: Some(0x4000_0000), ..Config::default() }, 16 << 20), t);
+    let b = replay(
+        &mut heap(
+            &Config {
+                base: Some(0x4000_0000),
+                ..Config::default()
+            },
+            16 << 20,
+        ),
+        t,
+    );
     assert_eq!(a, b);
 }
 
@@ -149,12 +220,24 @@ fn any_base_reports_the_same_and_never_panics() {
     let t = load("awk-wordcount.rep");
     let want = replay(&mut heap(&Config::default(), 16 << 20), t);
     for base in [1000usize, 1001, 0x10004] {
-        let r = replay(&mut heap(&Config { base: Some(base), ..Config::default() }, 16 << 20), t);
+        let r = replay(
+            &mut heap(
+                &Config {
+                    base: Some(base),
+                    ..Config::default()
+                },
+                16 << 20,
+            ),
+            t,
+        );
         assert_eq!(r, want, "base {base:#x}");
     }
     // Near the top of the address space reported addresses would wrap: such a base is refused.
     for base in [usize::MAX - 0xFFFF, usize::MAX - 7] {
-        let cfg = Config { base: Some(base), ..Config::default() };
+        let cfg = Config {
+            base: Some(base),
+            ..Config::default()
+        };
         let e = Heap::new(Arena::with_base(1 << 16, base).unwrap(), &cfg).err();
         assert!(matches!(e, Some(HeapError::BadConfig(_))), "base {base:#x}");
     }
@@ -163,14 +246,23 @@ fn any_base_reports_the_same_and_never_panics() {
 #[test]
 fn fixed_heap_runs_out_cleanly() {
     let t = load("awk-wordcount.rep");
-    let cfg = Config { heap_size: Some(1 << 20), ..Config::default() };
+    let cfg = Config {
+        heap_size: Some(1 << 20),
+        ..Config::default()
+    };
     let mut h = heap(&cfg, 1 << 20);
     let r = replay(&mut h, t);
     assert!(r.integrity_errors.is_empty(), "{:?}", r.integrity_errors);
     assert!(r.alloc_failures > 0);
     let first = r.first_alloc_failure.unwrap();
-    assert!(first.starts_with("op ") && first.contains("(line ") && first.contains("out of memory"), "{first}");
-    assert!(matches!(r.first_alloc_error, Some(HeapError::OutOfMemory { .. })));
+    assert!(
+        first.starts_with("op ") && first.contains("(line ") && first.contains("out of memory"),
+        "{first}"
+    );
+    assert!(matches!(
+        r.first_alloc_error,
+        Some(HeapError::OutOfMemory { .. })
+    ));
     assert_eq!(r.heap_bytes, 1 << 20);
     h.check().unwrap();
 }
@@ -208,14 +300,19 @@ fn empty_trace() {
 #[test]
 fn failed_allocations_store_null_in_replays() {
     // The huge malloc fails; free(p) is then free(NULL), and realloc(p) is malloc.
-    let t = parse_script("p = malloc(4000000000)\nfree(p)\nq = malloc(4000000000)\nq = realloc(q, 16)\nfree(q)\n").unwrap();
+    let t = parse_script(
+        "p = malloc(4000000000)\nfree(p)\nq = malloc(4000000000)\nq = realloc(q, 16)\nfree(q)\n",
+    )
+    .unwrap();
     let mut h = heap(&Config::default(), 1 << 20);
     let r = replay(&mut h, &t);
     assert!(r.integrity_errors.is_empty(), "{:?}", r.integrity_errors);
     assert_eq!(r.alloc_failures, 2);
     assert_eq!(
         r.first_alloc_failure.as_deref(),
-        Some("op 0 (line 1): p = malloc(4000000000): size overflow: the requested size is too large")
+        Some(
+            "op 0 (line 1): p = malloc(4000000000): size overflow: the requested size is too large"
+        )
     );
     assert_eq!(h.stats().used_blocks, 0);
 }
@@ -270,7 +367,13 @@ impl Policy for Broken {
         };
         self.inner.validate(m, p, addr)
     }
-    fn malloc<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, request: usize, align: u32) -> Result<u32, HeapError> {
+    fn malloc<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        request: usize,
+        align: u32,
+    ) -> Result<u32, HeapError> {
         self.mallocs += 1;
         if self.bug == Bug::Overlap && self.mallocs == 3 {
             return Ok(self.last.unwrap());
@@ -290,7 +393,13 @@ impl Policy for Broken {
     fn free<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32) {
         self.inner.free(m, o, b)
     }
-    fn realloc<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, request: usize) -> Result<u32, HeapError> {
+    fn realloc<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        b: u32,
+        request: usize,
+    ) -> Result<u32, HeapError> {
         if self.bug == Bug::NoCopy {
             let p = self.inner.malloc(m, o, request, self.layout().align)?;
             m.bytes_mut(p, request as u32).fill(0);
@@ -314,27 +423,50 @@ impl Policy for Broken {
 }
 
 fn broken_replay(bug: Bug, script: &str) -> Report {
-    let cfg = Config { policy: PolicyKind::Tlsf, ..Config::default() };
-    let policy = Broken { inner: AnyPolicy::new(&cfg).unwrap(), bug, mallocs: 0, last: None };
+    let cfg = Config {
+        policy: PolicyKind::Tlsf,
+        ..Config::default()
+    };
+    let policy = Broken {
+        inner: AnyPolicy::new(&cfg).unwrap(),
+        bug,
+        mallocs: 0,
+        last: None,
+    };
     let mut h = Heap::with_policy(Arena::new(1 << 20).unwrap(), policy, NoObserver, None).unwrap();
     replay(&mut h, &parse_script(script).unwrap())
 }
 
 fn first_error(r: &Report) -> &str {
-    r.integrity_errors.first().map(String::as_str).unwrap_or("no integrity error")
+    r.integrity_errors
+        .first()
+        .map(String::as_str)
+        .unwrap_or("no integrity error")
 }
 
 #[test]
 fn catches_a_scribble_over_a_live_block() {
-    let r = broken_replay(Bug::Scribble, "a = malloc(40)\nb = malloc(40)\nfree(a)\nfree(b)\n");
+    let r = broken_replay(
+        Bug::Scribble,
+        "a = malloc(40)\nb = malloc(40)\nfree(a)\nfree(b)\n",
+    );
     let e = first_error(&r);
-    assert!(e.starts_with("op 2 (line 3): free(a): the block of a at 0x"), "{e}");
-    assert!(e.contains("changed: 1 of its first 40 bytes differ, from byte 0 (0x"), "{e}");
+    assert!(
+        e.starts_with("op 2 (line 3): free(a): the block of a at 0x"),
+        "{e}"
+    );
+    assert!(
+        e.contains("changed: 1 of its first 40 bytes differ, from byte 0 (0x"),
+        "{e}"
+    );
 }
 
 #[test]
 fn catches_a_realloc_that_loses_data() {
-    let r = broken_replay(Bug::NoCopy, "a = malloc(40)\nb = malloc(8)\na = realloc(a, 400)\nfree(a)\nfree(b)\n");
+    let r = broken_replay(
+        Bug::NoCopy,
+        "a = malloc(40)\nb = malloc(8)\na = realloc(a, 400)\nfree(a)\nfree(b)\n",
+    );
     let e = first_error(&r);
     assert!(e.starts_with("op 2 (line 3): a = realloc(a, 400): realloc did not keep the data: the block of a at 0x"), "{e}");
     assert_eq!(r.integrity_errors.len(), 1, "{:?}", r.integrity_errors);
@@ -342,9 +474,15 @@ fn catches_a_realloc_that_loses_data() {
 
 #[test]
 fn catches_overlapping_blocks() {
-    let r = broken_replay(Bug::Overlap, "a = malloc(40)\nb = malloc(40)\nc = malloc(40)\n");
+    let r = broken_replay(
+        Bug::Overlap,
+        "a = malloc(40)\nb = malloc(40)\nc = malloc(40)\n",
+    );
     let e = first_error(&r);
-    assert!(e.starts_with("op 2 (line 3): c = malloc(40): payload [0x"), "{e}");
+    assert!(
+        e.starts_with("op 2 (line 3): c = malloc(40): payload [0x"),
+        "{e}"
+    );
     assert!(e.contains("overlaps the live block of b at [0x"), "{e}");
 }
 
@@ -352,15 +490,26 @@ fn catches_overlapping_blocks() {
 fn catches_misaligned_payloads() {
     let r = broken_replay(Bug::Misalign, "a = malloc(40)\nfree(a)\n");
     let e = first_error(&r);
-    assert!(e.starts_with("op 0 (line 1): a = malloc(40): payload 0x") && e.contains("is not aligned to 8 bytes"), "{e}");
+    assert!(
+        e.starts_with("op 0 (line 1): a = malloc(40): payload 0x")
+            && e.contains("is not aligned to 8 bytes"),
+        "{e}"
+    );
 }
 
 #[test]
 fn catches_payloads_outside_the_heap() {
     let r = broken_replay(Bug::Outside, "a = malloc(40)\nb = malloc(40)\nfree(a)\n");
     let e = first_error(&r);
-    assert!(e.starts_with("op 1 (line 2): b = malloc(40): payload [0x") && e.contains("lies outside the heap [0x10000, 0x"), "{e}");
-    assert!(e.contains("the heap does not know the block it returned"), "{e}");
+    assert!(
+        e.starts_with("op 1 (line 2): b = malloc(40): payload [0x")
+            && e.contains("lies outside the heap [0x10000, 0x"),
+        "{e}"
+    );
+    assert!(
+        e.contains("the heap does not know the block it returned"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -369,10 +518,25 @@ fn stops_after_max_errors() {
     for i in 0..50 {
         text.push_str(&format!("v{i} = malloc(8)\n"));
     }
-    let cfg = Config { policy: PolicyKind::Tlsf, ..Config::default() };
-    let policy = Broken { inner: AnyPolicy::new(&cfg).unwrap(), bug: Bug::Misalign, mallocs: 0, last: None };
+    let cfg = Config {
+        policy: PolicyKind::Tlsf,
+        ..Config::default()
+    };
+    let policy = Broken {
+        inner: AnyPolicy::new(&cfg).unwrap(),
+        bug: Bug::Misalign,
+        mallocs: 0,
+        last: None,
+    };
     let mut h = Heap::with_policy(Arena::new(1 << 20).unwrap(), policy, NoObserver, None).unwrap();
-    let r = replay_with(&mut h, &parse_script(&text).unwrap(), &Options { max_errors: 5, ..Options::default() });
+    let r = replay_with(
+        &mut h,
+        &parse_script(&text).unwrap(),
+        &Options {
+            max_errors: 5,
+            ..Options::default()
+        },
+    );
     assert_eq!(r.ops, 5);
     assert_eq!(r.integrity_errors.len(), 6);
     assert_eq!(r.integrity_errors[5], "stopped after 5 integrity errors");

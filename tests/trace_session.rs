@@ -18,15 +18,33 @@ fn malloc_free_realloc_calloc_memalign() {
     let mut h = heap();
     let mut s = Session::new();
     let p = ok(&mut s, &mut h, "p = malloc(24)");
-    assert_eq!(p, Step { text: "p = malloc(24) = 0x10008".into(), addr: Some(0x10008) });
+    assert_eq!(
+        p,
+        Step {
+            text: "p = malloc(24) = 0x10008".into(),
+            addr: Some(0x10008)
+        }
+    );
     let q = ok(&mut s, &mut h, "q = realloc(p, 100);");
-    assert_eq!(q.text, format!("q = realloc(p, 100) = {:#x}", q.addr.unwrap()));
+    assert_eq!(
+        q.text,
+        format!("q = realloc(p, 100) = {:#x}", q.addr.unwrap())
+    );
     let r = ok(&mut s, &mut h, "  r = calloc(4, 8)   // zeroed");
     assert_eq!(r.text, format!("r = calloc(4, 8) = {:#x}", r.addr.unwrap()));
     let m = ok(&mut s, &mut h, "m = aligned_alloc(64, 128)");
     assert_eq!(m.addr.unwrap() % 64, 0);
-    assert_eq!(m.text, format!("m = memalign(64, 128) = {:#x}", m.addr.unwrap()));
-    assert_eq!(ok(&mut s, &mut h, "free(q)"), Step { text: "free(q)".into(), addr: None });
+    assert_eq!(
+        m.text,
+        format!("m = memalign(64, 128) = {:#x}", m.addr.unwrap())
+    );
+    assert_eq!(
+        ok(&mut s, &mut h, "free(q)"),
+        Step {
+            text: "free(q)".into(),
+            addr: None
+        }
+    );
     assert_eq!(ok(&mut s, &mut h, "free(NULL)").text, "free(NULL)");
     ok(&mut s, &mut h, "free(r)");
     ok(&mut s, &mut h, "free(m)");
@@ -76,7 +94,10 @@ fn double_free_reaches_the_heap() {
     ok(&mut s, &mut h, "keep = malloc(24)");
     ok(&mut s, &mut h, "free(p)");
     assert_eq!(s.vars().find(|v| v.0 == "p"), Some(("p", 0x10008, false)));
-    assert_eq!(s.run(&mut h, "free(p)"), Err("free(p): double free: the block at 0x10008 is already free".into()));
+    assert_eq!(
+        s.run(&mut h, "free(p)"),
+        Err("free(p): double free: the block at 0x10008 is already free".into())
+    );
     assert_eq!(
         s.run(&mut h, "p = realloc(p, 8)"),
         Err("p = realloc(p, 8): double free: the block at 0x10008 is already free".into())
@@ -109,32 +130,75 @@ fn step_kinds() {
     let mut h = heap();
     let t = parse("0\n1\n3\n1\na 0 16\nf 0\nf -1\n").unwrap();
     let mut s = Session::for_trace(&t);
-    assert_eq!(s.step(&mut h, &t.ops[0]).unwrap().text, "#0 = malloc(16) = 0x10008");
+    assert_eq!(
+        s.step(&mut h, &t.ops[0]).unwrap().text,
+        "#0 = malloc(16) = 0x10008"
+    );
     assert_eq!(s.step(&mut h, &t.ops[1]).unwrap().text, "free(#0)");
     assert_eq!(s.step(&mut h, &t.ops[2]).unwrap().text, "free(NULL)");
     let e = s.step(&mut h, &t.ops[1]).unwrap_err();
-    assert_eq!(e.kind, StepErrorKind::Engine(HeapError::DoubleFree { addr: 0x10008 }));
-    assert_eq!(e.to_string(), "free(#0): double free: the block at 0x10008 is already free");
+    assert_eq!(
+        e.kind,
+        StepErrorKind::Engine(HeapError::DoubleFree { addr: 0x10008 })
+    );
+    assert_eq!(
+        e.to_string(),
+        "free(#0): double free: the block at 0x10008 is already free"
+    );
     // Hand-made ops with impossible ids are refused, not a panic.
-    let bad = heaptale::trace::Op { line: 0, kind: OpKind::Free, id: 5_000_000, to: 5_000_000 };
+    let bad = heaptale::trace::Op {
+        line: 0,
+        kind: OpKind::Free,
+        id: 5_000_000,
+        to: 5_000_000,
+    };
     assert_eq!(s.step(&mut h, &bad).unwrap_err().kind, StepErrorKind::Usage);
-    let bad = heaptale::trace::Op { line: 0, kind: OpKind::Malloc { size: 1 }, id: NULL_ID, to: NULL_ID };
-    assert_eq!(s.step(&mut h, &bad).unwrap_err().to_string(), "NULL = malloc(1): malloc needs a variable to store its result in");
+    let bad = heaptale::trace::Op {
+        line: 0,
+        kind: OpKind::Malloc { size: 1 },
+        id: NULL_ID,
+        to: NULL_ID,
+    };
+    assert_eq!(
+        s.step(&mut h, &bad).unwrap_err().to_string(),
+        "NULL = malloc(1): malloc needs a variable to store its result in"
+    );
 }
 
 #[test]
 fn every_policy_serves_the_console() {
     for policy in PolicyKind::ALL {
-        let mut h = Heap::new(Arena::new(1 << 20).unwrap(), &Config { policy, ..Config::default() }).unwrap();
+        let mut h = Heap::new(
+            Arena::new(1 << 20).unwrap(),
+            &Config {
+                policy,
+                ..Config::default()
+            },
+        )
+        .unwrap();
         let mut s = Session::new();
         if s.run(&mut h, "p = malloc(24)").is_err() {
             continue; // a policy still being written
         }
-        for st in ["q = calloc(3, 10)", "p = realloc(p, 300)", "r = memalign(4096, 5)", "free(p)", "free(q)", "free(r)"] {
-            s.run(&mut h, st).unwrap_or_else(|e| panic!("{policy}: {st}: {e}"));
-            h.check().unwrap_or_else(|e| panic!("{policy}: after {st}: {e}"));
+        for st in [
+            "q = calloc(3, 10)",
+            "p = realloc(p, 300)",
+            "r = memalign(4096, 5)",
+            "free(p)",
+            "free(q)",
+            "free(r)",
+        ] {
+            s.run(&mut h, st)
+                .unwrap_or_else(|e| panic!("{policy}: {st}: {e}"));
+            h.check()
+                .unwrap_or_else(|e| panic!("{policy}: after {st}: {e}"));
         }
-        assert!(s.run(&mut h, "free(r)").unwrap_err().starts_with("free(r): "), "{policy}");
+        assert!(
+            s.run(&mut h, "free(r)")
+                .unwrap_err()
+                .starts_with("free(r): "),
+            "{policy}"
+        );
         assert_eq!(h.stats().used_blocks, 0, "{policy}");
     }
 }
@@ -147,7 +211,10 @@ fn reset_forgets_everything() {
     s.reset();
     assert_eq!(s.lookup("p"), None);
     assert_eq!(s.vars().count(), 0);
-    assert_eq!(s.run(&mut h, "free(p)"), Err("free(p): p was never allocated".into()));
+    assert_eq!(
+        s.run(&mut h, "free(p)"),
+        Err("free(p): p was never allocated".into())
+    );
 }
 
 mod fuzz {
@@ -155,13 +222,31 @@ mod fuzz {
     use proptest::prelude::*;
 
     fn statement() -> impl Strategy<Value = String> {
-        let var = prop_oneof![Just("a"), Just("b"), Just("c"), Just("NULL"), Just("zz"), Just("0")];
-        let num = prop_oneof![0u64..70, 0u64..5000, Just(u32::MAX as u64), Just(1u64 << 40), Just(65536), Just(131072), Just(3)];
+        let var = prop_oneof![
+            Just("a"),
+            Just("b"),
+            Just("c"),
+            Just("NULL"),
+            Just("zz"),
+            Just("0")
+        ];
+        let num = prop_oneof![
+            0u64..70,
+            0u64..5000,
+            Just(u32::MAX as u64),
+            Just(1u64 << 40),
+            Just(65536),
+            Just(131072),
+            Just(3)
+        ];
         prop_oneof![
             (var.clone(), num.clone()).prop_map(|(v, n)| format!("{v} = malloc({n})")),
-            (var.clone(), num.clone(), num.clone()).prop_map(|(v, n, s)| format!("{v} = calloc({n}, {s})")),
-            (var.clone(), num.clone(), num.clone()).prop_map(|(v, a, s)| format!("{v} = memalign({a}, {s})")),
-            (var.clone(), var.clone(), num).prop_map(|(v, w, s)| format!("{v} = realloc({w}, {s})")),
+            (var.clone(), num.clone(), num.clone())
+                .prop_map(|(v, n, s)| format!("{v} = calloc({n}, {s})")),
+            (var.clone(), num.clone(), num.clone())
+                .prop_map(|(v, a, s)| format!("{v} = memalign({a}, {s})")),
+            (var.clone(), var.clone(), num)
+                .prop_map(|(v, w, s)| format!("{v} = realloc({w}, {s})")),
             var.prop_map(|v| format!("free({v})")),
             "[a-z0-9 =(),;*+#/]{0,24}",
         ]

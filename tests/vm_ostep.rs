@@ -14,7 +14,15 @@ fn python_random_is_reproduced() {
     // random.seed(0); [random.random() for _ in range(4)]
     let mut r = Mt19937::new(0);
     let got: Vec<f64> = (0..4).map(|_| r.random()).collect();
-    assert_eq!(got, [0.8444218515250481, 0.7579544029403025, 0.420571580830845, 0.25891675029296335]);
+    assert_eq!(
+        got,
+        [
+            0.8444218515250481,
+            0.7579544029403025,
+            0.420571580830845,
+            0.25891675029296335
+        ]
+    );
     // random.seed(2**40 + 5): a seed of two 32-bit words.
     let mut r = Mt19937::new((1 << 40) + 5);
     let x = r.random();
@@ -62,7 +70,15 @@ fn other_knobs_verbose_and_unsolved() {
     let want = include_str!("vm_ostep_seed1.txt");
     assert_eq!(text, want);
 
-    let k = OstepKnobs { address_space: 64, phys_mem: 256, page_size: 16, percent_valid: 50, count: 4, seed: 2, addresses: None };
+    let k = OstepKnobs {
+        address_space: 64,
+        phys_mem: 256,
+        page_size: 16,
+        percent_valid: 50,
+        count: 4,
+        seed: 2,
+        addresses: None,
+    };
     assert_eq!(
         generate(&k).unwrap().render(false, false),
         "Page Table (from entry 0 down to the max size)
@@ -82,31 +98,89 @@ Virtual Address Trace
 
 #[test]
 fn given_addresses_and_all_or_nothing_valid() {
-    let k = OstepKnobs { addresses: Some(vec![0, 4095, 4096, 16383, 99_999]), percent_valid: 100, ..OstepKnobs::default() };
+    let k = OstepKnobs {
+        addresses: Some(vec![0, 4095, 4096, 16383, 99_999]),
+        percent_valid: 100,
+        ..OstepKnobs::default()
+    };
     let ex = generate(&k).unwrap();
     assert!(ex.page_table.iter().all(|e| e.is_some()));
     let mut frames: Vec<u64> = ex.page_table.iter().flatten().copied().collect();
     frames.sort();
     frames.dedup();
     assert_eq!(frames.len(), 4, "every valid page has its own frame");
-    assert_eq!(ex.trace[4].paddr, None, "beyond the address space: no translation");
-    let k = OstepKnobs { percent_valid: 0, ..OstepKnobs::default() };
-    assert!(generate(&k).unwrap().trace.iter().all(|t| t.paddr.is_none()));
+    assert_eq!(
+        ex.trace[4].paddr, None,
+        "beyond the address space: no translation"
+    );
+    let k = OstepKnobs {
+        percent_valid: 0,
+        ..OstepKnobs::default()
+    };
+    assert!(generate(&k)
+        .unwrap()
+        .trace
+        .iter()
+        .all(|t| t.paddr.is_none()));
 }
 
 #[test]
 fn knobs_are_checked_as_the_script_checks_them() {
     let bad = |k: OstepKnobs| matches!(generate(&k), Err(VmError::BadKnob(_)));
     let d = OstepKnobs::default;
-    assert!(bad(OstepKnobs { phys_mem: 16 << 10, ..d() }), "physical memory not larger");
+    assert!(
+        bad(OstepKnobs {
+            phys_mem: 16 << 10,
+            ..d()
+        }),
+        "physical memory not larger"
+    );
     assert!(bad(OstepKnobs { phys_mem: 1, ..d() }));
-    assert!(bad(OstepKnobs { address_space: 0, ..d() }));
-    assert!(bad(OstepKnobs { address_space: 12 << 10, ..d() }), "not a power of two");
-    assert!(bad(OstepKnobs { page_size: 3000, ..d() }));
-    assert!(bad(OstepKnobs { page_size: 0, ..d() }));
-    assert!(bad(OstepKnobs { phys_mem: 1 << 30, ..d() }));
-    assert!(bad(OstepKnobs { percent_valid: 101, ..d() }));
-    assert!(bad(OstepKnobs { address_space: 1 << 29, phys_mem: (1 << 30) - 1, page_size: 1, ..d() }), "too many pages");
-    assert!(bad(OstepKnobs { count: 1 << 20, ..d() }));
-    assert!(bad(OstepKnobs { page_size: 32 << 10, ..d() }), "space not a multiple of the page");
+    assert!(bad(OstepKnobs {
+        address_space: 0,
+        ..d()
+    }));
+    assert!(
+        bad(OstepKnobs {
+            address_space: 12 << 10,
+            ..d()
+        }),
+        "not a power of two"
+    );
+    assert!(bad(OstepKnobs {
+        page_size: 3000,
+        ..d()
+    }));
+    assert!(bad(OstepKnobs {
+        page_size: 0,
+        ..d()
+    }));
+    assert!(bad(OstepKnobs {
+        phys_mem: 1 << 30,
+        ..d()
+    }));
+    assert!(bad(OstepKnobs {
+        percent_valid: 101,
+        ..d()
+    }));
+    assert!(
+        bad(OstepKnobs {
+            address_space: 1 << 29,
+            phys_mem: (1 << 30) - 1,
+            page_size: 1,
+            ..d()
+        }),
+        "too many pages"
+    );
+    assert!(bad(OstepKnobs {
+        count: 1 << 20,
+        ..d()
+    }));
+    assert!(
+        bad(OstepKnobs {
+            page_size: 32 << 10,
+            ..d()
+        }),
+        "space not a multiple of the page"
+    );
 }

@@ -19,10 +19,19 @@ use heaptale::{Config, Event, Heap};
 const START: u64 = 0x1_0000;
 
 fn driver(pc: &ProcessConfig) -> Driver<Recorder> {
-    Driver::with_observer(pc, START, START, BlockFormat::of(&Config::default()), Recorder::default()).unwrap()
+    Driver::with_observer(
+        pc,
+        START,
+        START,
+        BlockFormat::of(&Config::default()),
+        Recorder::default(),
+    )
+    .unwrap()
 }
 
-fn heap(d: &mut Driver<Recorder>) -> Heap<Arena, heaptale::policy::AnyPolicy, &mut Driver<Recorder>> {
+fn heap(
+    d: &mut Driver<Recorder>,
+) -> Heap<Arena, heaptale::policy::AnyPolicy, &mut Driver<Recorder>> {
     Heap::observed(Arena::new(16 << 20).unwrap(), &Config::default(), d).unwrap()
 }
 
@@ -41,26 +50,67 @@ fn first_touch_faults_once_and_free_unmaps_nothing() {
     let p = h.malloc(24).unwrap() as u64;
     assert_eq!(p, 0x1_0008);
     let o = h.observer_mut();
-    assert_eq!(o.process().mm().brk(), 0x1_0020, "the simulated break is the engine's");
-    assert_eq!(o.process().mm().heap().map(|v| (v.start, v.end)), Some((0x1_0000, 0x1_1000)));
+    assert_eq!(
+        o.process().mm().brk(),
+        0x1_0020,
+        "the simulated break is the engine's"
+    );
+    assert_eq!(
+        o.process().mm().heap().map(|v| (v.start, v.end)),
+        Some((0x1_0000, 0x1_1000))
+    );
     assert_eq!(faults(o), (1, 0));
     assert_eq!(o.process().rss(), 1);
     // write(p, "hello"): same page, no fault; the TLB has it since the header write.
     o.write(p, 6).unwrap();
     assert_eq!(faults(o), (1, 0));
     let notes = o.take_notes();
-    assert!(matches!(notes[0], Note::Break { old: 0x1_0000, new: 0x1_0020, unmapped: 0 }));
-    let Note::Access { cause: Cause::Header { block: 0x1_0000 }, write: true, access: ref a } = notes[1] else {
+    assert!(matches!(
+        notes[0],
+        Note::Break {
+            old: 0x1_0000,
+            new: 0x1_0020,
+            unmapped: 0
+        }
+    ));
+    let Note::Access {
+        cause: Cause::Header { block: 0x1_0000 },
+        write: true,
+        access: ref a,
+    } = notes[1]
+    else {
         panic!("{notes:?}")
     };
-    assert_eq!((a.vpn, a.fault, a.tlb), (0x10, Fault::Minor, TlbResult::Miss));
+    assert_eq!(
+        (a.vpn, a.fault, a.tlb),
+        (0x10, Fault::Minor, TlbResult::Miss)
+    );
     assert_eq!(
         notes[1].to_string(),
         format!("writing the header at 0x10000 touched page 0x10: page fault (minor: first touch), frame {:#x} (+1 page table)", a.frame)
     );
-    let Note::Access { cause: Cause::User { addr: 0x1_0008, len: 6 }, access: ref a2, .. } = notes[2] else { panic!("{notes:?}") };
-    assert_eq!((a2.fault, a2.tlb, a2.frame), (Fault::None, TlbResult::Hit, a.frame));
-    assert_eq!(notes[2].to_string(), format!("writing 6 bytes at 0x10008 touched page 0x10: TLB hit, frame {:#x}", a.frame));
+    let Note::Access {
+        cause: Cause::User {
+            addr: 0x1_0008,
+            len: 6,
+        },
+        access: ref a2,
+        ..
+    } = notes[2]
+    else {
+        panic!("{notes:?}")
+    };
+    assert_eq!(
+        (a2.fault, a2.tlb, a2.frame),
+        (Fault::None, TlbResult::Hit, a.frame)
+    );
+    assert_eq!(
+        notes[2].to_string(),
+        format!(
+            "writing 6 bytes at 0x10008 touched page 0x10: TLB hit, frame {:#x}",
+            a.frame
+        )
+    );
 
     // malloc(5000): a 5008-byte block at 0x10020, break 0x113b0; its header is on page 0x10.
     let q = h.malloc(5000).unwrap() as u64;
@@ -82,10 +132,21 @@ fn first_touch_faults_once_and_free_unmaps_nothing() {
     assert_eq!(o.process().rss(), 2);
     assert_eq!(o.process().mm().brk(), 0x1_13b0);
     assert!(o.notes().iter().any(|n| matches!(n, Note::Access { cause: Cause::Footer { block: 0x1_0020 }, access, .. } if access.addr == 0x1_13ac)));
-    assert_eq!(o.process().page_state(0x1_1000), PageState::Resident { frame: o.process().page_table().leaf(0x1_1000).unwrap().frame(), accessed: true, dirty: true });
+    assert_eq!(
+        o.process().page_state(0x1_1000),
+        PageState::Resident {
+            frame: o.process().page_table().leaf(0x1_1000).unwrap().frame(),
+            accessed: true,
+            dirty: true
+        }
+    );
     o.process().check().unwrap();
     // The engine's own events reached the inner observer too.
-    assert!(o.inner().events.iter().any(|e| matches!(e, Event::Grow { .. })));
+    assert!(o
+        .inner()
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Grow { .. })));
 }
 
 #[test]
@@ -95,10 +156,26 @@ fn contiguous_pages_land_on_scattered_frames() {
     let p = h.malloc(8 * 4096).unwrap() as u64;
     h.observer_mut().write(p, 8 * 4096).unwrap();
     let o = h.observer();
-    let frames: Vec<u64> = (0..9).map(|i| o.process().page_table().leaf(0x1_0000 + i * 4096).unwrap().frame()).collect();
-    assert!(frames.windows(2).all(|w| w[0].abs_diff(w[1]) != 1), "scattered: {frames:x?}");
+    let frames: Vec<u64> = (0..9)
+        .map(|i| {
+            o.process()
+                .page_table()
+                .leaf(0x1_0000 + i * 4096)
+                .unwrap()
+                .frame()
+        })
+        .collect();
+    assert!(
+        frames.windows(2).all(|w| w[0].abs_diff(w[1]) != 1),
+        "scattered: {frames:x?}"
+    );
     for (i, &f) in frames.iter().enumerate() {
-        assert_eq!(o.process().phys().owner(f), Some(FrameOwner::Page { vpn: 0x10 + i as u64 }));
+        assert_eq!(
+            o.process().phys().owner(f),
+            Some(FrameOwner::Page {
+                vpn: 0x10 + i as u64
+            })
+        );
     }
     // Others hold frames too, the kernel the lowest ones.
     let phys = o.process().phys();
@@ -109,7 +186,16 @@ fn contiguous_pages_land_on_scattered_frames() {
     let mut h2 = heap(&mut d2);
     let p2 = h2.malloc(8 * 4096).unwrap() as u64;
     h2.observer_mut().write(p2, 8 * 4096).unwrap();
-    let again: Vec<u64> = (0..9).map(|i| h2.observer().process().page_table().leaf(0x1_0000 + i * 4096).unwrap().frame()).collect();
+    let again: Vec<u64> = (0..9)
+        .map(|i| {
+            h2.observer()
+                .process()
+                .page_table()
+                .leaf(0x1_0000 + i * 4096)
+                .unwrap()
+                .frame()
+        })
+        .collect();
     assert_eq!(frames, again);
 }
 
@@ -137,9 +223,16 @@ fn a_heap_that_starts_over_trims_the_break() {
     assert_eq!(d.process().rss(), 0);
     assert!(d.process().mm().heap().is_none());
     assert_eq!(d.process().page_state(0x1_0000), PageState::Unmapped);
-    assert_eq!(d.process().page_table().table_count(), tables_before - 1, "the emptied page table is freed");
+    assert_eq!(
+        d.process().page_table().table_count(),
+        tables_before - 1,
+        "the emptied page table is freed"
+    );
     let last = d.take_notes().pop().unwrap();
-    assert_eq!(last.to_string(), "the break moved from 0x13008 to 0x10000, unmapping 4 resident pages");
+    assert_eq!(
+        last.to_string(),
+        "the break moved from 0x13008 to 0x10000, unmapping 4 resident pages"
+    );
     d.process().check().unwrap();
     // A partial trim keeps the page that still holds the break.
     let mut h = heap(&mut d);
@@ -162,8 +255,16 @@ fn brk_and_sbrk_semantics() {
     assert_eq!(pr.brk(START + 0x3000), Ok(START + 0x3000));
     pr.touch(START, 0x3000, true, &mut |_| {}).unwrap();
     assert_eq!(pr.rss(), 3);
-    assert_eq!(pr.sbrk(-0x1800), Ok(START + 0x3000), "shrinking returns the old break too");
-    assert_eq!(pr.rss(), 2, "the page above the new break's page is unmapped");
+    assert_eq!(
+        pr.sbrk(-0x1800),
+        Ok(START + 0x3000),
+        "shrinking returns the old break too"
+    );
+    assert_eq!(
+        pr.rss(),
+        2,
+        "the page above the new break's page is unmapped"
+    );
     // Failures are ENOMEM and change nothing.
     assert!(matches!(pr.brk(START - 1), Err(VmError::NoMemory(_))));
     assert!(matches!(pr.sbrk(-0x10000), Err(VmError::NoMemory(_))));
@@ -175,7 +276,10 @@ fn brk_and_sbrk_semantics() {
     assert!(matches!(pr.brk(m), Err(VmError::NoMemory(_))));
     // Linux checks [old end, new end + one page) against the other mappings: a guard page
     // must stay free between the heap and the mapping.
-    assert!(matches!(pr.brk(m - 4095), Err(VmError::NoMemory(_))), "its page would end at the mapping");
+    assert!(
+        matches!(pr.brk(m - 4095), Err(VmError::NoMemory(_))),
+        "its page would end at the mapping"
+    );
     assert_eq!(pr.brk(m - 4096), Ok(m - 4096));
     assert_eq!(pr.sbrk(0), Ok(m - 4096));
     // RLIMIT_DATA.
@@ -190,7 +294,12 @@ fn brk_and_sbrk_semantics() {
 #[test]
 fn the_layout_around_the_heap() {
     let pr = Process::new(&ProcessConfig::default(), START).unwrap();
-    let kinds: Vec<_> = pr.mm().vmas().iter().map(|v| (v.kind, v.start, v.end)).collect();
+    let kinds: Vec<_> = pr
+        .mm()
+        .vmas()
+        .iter()
+        .map(|v| (v.kind, v.start, v.end))
+        .collect();
     assert_eq!(
         kinds,
         [
@@ -203,12 +312,24 @@ fn the_layout_around_the_heap() {
     let mut pr = pr;
     // Null pointers, the kernel half and the gap above the heap are not mapped.
     for a in [0, 0x1000, 0x2000_0000, 0xC000_0000, 0xFFFF_FFFF] {
-        assert!(matches!(pr.access(a, false), Err(VmError::SegFault { .. })), "{a:#x}");
+        assert!(
+            matches!(pr.access(a, false), Err(VmError::SegFault { .. })),
+            "{a:#x}"
+        );
     }
-    assert!(matches!(pr.access(0x1_0000_0000, false), Err(VmError::BadAddress { .. })));
+    assert!(matches!(
+        pr.access(0x1_0000_0000, false),
+        Err(VmError::BadAddress { .. })
+    ));
     // Code is read-only.
     assert!(pr.access(0x4000, false).is_ok());
-    assert!(matches!(pr.access(0x4000, true), Err(VmError::SegFault { why: "write to a read-only mapping", .. })));
+    assert!(matches!(
+        pr.access(0x4000, true),
+        Err(VmError::SegFault {
+            why: "write to a read-only mapping",
+            ..
+        })
+    ));
     // The stack: its top page faults in; below it the stack grows.
     assert_eq!(pr.access(0xBFFF_FFF8, true).unwrap().fault, Fault::Minor);
     let below = 0xC000_0000 - (132 << 10) - 0x1000;
@@ -216,25 +337,42 @@ fn the_layout_around_the_heap() {
     assert_eq!(pr.counters().segfaults, 6);
     pr.check().unwrap();
     // Knobs that cannot be are errors, not panics.
-    assert!(Process::new(&ProcessConfig::default(), 0x1_0008).is_err(), "unaligned heap start");
-    assert!(Process::new(&ProcessConfig::default(), 0x2000).is_err(), "no room for code below the heap");
-    assert!(Process::new(&ProcessConfig::default(), 0xC000_0000).is_err(), "heap above the mmap region");
+    assert!(
+        Process::new(&ProcessConfig::default(), 0x1_0008).is_err(),
+        "unaligned heap start"
+    );
+    assert!(
+        Process::new(&ProcessConfig::default(), 0x2000).is_err(),
+        "no room for code below the heap"
+    );
+    assert!(
+        Process::new(&ProcessConfig::default(), 0xC000_0000).is_err(),
+        "heap above the mmap region"
+    );
     let mut c = ProcessConfig::default();
     c.frames.bytes = 12345;
     assert!(Process::new(&c, START).is_err());
     c.frames.bytes = 4096;
     c.frames.kernel_percent = 100;
-    assert!(Process::new(&c, START).is_err(), "no frame for the page directory");
+    assert!(
+        Process::new(&c, START).is_err(),
+        "no frame for the page directory"
+    );
 }
 
 #[test]
 fn x86_64_walks_four_levels() {
-    let cfg = ProcessConfig { mode: Mode::X86_64, ..ProcessConfig::default() };
+    let cfg = ProcessConfig {
+        mode: Mode::X86_64,
+        ..ProcessConfig::default()
+    };
     let mut d = driver(&cfg);
     let mut h = heap(&mut d);
     h.malloc(24).unwrap();
     let o = h.observer_mut();
-    let Note::Access { access, .. } = &o.notes()[1] else { panic!() };
+    let Note::Access { access, .. } = &o.notes()[1] else {
+        panic!()
+    };
     assert_eq!(access.new_tables, 3, "PDPT, page directory and page table");
     let w = o.process().walk(0x1_0008);
     let names: Vec<_> = w.steps.iter().map(|s| s.entry).collect();
@@ -248,7 +386,10 @@ fn x86_64_walks_four_levels() {
 
 #[test]
 fn mmap_threshold_requests_go_to_the_mmap_region() {
-    let cfg = ProcessConfig { mmap: Some(MmapConfig::default()), ..ProcessConfig::default() };
+    let cfg = ProcessConfig {
+        mmap: Some(MmapConfig::default()),
+        ..ProcessConfig::default()
+    };
     let mut d = driver(&cfg);
     let mut h = heap(&mut d);
     // malloc(200000) on 32-bit: glibc's chunk is 200000 + 4 rounded up to 16 = 200016 bytes,
@@ -260,11 +401,21 @@ fn mmap_threshold_requests_go_to_the_mmap_region() {
     assert_eq!(p, 0x1_0008, "the real block is in the heap");
     let o = h.observer_mut();
     let c = *o.chunks().next().unwrap();
-    assert_eq!((c.map_start, c.map_len, c.map_payload), (0xB7FC_F000, 0x31000, 0xB7FC_F010));
-    assert_eq!(o.process().mm().find(0xB7FC_F000).unwrap().kind, VmaKind::Mmap);
+    assert_eq!(
+        (c.map_start, c.map_len, c.map_payload),
+        (0xB7FC_F000, 0x31000, 0xB7FC_F010)
+    );
+    assert_eq!(
+        o.process().mm().find(0xB7FC_F000).unwrap().kind,
+        VmaKind::Mmap
+    );
     assert_eq!(o.sim_addr(p + 100), 0xB7FC_F010 + 100);
     let s = o.process().stats();
-    assert_eq!((s.rss, s.rss_mmap, s.rss_heap), (1, 1, 0), "only the chunk header's page");
+    assert_eq!(
+        (s.rss, s.rss_mmap, s.rss_heap),
+        (1, 1, 0),
+        "only the chunk header's page"
+    );
     assert!(o.notes().iter().any(|n| n.to_string().starts_with(
         "200000 bytes is at or above the mmap threshold (131072 bytes): glibc would mmap 200704 bytes at 0xb7fcf000"
     )));
@@ -279,7 +430,10 @@ fn mmap_threshold_requests_go_to_the_mmap_region() {
     assert_eq!(o.process().rss(), 0);
     assert!(o.process().mm().find(0xB7FC_F000).is_none());
     assert_eq!(o.process().mmap_threshold().unwrap().threshold(), 200_696);
-    assert_eq!(o.process().mmap_threshold().unwrap().trim_threshold(), 401_392);
+    assert_eq!(
+        o.process().mmap_threshold().unwrap().trim_threshold(),
+        401_392
+    );
     assert!(o.take_notes().iter().any(|n| n.to_string()
         == "free: glibc would munmap the 200704 bytes at 0xb7fcf000, freeing 49 resident pages; the mmap threshold rises to 200696 bytes"));
     // Now 150000 bytes stays in the heap: below the raised threshold. The engine splits the
@@ -292,30 +446,58 @@ fn mmap_threshold_requests_go_to_the_mmap_region() {
     o.write(q, 16).unwrap();
     assert_eq!(o.process().stats().rss_heap, 3);
     for a in [0x1_0000, 0x3_4000, 0x4_0000] {
-        assert!(matches!(o.process().page_state(a), PageState::Resident { .. }), "{a:#x}");
+        assert!(
+            matches!(o.process().page_state(a), PageState::Resident { .. }),
+            "{a:#x}"
+        );
     }
     o.process().check().unwrap();
 }
 
 #[test]
 fn mmapped_chunks_follow_realloc() {
-    let cfg = ProcessConfig { mmap: Some(MmapConfig { threshold: 64 << 10, dynamic: false }), ..ProcessConfig::default() };
+    let cfg = ProcessConfig {
+        mmap: Some(MmapConfig {
+            threshold: 64 << 10,
+            dynamic: false,
+        }),
+        ..ProcessConfig::default()
+    };
     let mut d = driver(&cfg);
     let mut h = heap(&mut d);
     let a = h.malloc(100_000).unwrap();
     h.observer_mut().write(a as u64, 100_000).unwrap();
     let b = h.malloc(16).unwrap(); // keeps `a` from growing in place at the top
-    // Growing `a` moves it: the engine mallocs anew (a new chunk), copies (reading the old
-    // chunk, writing the new) and frees the old block (unmapping its chunk).
+                                   // Growing `a` moves it: the engine mallocs anew (a new chunk), copies (reading the old
+                                   // chunk, writing the new) and frees the old block (unmapping its chunk).
     let a2 = h.realloc(a, 300_000).unwrap();
     assert_ne!(a, a2);
     let o = h.observer_mut();
     let chunks: Vec<_> = o.chunks().copied().collect();
     assert_eq!(chunks.len(), 1);
     assert_eq!(chunks[0].request, 300_000);
-    let copied = o.notes().iter().filter(|n| matches!(n, Note::Access { cause: Cause::CopyTo { .. }, .. })).count();
-    assert_eq!(copied, 25, "100000 bytes copied into 25 pages of the new mapping (payload at offset 16)");
-    assert_eq!(o.process().mmap_threshold().unwrap().threshold(), 64 << 10, "not dynamic");
+    let copied = o
+        .notes()
+        .iter()
+        .filter(|n| {
+            matches!(
+                n,
+                Note::Access {
+                    cause: Cause::CopyTo { .. },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(
+        copied, 25,
+        "100000 bytes copied into 25 pages of the new mapping (payload at offset 16)"
+    );
+    assert_eq!(
+        o.process().mmap_threshold().unwrap().threshold(),
+        64 << 10,
+        "not dynamic"
+    );
     // Shrinking in place: glibc would mremap the chunk down.
     let a3 = h.realloc(a2, 70_000).unwrap();
     assert_eq!(a3, a2);
@@ -340,15 +522,30 @@ fn mremap_moves_pages_with_their_frames() {
     let f0 = pr.page_table().leaf(a).unwrap().frame();
     let b = pr.mremap(a, 2 * 4096, 4 * 4096).unwrap();
     assert_ne!(a, b, "no room above the mapping: it moved");
-    assert_eq!(pr.page_table().leaf(b).unwrap().frame(), f0, "the page kept its frame");
+    assert_eq!(
+        pr.page_table().leaf(b).unwrap().frame(),
+        f0,
+        "the page kept its frame"
+    );
     assert_eq!(pr.phys().owner(f0), Some(FrameOwner::Page { vpn: b >> 12 }));
-    assert_eq!(pr.page_state(a), PageState::Unmapped, "the old range is no mapping any more");
+    assert_eq!(
+        pr.page_state(a),
+        PageState::Unmapped,
+        "the old range is no mapping any more"
+    );
     assert_eq!(pr.rss(), 2);
     pr.check().unwrap();
     assert_eq!(pr.munmap(b, 4 * 4096), Ok(2));
     assert!(matches!(pr.munmap(b + 1, 4096), Err(VmError::Invalid(_))));
-    assert!(matches!(pr.munmap(0x4000, 4096), Err(VmError::Invalid(_))), "not the code");
-    assert_eq!(pr.munmap(0x2000_0000, 4096), Ok(0), "nothing mapped there: fine, as in Linux");
+    assert!(
+        matches!(pr.munmap(0x4000, 4096), Err(VmError::Invalid(_))),
+        "not the code"
+    );
+    assert_eq!(
+        pr.munmap(0x2000_0000, 4096),
+        Ok(0),
+        "nothing mapped there: fine, as in Linux"
+    );
     pr.check().unwrap();
 }
 
@@ -356,7 +553,13 @@ fn mremap_moves_pages_with_their_frames() {
 /// two, leaving four for pages. FIFO.
 fn tiny(swap_pages: u64, policy: ReplacePolicy) -> Process {
     let cfg = ProcessConfig {
-        frames: FramesConfig { bytes: 6 * 4096, kernel_percent: 0, others_percent: 0, others: 0, seed: 1 },
+        frames: FramesConfig {
+            bytes: 6 * 4096,
+            kernel_percent: 0,
+            others_percent: 0,
+            others: 0,
+            seed: 1,
+        },
         swap_bytes: swap_pages * 4096,
         policy,
         ..ProcessConfig::default()
@@ -378,16 +581,31 @@ fn swapping_and_major_faults() {
     // W4: evicts page 0 (first in), written to slot 0.
     let a = pr.access(page(4), true).unwrap();
     assert_eq!(a.fault, Fault::Minor);
-    assert_eq!((a.evictions[0].vpn, a.evictions[0].slot, a.evictions[0].written), (0x10, 0, true));
+    assert_eq!(
+        (
+            a.evictions[0].vpn,
+            a.evictions[0].slot,
+            a.evictions[0].written
+        ),
+        (0x10, 0, true)
+    );
     assert_eq!(pr.page_state(page(0)), PageState::Swapped { slot: 0 });
-    assert!(pr.walk(page(0)).result.unwrap_err().to_string().ends_with("(the page is in swap slot 0)"));
+    assert!(pr
+        .walk(page(0))
+        .result
+        .unwrap_err()
+        .to_string()
+        .ends_with("(the page is in swap slot 0)"));
     // R0: a major fault reads slot 0 back; page 1 goes to slot 1.
     let a = pr.access(page(0), false).unwrap();
     assert_eq!(a.fault, Fault::Major { slot: 0 });
     assert_eq!(a.evictions[0].vpn, 0x11);
     // W5 W6 W7 evict 2, 3, 4 (each written).
     for i in 5..8 {
-        assert_eq!(pr.access(page(i), true).unwrap().evictions[0].vpn, 0x10 + i - 3);
+        assert_eq!(
+            pr.access(page(i), true).unwrap().evictions[0].vpn,
+            0x10 + i - 3
+        );
     }
     // W8 evicts page 0 again: clean since it came back, its copy in slot 0 still current:
     // no write.
@@ -395,7 +613,16 @@ fn swapping_and_major_faults() {
     let e = a.evictions[0];
     assert_eq!((e.vpn, e.slot, e.written), (0x10, 0, false));
     let c = pr.counters();
-    assert_eq!((c.minor_faults, c.major_faults, c.evictions, c.swap_outs, c.swap_ins), (9, 1, 6, 5, 1));
+    assert_eq!(
+        (
+            c.minor_faults,
+            c.major_faults,
+            c.evictions,
+            c.swap_outs,
+            c.swap_ins
+        ),
+        (9, 1, 6, 5, 1)
+    );
     let s = pr.stats();
     assert_eq!((s.rss, s.swapped, s.swap_used), (4, 5, 5));
     pr.check().unwrap();
@@ -427,7 +654,10 @@ fn out_of_memory_is_an_error_and_leaves_things_consistent() {
 
 #[test]
 fn opt_with_the_future_of_a_previous_run() {
-    let stream: Vec<u64> = [0u64, 1, 2, 3, 0, 1, 4, 0, 1, 2, 3, 4].iter().map(|i| START + i * 4096).collect();
+    let stream: Vec<u64> = [0u64, 1, 2, 3, 0, 1, 4, 0, 1, 2, 3, 4]
+        .iter()
+        .map(|i| START + i * 4096)
+        .collect();
     let run = |policy, future: Option<Vec<u64>>| {
         let mut pr = tiny(16, policy);
         if let Some(f) = future {
@@ -450,14 +680,25 @@ fn opt_with_the_future_of_a_previous_run() {
     let future = first.page_stream().to_vec();
     assert_eq!(future.len(), stream.len());
     let opt = run(ReplacePolicy::Opt, Some(future));
-    for p in [ReplacePolicy::Fifo, ReplacePolicy::Lru, ReplacePolicy::Clock, ReplacePolicy::Random] {
+    for p in [
+        ReplacePolicy::Fifo,
+        ReplacePolicy::Lru,
+        ReplacePolicy::Clock,
+        ReplacePolicy::Random,
+    ] {
         assert!(opt <= run(p, None), "{p}");
     }
 }
 
 #[test]
 fn tlb_counts_through_the_engine() {
-    let cfg = ProcessConfig { tlb: Some(heaptale::vm::TlbConfig { entries: 2, ways: 2 }), ..ProcessConfig::default() };
+    let cfg = ProcessConfig {
+        tlb: Some(heaptale::vm::TlbConfig {
+            entries: 2,
+            ways: 2,
+        }),
+        ..ProcessConfig::default()
+    };
     let mut d = driver(&cfg);
     let mut pr_counts = vec![];
     {
@@ -474,36 +715,80 @@ fn tlb_counts_through_the_engine() {
     }
     assert_eq!(pr_counts, [(2, 4)]);
     // Without a TLB every access walks.
-    let cfg = ProcessConfig { tlb: None, ..ProcessConfig::default() };
+    let cfg = ProcessConfig {
+        tlb: None,
+        ..ProcessConfig::default()
+    };
     let mut d = driver(&cfg);
     let mut h = heap(&mut d);
     h.malloc(24).unwrap();
-    let Note::Access { access, .. } = &h.observer().notes()[1] else { panic!() };
+    let Note::Access { access, .. } = &h.observer().notes()[1] else {
+        panic!()
+    };
     assert_eq!(access.tlb, TlbResult::Off);
 }
 
 #[test]
 fn events_fed_by_hand_and_errors_as_notes() {
     // The playground may record events and apply them later, one by one.
-    let mut d = Driver::new(&ProcessConfig::default(), START, START, BlockFormat::default()).unwrap();
-    d.apply(&Event::Grow { old_brk: 0, new_brk: 64, pages: 1 });
-    d.apply(&Event::Alloc { block: 0, size: 32, request: 24, probes: 0 });
-    d.apply(&Event::Split { block: 32, size: 32, rest: 64, rest_size: 0 });
+    let mut d = Driver::new(
+        &ProcessConfig::default(),
+        START,
+        START,
+        BlockFormat::default(),
+    )
+    .unwrap();
+    d.apply(&Event::Grow {
+        old_brk: 0,
+        new_brk: 64,
+        pages: 1,
+    });
+    d.apply(&Event::Alloc {
+        block: 0,
+        size: 32,
+        request: 24,
+        probes: 0,
+    });
+    d.apply(&Event::Split {
+        block: 32,
+        size: 32,
+        rest: 64,
+        rest_size: 0,
+    });
     assert_eq!(d.process().rss(), 1);
     // A write past the heap's mapping is a segfault, noted and returned.
-    assert!(matches!(d.write(0x1_1000, 4), Err(VmError::SegFault { .. })));
+    assert!(matches!(
+        d.write(0x1_1000, 4),
+        Err(VmError::SegFault { .. })
+    ));
     let last = d.notes().last().unwrap().to_string();
-    assert_eq!(last, "segmentation fault at 0x11000: no mapping holds this address");
+    assert_eq!(
+        last,
+        "segmentation fault at 0x11000: no mapping holds this address"
+    );
     // A break the process cannot follow (into the mmap region) is noted, not fatal.
-    d.apply(&Event::Grow { old_brk: 64, new_brk: 0xFFFF_0000, pages: 0 });
-    assert!(matches!(d.notes().last(), Some(Note::Error { error: VmError::NoMemory(_), .. })));
+    d.apply(&Event::Grow {
+        old_brk: 64,
+        new_brk: 0xFFFF_0000,
+        pages: 0,
+    });
+    assert!(matches!(
+        d.notes().last(),
+        Some(Note::Error {
+            error: VmError::NoMemory(_),
+            ..
+        })
+    ));
     assert_eq!(d.process().mm().brk(), START + 64);
     d.process().check().unwrap();
 }
 
 #[test]
 fn huge_ranges_cost_what_they_hold() {
-    let cfg = ProcessConfig { mode: Mode::X86_64, ..ProcessConfig::default() };
+    let cfg = ProcessConfig {
+        mode: Mode::X86_64,
+        ..ProcessConfig::default()
+    };
     let mut pr = Process::new(&cfg, START).unwrap();
     // A 64 TiB heap with one page touched; trimming it visits that page, not 2^34 of them.
     pr.brk(1 << 46).unwrap();
@@ -514,9 +799,18 @@ fn huge_ranges_cost_what_they_hold() {
     let m = pr.mmap(1 << 40).unwrap();
     pr.touch(m + 4096, 8192, true, &mut |_| {}).unwrap();
     let m2 = pr.mremap(m, 1 << 40, 1 << 41).unwrap();
-    assert!(m2 + (1 << 41) <= m, "the new place does not overlap the old");
-    assert!(matches!(pr.page_state(m2 + 4096), PageState::Resident { .. }));
-    assert!(matches!(pr.page_state(m2 + 8192), PageState::Resident { .. }));
+    assert!(
+        m2 + (1 << 41) <= m,
+        "the new place does not overlap the old"
+    );
+    assert!(matches!(
+        pr.page_state(m2 + 4096),
+        PageState::Resident { .. }
+    ));
+    assert!(matches!(
+        pr.page_state(m2 + 8192),
+        PageState::Resident { .. }
+    ));
     assert_eq!(pr.rss(), 2);
     pr.check().unwrap();
     assert_eq!(pr.munmap(m2, 1 << 41), Ok(2));

@@ -20,25 +20,45 @@ const START: u64 = 0x1_0000;
 fn knobs() -> impl Strategy<Value = ProcessConfig> {
     (
         prop_oneof![Just(Mode::X86), Just(Mode::X86_64)],
-        3u64..64,        // frames
-        0u8..40,         // kernel %
-        0u8..40,         // others %
-        0u64..32,        // swap pages
-        0usize..5,       // policy
-        prop_oneof![Just(None), (1u32..9, 0u32..3).prop_map(|(e, w)| Some(TlbConfig { entries: e * 2, ways: [0, 1, 2][w as usize] }))],
-        prop_oneof![Just(None), (0u64..300_000, any::<bool>()).prop_map(|(t, d)| Some(MmapConfig { threshold: t, dynamic: d }))],
+        3u64..64,  // frames
+        0u8..40,   // kernel %
+        0u8..40,   // others %
+        0u64..32,  // swap pages
+        0usize..5, // policy
+        prop_oneof![
+            Just(None),
+            (1u32..9, 0u32..3).prop_map(|(e, w)| Some(TlbConfig {
+                entries: e * 2,
+                ways: [0, 1, 2][w as usize]
+            }))
+        ],
+        prop_oneof![
+            Just(None),
+            (0u64..300_000, any::<bool>()).prop_map(|(t, d)| Some(MmapConfig {
+                threshold: t,
+                dynamic: d
+            }))
+        ],
         any::<u64>(),
     )
-        .prop_map(|(mode, frames, k, o, swap, pol, tlb, mmap, seed)| ProcessConfig {
-            mode,
-            frames: FramesConfig { bytes: frames * 4096, kernel_percent: k, others_percent: o, others: 3, seed },
-            swap_bytes: swap * 4096,
-            policy: ReplacePolicy::ALL[pol],
-            seed,
-            tlb,
-            mmap,
-            ..ProcessConfig::default()
-        })
+        .prop_map(
+            |(mode, frames, k, o, swap, pol, tlb, mmap, seed)| ProcessConfig {
+                mode,
+                frames: FramesConfig {
+                    bytes: frames * 4096,
+                    kernel_percent: k,
+                    others_percent: o,
+                    others: 3,
+                    seed,
+                },
+                swap_bytes: swap * 4096,
+                policy: ReplacePolicy::ALL[pol],
+                seed,
+                tlb,
+                mmap,
+                ..ProcessConfig::default()
+            },
+        )
 }
 
 fn small() -> impl Strategy<Value = u32> {
@@ -47,12 +67,39 @@ fn small() -> impl Strategy<Value = u32> {
 
 fn event() -> impl Strategy<Value = Event> {
     prop_oneof![
-        (small(), small(), small()).prop_map(|(block, size, request)| Event::Alloc { block, size, request, probes: 0 }),
+        (small(), small(), small()).prop_map(|(block, size, request)| Event::Alloc {
+            block,
+            size,
+            request,
+            probes: 0
+        }),
         (small(), small()).prop_map(|(block, size)| Event::Free { block, size }),
-        (small(), small(), small(), small()).prop_map(|(block, size, rest, rest_size)| Event::Split { block, size, rest, rest_size }),
-        (small(), small(), small()).prop_map(|(block, absorbed, size)| Event::Coalesce { block, absorbed, size }),
-        (small(), small()).prop_map(|(old_brk, new_brk)| Event::Grow { old_brk, new_brk, pages: 0 }),
-        (small(), small(), small(), any::<bool>()).prop_map(|(old, new, size, in_place)| Event::Realloc { old, new, size, in_place }),
+        (small(), small(), small(), small()).prop_map(|(block, size, rest, rest_size)| {
+            Event::Split {
+                block,
+                size,
+                rest,
+                rest_size,
+            }
+        }),
+        (small(), small(), small()).prop_map(|(block, absorbed, size)| Event::Coalesce {
+            block,
+            absorbed,
+            size
+        }),
+        (small(), small()).prop_map(|(old_brk, new_brk)| Event::Grow {
+            old_brk,
+            new_brk,
+            pages: 0
+        }),
+        (small(), small(), small(), any::<bool>()).prop_map(|(old, new, size, in_place)| {
+            Event::Realloc {
+                old,
+                new,
+                size,
+                in_place,
+            }
+        }),
     ]
 }
 

@@ -13,7 +13,13 @@ const CLASSIC: [u64; 13] = [7, 0, 1, 2, 0, 3, 0, 4, 2, 3, 0, 3, 2];
 /// "MMMH..." and the evicted page (or None) at each access.
 fn run(p: ReplacePolicy, frames: usize, refs: &[u64], seed: u64) -> (String, Vec<Option<u64>>) {
     let steps = simulate(p, frames, refs, seed).unwrap();
-    (steps.iter().map(|s| if s.hit { 'H' } else { 'M' }).collect(), steps.iter().map(|s| s.evicted).collect())
+    (
+        steps
+            .iter()
+            .map(|s| if s.hit { 'H' } else { 'M' })
+            .collect(),
+        steps.iter().map(|s| s.evicted).collect(),
+    )
 }
 
 const N: Option<u64> = None;
@@ -25,8 +31,28 @@ fn fifo_classic() {
     // 3 and 2 hit. 10 misses.
     let (hm, ev) = run(ReplacePolicy::Fifo, 3, &CLASSIC, 0);
     assert_eq!(hm, "MMMMHMMMMMMHH");
-    assert_eq!(ev, [N, N, N, Some(7), N, Some(0), Some(1), Some(2), Some(3), Some(0), Some(4), N, N]);
-    let last = simulate(ReplacePolicy::Fifo, 3, &CLASSIC, 0).unwrap().pop().unwrap();
+    assert_eq!(
+        ev,
+        [
+            N,
+            N,
+            N,
+            Some(7),
+            N,
+            Some(0),
+            Some(1),
+            Some(2),
+            Some(3),
+            Some(0),
+            Some(4),
+            N,
+            N
+        ]
+    );
+    let last = simulate(ReplacePolicy::Fifo, 3, &CLASSIC, 0)
+        .unwrap()
+        .pop()
+        .unwrap();
     assert_eq!(last.memory, [2, 3, 0], "oldest first");
 }
 
@@ -37,8 +63,28 @@ fn lru_classic() {
     // (2 3 0); 3 hits (2 0 3); 2 hits (0 3 2). 9 misses.
     let (hm, ev) = run(ReplacePolicy::Lru, 3, &CLASSIC, 0);
     assert_eq!(hm, "MMMMHMHMMMMHH");
-    assert_eq!(ev, [N, N, N, Some(7), N, Some(1), N, Some(2), Some(3), Some(0), Some(4), N, N]);
-    let last = simulate(ReplacePolicy::Lru, 3, &CLASSIC, 0).unwrap().pop().unwrap();
+    assert_eq!(
+        ev,
+        [
+            N,
+            N,
+            N,
+            Some(7),
+            N,
+            Some(1),
+            N,
+            Some(2),
+            Some(3),
+            Some(0),
+            Some(4),
+            N,
+            N
+        ]
+    );
+    let last = simulate(ReplacePolicy::Lru, 3, &CLASSIC, 0)
+        .unwrap()
+        .pop()
+        .unwrap();
     assert_eq!(last.memory, [0, 3, 2], "least recent first");
 }
 
@@ -52,7 +98,24 @@ fn opt_classic() {
     // At 0 (index 10): 2 at 12, 3 at 11, 4 never: evict 4 -> 2 3 0. 7 misses: the minimum.
     let (hm, ev) = run(ReplacePolicy::Opt, 3, &CLASSIC, 0);
     assert_eq!(hm, "MMMMHMHMHHMHH");
-    assert_eq!(ev, [N, N, N, Some(1), N, Some(7), N, Some(0), N, N, Some(4), N, N]);
+    assert_eq!(
+        ev,
+        [
+            N,
+            N,
+            N,
+            Some(1),
+            N,
+            Some(7),
+            N,
+            Some(0),
+            N,
+            N,
+            Some(4),
+            N,
+            N
+        ]
+    );
 }
 
 #[test]
@@ -73,7 +136,24 @@ fn clock_classic() {
     //   2: hit.
     let (hm, ev) = run(ReplacePolicy::Clock, 3, &CLASSIC, 0);
     assert_eq!(hm, "MMMMHMHMMHMMH");
-    assert_eq!(ev, [N, N, N, Some(7), N, Some(1), N, Some(2), Some(0), N, Some(3), Some(4), N]);
+    assert_eq!(
+        ev,
+        [
+            N,
+            N,
+            N,
+            Some(7),
+            N,
+            Some(1),
+            N,
+            Some(2),
+            Some(0),
+            N,
+            Some(3),
+            Some(4),
+            N
+        ]
+    );
     let mut r = Replacer::new(ReplacePolicy::Clock, 0);
     for &p in &CLASSIC {
         if !r.contains(p) {
@@ -84,7 +164,11 @@ fn clock_classic() {
         }
         r.reference(p);
     }
-    assert_eq!(r.clock(), [(2, true), (0, true), (3, true)], "from the hand: 2 (just used), 0, 3");
+    assert_eq!(
+        r.clock(),
+        [(2, true), (0, true), (3, true)],
+        "from the hand: 2 (just used), 0, 3"
+    );
 }
 
 #[test]
@@ -100,9 +184,29 @@ fn random_classic_seed_0() {
     // (the script itself prints the same evictions for -a 7,0,1,2,0,3,0,4,2,3,0,3,2 -C 3).
     let (hm, ev) = run(ReplacePolicy::Random, 3, &CLASSIC, 0);
     assert_eq!(hm, "MMMMHMHMMHMHH");
-    assert_eq!(ev, [N, N, N, Some(1), N, Some(2), N, Some(0), Some(7), N, Some(4), N, N]);
+    assert_eq!(
+        ev,
+        [
+            N,
+            N,
+            N,
+            Some(1),
+            N,
+            Some(2),
+            N,
+            Some(0),
+            Some(7),
+            N,
+            Some(4),
+            N,
+            N
+        ]
+    );
     // The same seed, the same run; another seed, another run.
-    assert_eq!(run(ReplacePolicy::Random, 3, &CLASSIC, 0), (hm.clone(), ev.clone()));
+    assert_eq!(
+        run(ReplacePolicy::Random, 3, &CLASSIC, 0),
+        (hm.clone(), ev.clone())
+    );
     assert_ne!(run(ReplacePolicy::Random, 3, &CLASSIC, 7).1, ev);
 }
 
@@ -116,10 +220,42 @@ fn beladys_anomaly_fifo() {
     let refs = [1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5];
     let (hm3, ev3) = run(ReplacePolicy::Fifo, 3, &refs, 0);
     assert_eq!(hm3, "MMMMMMMHHMMH");
-    assert_eq!(ev3, [N, N, N, Some(1), Some(2), Some(3), Some(4), N, N, Some(1), Some(2), N]);
+    assert_eq!(
+        ev3,
+        [
+            N,
+            N,
+            N,
+            Some(1),
+            Some(2),
+            Some(3),
+            Some(4),
+            N,
+            N,
+            Some(1),
+            Some(2),
+            N
+        ]
+    );
     let (hm4, ev4) = run(ReplacePolicy::Fifo, 4, &refs, 0);
     assert_eq!(hm4, "MMMMHHMMMMMM");
-    assert_eq!(ev4, [N, N, N, N, N, N, Some(1), Some(2), Some(3), Some(4), Some(5), Some(1)]);
+    assert_eq!(
+        ev4,
+        [
+            N,
+            N,
+            N,
+            N,
+            N,
+            N,
+            Some(1),
+            Some(2),
+            Some(3),
+            Some(4),
+            Some(5),
+            Some(1)
+        ]
+    );
     let misses = |s: &str| s.matches('M').count();
     assert_eq!((misses(&hm3), misses(&hm4)), (9, 10));
     // LRU is a stack algorithm: no anomaly on the same string (10 then 8).
@@ -131,7 +267,13 @@ fn beladys_anomaly_fifo() {
 #[test]
 fn opt_never_loses() {
     let refs: Vec<u64> = (0..400u64).map(|i| (i * 7919 + i / 3) % 11).collect();
-    let misses = |p| simulate(p, 4, &refs, 3).unwrap().iter().filter(|s| !s.hit).count();
+    let misses = |p| {
+        simulate(p, 4, &refs, 3)
+            .unwrap()
+            .iter()
+            .filter(|s| !s.hit)
+            .count()
+    };
     let opt = misses(ReplacePolicy::Opt);
     for p in ReplacePolicy::ALL {
         assert!(opt <= misses(p), "OPT beats {p}");
@@ -140,7 +282,10 @@ fn opt_never_loses() {
 
 #[test]
 fn knobs_and_names() {
-    assert!(matches!(simulate(ReplacePolicy::Lru, 0, &[1], 0), Err(VmError::BadKnob(_))));
+    assert!(matches!(
+        simulate(ReplacePolicy::Lru, 0, &[1], 0),
+        Err(VmError::BadKnob(_))
+    ));
     assert!(simulate(ReplacePolicy::Lru, 2, &[], 0).unwrap().is_empty());
     for p in ReplacePolicy::ALL {
         assert_eq!(p.name().parse::<ReplacePolicy>(), Ok(p));
@@ -159,7 +304,10 @@ fn removing_and_renaming_pages() {
         }
         r.remove(2);
         r.rename(3, 30);
-        assert!(!r.contains(2) && !r.contains(3) && r.contains(30) && r.len() == 2, "{p}");
+        assert!(
+            !r.contains(2) && !r.contains(3) && r.contains(30) && r.len() == 2,
+            "{p}"
+        );
         let mut out = vec![r.victim().unwrap(), r.victim().unwrap()];
         out.sort();
         assert_eq!(out, [1, 30], "{p}");

@@ -36,7 +36,10 @@ fn two_way_two_sets() {
     let (hm, displaced, tlb) = run(4, 2);
     assert_eq!(hm, "MMMHMMHMMM");
     assert_eq!(displaced, [2, 0, 4, 2]);
-    assert_eq!((tlb.hits(), tlb.misses(), tlb.sets(), tlb.ways()), (2, 8, 2, 2));
+    assert_eq!(
+        (tlb.hits(), tlb.misses(), tlb.sets(), tlb.ways()),
+        (2, 8, 2, 2)
+    );
     assert!((tlb.hit_rate() - 0.2).abs() < 1e-12);
 }
 
@@ -79,7 +82,12 @@ fn invalidate_and_flush() {
 
 #[test]
 fn knobs() {
-    let bad = |entries, ways| matches!(Tlb::new(&TlbConfig { entries, ways }), Err(VmError::BadKnob(_)));
+    let bad = |entries, ways| {
+        matches!(
+            Tlb::new(&TlbConfig { entries, ways }),
+            Err(VmError::BadKnob(_))
+        )
+    };
     assert!(bad(0, 0));
     assert!(bad(4097, 1));
     assert!(bad(4, 3), "3 ways do not divide 4 entries");

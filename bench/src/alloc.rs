@@ -2,19 +2,103 @@
 //! its own documentation says for wasm32; where that needs more than one line it says why.
 
 #[cfg(any(
-    all(feature = "heaptale", any(feature = "dlmalloc", feature = "std", feature = "talc", feature = "rlsf", feature = "lol_alloc", feature = "wee_alloc", feature = "buddy_system_allocator", feature = "linked_list_allocator")),
-    all(feature = "dlmalloc", any(feature = "std", feature = "talc", feature = "rlsf", feature = "lol_alloc", feature = "wee_alloc", feature = "buddy_system_allocator", feature = "linked_list_allocator")),
-    all(feature = "std", any(feature = "talc", feature = "rlsf", feature = "lol_alloc", feature = "wee_alloc", feature = "buddy_system_allocator", feature = "linked_list_allocator")),
-    all(feature = "talc", any(feature = "rlsf", feature = "lol_alloc", feature = "wee_alloc", feature = "buddy_system_allocator", feature = "linked_list_allocator")),
-    all(feature = "rlsf", any(feature = "lol_alloc", feature = "wee_alloc", feature = "buddy_system_allocator", feature = "linked_list_allocator")),
-    all(feature = "lol_alloc", any(feature = "wee_alloc", feature = "buddy_system_allocator", feature = "linked_list_allocator")),
-    all(feature = "wee_alloc", any(feature = "buddy_system_allocator", feature = "linked_list_allocator")),
+    all(
+        feature = "heaptale",
+        any(
+            feature = "dlmalloc",
+            feature = "std",
+            feature = "talc",
+            feature = "rlsf",
+            feature = "lol_alloc",
+            feature = "wee_alloc",
+            feature = "buddy_system_allocator",
+            feature = "linked_list_allocator"
+        )
+    ),
+    all(
+        feature = "dlmalloc",
+        any(
+            feature = "std",
+            feature = "talc",
+            feature = "rlsf",
+            feature = "lol_alloc",
+            feature = "wee_alloc",
+            feature = "buddy_system_allocator",
+            feature = "linked_list_allocator"
+        )
+    ),
+    all(
+        feature = "std",
+        any(
+            feature = "talc",
+            feature = "rlsf",
+            feature = "lol_alloc",
+            feature = "wee_alloc",
+            feature = "buddy_system_allocator",
+            feature = "linked_list_allocator"
+        )
+    ),
+    all(
+        feature = "talc",
+        any(
+            feature = "rlsf",
+            feature = "lol_alloc",
+            feature = "wee_alloc",
+            feature = "buddy_system_allocator",
+            feature = "linked_list_allocator"
+        )
+    ),
+    all(
+        feature = "rlsf",
+        any(
+            feature = "lol_alloc",
+            feature = "wee_alloc",
+            feature = "buddy_system_allocator",
+            feature = "linked_list_allocator"
+        )
+    ),
+    all(
+        feature = "lol_alloc",
+        any(
+            feature = "wee_alloc",
+            feature = "buddy_system_allocator",
+            feature = "linked_list_allocator"
+        )
+    ),
+    all(
+        feature = "wee_alloc",
+        any(feature = "buddy_system_allocator", feature = "linked_list_allocator")
+    ),
     all(feature = "buddy_system_allocator", feature = "linked_list_allocator"),
-    all(feature = "baseline", any(feature = "heaptale", feature = "dlmalloc", feature = "std", feature = "talc", feature = "rlsf", feature = "lol_alloc", feature = "wee_alloc", feature = "buddy_system_allocator", feature = "linked_list_allocator")),
+    all(
+        feature = "baseline",
+        any(
+            feature = "heaptale",
+            feature = "dlmalloc",
+            feature = "std",
+            feature = "talc",
+            feature = "rlsf",
+            feature = "lol_alloc",
+            feature = "wee_alloc",
+            feature = "buddy_system_allocator",
+            feature = "linked_list_allocator"
+        )
+    ),
 ))]
 compile_error!("build the benchmark module with exactly one allocator feature");
 
-#[cfg(not(any(feature = "baseline", feature = "heaptale", feature = "dlmalloc", feature = "std", feature = "talc", feature = "rlsf", feature = "lol_alloc", feature = "wee_alloc", feature = "buddy_system_allocator", feature = "linked_list_allocator")))]
+#[cfg(not(any(
+    feature = "baseline",
+    feature = "heaptale",
+    feature = "dlmalloc",
+    feature = "std",
+    feature = "talc",
+    feature = "rlsf",
+    feature = "lol_alloc",
+    feature = "wee_alloc",
+    feature = "buddy_system_allocator",
+    feature = "linked_list_allocator"
+)))]
 compile_error!("build the benchmark module with one allocator feature (e.g. --features heaptale)");
 
 /// The allocator's name as the report prints it.
@@ -75,7 +159,8 @@ static ALLOC: wee_alloc::WeeAlloc = wee_alloc::WeeAlloc::INIT;
 /// pages to the heap (the pages below that aligned block go to the heap as smaller blocks).
 #[cfg(feature = "buddy_system_allocator")]
 #[global_allocator]
-static ALLOC: buddy_system_allocator::LockedHeapWithRescue<32> = buddy_system_allocator::LockedHeapWithRescue::new(buddy_rescue);
+static ALLOC: buddy_system_allocator::LockedHeapWithRescue<32> =
+    buddy_system_allocator::LockedHeapWithRescue::new(buddy_rescue);
 
 #[cfg(feature = "buddy_system_allocator")]
 use crate::buddy::rescue as buddy_rescue;

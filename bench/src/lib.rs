@@ -89,7 +89,10 @@ struct VecsCell(UnsafeCell<Vecs>);
 unsafe impl Sync for VecsCell {}
 const EMPTY8: Vec<u8> = Vec::new();
 const EMPTY64: Vec<u64> = Vec::new();
-static VECS: VecsCell = VecsCell(UnsafeCell::new(Vecs { v8: [EMPTY8; VEC_SLOTS], v64: [EMPTY64; VEC_SLOTS] }));
+static VECS: VecsCell = VecsCell(UnsafeCell::new(Vecs {
+    v8: [EMPTY8; VEC_SLOTS],
+    v64: [EMPTY64; VEC_SLOTS],
+}));
 
 /// splitmix64.
 struct Rng(u64);
@@ -185,7 +188,12 @@ impl State {
     #[inline]
     fn realloc(&mut self, i: usize, new: u32) -> R {
         self.count()?;
-        let (p, old, align, t) = (self.ptr[i], self.size[i] as usize, self.align[i] as usize, self.tag[i]);
+        let (p, old, align, t) = (
+            self.ptr[i],
+            self.size[i] as usize,
+            self.align[i] as usize,
+            self.tag[i],
+        );
         if !unsafe { check_tag(p, old, t) } {
             return self.fail(E_TAG);
         }
@@ -200,7 +208,8 @@ impl State {
         }
         let kept = old.min(new as usize);
         // The first bytes come through, and when the block grew, the old end's tag too.
-        let intact = unsafe { check_head(q, kept, t) && ((new as usize) < old || check_tail(q, old, t)) };
+        let intact =
+            unsafe { check_head(q, kept, t) && ((new as usize) < old || check_tail(q, old, t)) };
         if !intact {
             return self.fail(E_REALLOC_DATA);
         }
@@ -266,7 +275,11 @@ unsafe fn check_head(p: *const u8, n: usize, t: u64) -> bool {
 
 #[inline]
 unsafe fn check_tail(p: *const u8, n: usize, t: u64) -> bool {
-    unsafe { n < 8 || (p.add(n - 8) as *const u64).read_unaligned() == t.rotate_right(8 * ((n - 8) as u32 & 7)) }
+    unsafe {
+        n < 8
+            || (p.add(n - 8) as *const u64).read_unaligned()
+                == t.rotate_right(8 * ((n - 8) as u32 & 7))
+    }
 }
 
 #[inline]
@@ -329,11 +342,20 @@ fn v64_val(slot: usize, i: usize) -> u64 {
 /// change of capacity is one call: alloc, realloc or dealloc) and the live payload
 /// (capacity × element size).
 #[inline]
-fn vec_step<T: Copy + PartialEq>(s: &mut State, v: &mut Vec<T>, slot: usize, rng: &mut Rng, val: fn(usize, usize) -> T) -> R {
+fn vec_step<T: Copy + PartialEq>(
+    s: &mut State,
+    v: &mut Vec<T>,
+    slot: usize,
+    rng: &mut Rng,
+    val: fn(usize, usize) -> T,
+) -> R {
     let elem = core::mem::size_of::<T>() as u64;
     let check = |v: &Vec<T>| -> bool {
         let n = v.len();
-        n == 0 || (v[0] == val(slot, 0) && v[n - 1] == val(slot, n - 1) && v[n / 2] == val(slot, n / 2))
+        n == 0
+            || (v[0] == val(slot, 0)
+                && v[n - 1] == val(slot, n - 1)
+                && v[n / 2] == val(slot, n / 2))
     };
     let p = rng.below(100);
     if p < 60 {
@@ -465,7 +487,11 @@ fn replay(s: &mut State, t: &traces::TraceData) -> R {
 }
 
 /// The workloads: (name, class).
-const FIXED: [(&str, &str); 3] = [("small-random", "a"), ("mixed-sizes", "b"), ("vec-realloc", "c")];
+const FIXED: [(&str, &str); 3] = [
+    ("small-random", "a"),
+    ("mixed-sizes", "b"),
+    ("vec-realloc", "c"),
+];
 
 fn workload_count() -> usize {
     FIXED.len() + traces::TRACES.len()
@@ -551,7 +577,13 @@ pub extern "C" fn bench_meta_ptr() -> *const u8 {
     let mut w = W(buf, 0);
     let _ = write!(w, "{{\"allocator\":\"{}\",\"workloads\":[", alloc::NAME);
     for (i, (name, class)) in FIXED.iter().enumerate() {
-        let _ = write!(w, "{}{{\"name\":\"{}\",\"class\":\"{}\",\"source\":\"synthetic\"}}", if i > 0 { "," } else { "" }, name, class);
+        let _ = write!(
+            w,
+            "{}{{\"name\":\"{}\",\"class\":\"{}\",\"source\":\"synthetic\"}}",
+            if i > 0 { "," } else { "" },
+            name,
+            class
+        );
     }
     for t in traces::TRACES {
         let _ = write!(w, ",{{\"name\":\"{}\",\"class\":\"d\",\"source\":\"{}\",\"trace_ops\":{},\"ids\":{},\"repeat\":{}}}", t.name, t.source, t.ops, t.ids, t.repeat);

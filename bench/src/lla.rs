@@ -31,9 +31,14 @@ unsafe impl GlobalAlloc for Growing {
                 heap.extend(pages * PAGE);
             }
         }
-        heap.allocate_first_fit(layout).map_or(null_mut(), |p| p.as_ptr())
+        heap.allocate_first_fit(layout)
+            .map_or(null_mut(), |p| p.as_ptr())
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { self.0.lock().deallocate(NonNull::new_unchecked(ptr), layout) }
+        unsafe {
+            self.0
+                .lock()
+                .deallocate(NonNull::new_unchecked(ptr), layout)
+        }
     }
 }

@@ -22,7 +22,11 @@ pub struct Recycle(UnsafeCell<State>);
 
 impl Recycle {
     pub const fn new() -> Self {
-        Recycle(UnsafeCell::new(State { next: 0, end: 0, heads: [[0; CLASSES]; ALIGNS] }))
+        Recycle(UnsafeCell::new(State {
+            next: 0,
+            end: 0,
+            heads: [[0; CLASSES]; ALIGNS],
+        }))
     }
 }
 
@@ -51,7 +55,9 @@ unsafe impl GlobalAlloc for Recycle {
             s.next = s.end;
         }
         let start = (s.next + l.align() - 1) & !(l.align() - 1);
-        let Some(end) = start.checked_add(l.size().next_multiple_of(8)) else { return core::ptr::null_mut() };
+        let Some(end) = start.checked_add(l.size().next_multiple_of(8)) else {
+            return core::ptr::null_mut();
+        };
         if end > s.end {
             let pages = (end - s.end).div_ceil(65536);
             if wasm32::memory_grow(0, pages) == usize::MAX {

@@ -345,7 +345,8 @@ impl Drop for Guard {
 
 /// Records claimed so far (the next record's index).
 static CURSOR: AtomicU64 = AtomicU64::new(0);
-static CHUNKS: [AtomicPtr<u8>; MAX_CHUNKS] = [const { AtomicPtr::new(ptr::null_mut()) }; MAX_CHUNKS];
+static CHUNKS: [AtomicPtr<u8>; MAX_CHUNKS] =
+    [const { AtomicPtr::new(ptr::null_mut()) }; MAX_CHUNKS];
 /// Guards the creation of the file and the mapping of chunks.
 static MAP_LOCK: AtomicBool = AtomicBool::new(false);
 /// The file exists; `PATH` holds its full name.
@@ -355,7 +356,10 @@ static FLAGS: AtomicU64 = AtomicU64::new(0);
 struct MapLock;
 impl MapLock {
     fn take() -> MapLock {
-        while MAP_LOCK.compare_exchange_weak(false, true, Acquire, Relaxed).is_err() {
+        while MAP_LOCK
+            .compare_exchange_weak(false, true, Acquire, Relaxed)
+            .is_err()
+        {
             // SAFETY: a plain system call.
             unsafe { libc::sched_yield() };
         }
@@ -411,7 +415,9 @@ fn map_chunk(k: usize) -> *mut u8 {
     unsafe {
         if !FILE_READY.load(Acquire) && !create_file() {
             ENABLED.store(false, Release);
-            complain(b"heaptale-record: cannot create the log in HEAPTALE_RECORD_DIR; not recording\n");
+            complain(
+                b"heaptale-record: cannot create the log in HEAPTALE_RECORD_DIR; not recording\n",
+            );
             return ptr::null_mut();
         }
         let fd = libc::open(PATH.ptr() as *const c_char, libc::O_RDWR | libc::O_CLOEXEC);
@@ -469,7 +475,10 @@ unsafe fn put(at: *mut u8, s: &[u8]) -> *mut u8 {
 
 /// Reads a small /proc file into `buf`; returns the bytes read.
 unsafe fn read_proc(name: &[u8], buf: &mut [u8]) -> usize {
-    let fd = libc::open(name.as_ptr() as *const c_char, libc::O_RDONLY | libc::O_CLOEXEC);
+    let fd = libc::open(
+        name.as_ptr() as *const c_char,
+        libc::O_RDONLY | libc::O_CLOEXEC,
+    );
     if fd < 0 {
         return 0;
     }
@@ -508,7 +517,9 @@ unsafe fn create_file() -> bool {
             pid,
             libc::getppid() as u64,
             seq,
-            (ts.tv_sec as u64).wrapping_mul(1_000_000_000).wrapping_add(ts.tv_nsec as u64),
+            (ts.tv_sec as u64)
+                .wrapping_mul(1_000_000_000)
+                .wrapping_add(ts.tv_nsec as u64),
             FLAGS.load(Acquire),
             RECORD as u64,
             0,
@@ -540,7 +551,10 @@ fn set_flag(flag: u64) {
     let _lock = MapLock::take();
     // SAFETY: PATH holds the file's NUL-terminated name (FILE_READY), read under MAP_LOCK.
     unsafe {
-        let fd = libc::open(PATH.ptr() as *const c_char, libc::O_WRONLY | libc::O_CLOEXEC);
+        let fd = libc::open(
+            PATH.ptr() as *const c_char,
+            libc::O_WRONLY | libc::O_CLOEXEC,
+        );
         if fd >= 0 {
             let w = FLAGS.load(Acquire).to_ne_bytes();
             libc::pwrite(fd, w.as_ptr() as *const c_void, 8, 40);
@@ -649,7 +663,12 @@ pub unsafe extern "C" fn free(p: *mut c_void) {
 
 /// The shared body of memalign, aligned_alloc, valloc and pvalloc.
 #[inline]
-unsafe fn aligned(op: u64, align: usize, size: usize, call: impl FnOnce() -> Option<*mut c_void>) -> *mut c_void {
+unsafe fn aligned(
+    op: u64,
+    align: usize,
+    size: usize,
+    call: impl FnOnce() -> Option<*mut c_void>,
+) -> *mut c_void {
     let g = Guard::enter();
     if !g.logs() {
         return call().unwrap_or_else(|| bump(size, align));
@@ -661,12 +680,16 @@ unsafe fn aligned(op: u64, align: usize, size: usize, call: impl FnOnce() -> Opt
 
 #[no_mangle]
 pub unsafe extern "C" fn memalign(align: usize, size: usize) -> *mut c_void {
-    aligned(OP_MEMALIGN, align, size, || real!(memalign as MemalignFn).map(|f| f(align, size)))
+    aligned(OP_MEMALIGN, align, size, || {
+        real!(memalign as MemalignFn).map(|f| f(align, size))
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn aligned_alloc(align: usize, size: usize) -> *mut c_void {
-    aligned(OP_ALIGNED_ALLOC, align, size, || real!(aligned_alloc as MemalignFn).map(|f| f(align, size)))
+    aligned(OP_ALIGNED_ALLOC, align, size, || {
+        real!(aligned_alloc as MemalignFn).map(|f| f(align, size))
+    })
 }
 
 fn page_size() -> usize {
@@ -677,14 +700,18 @@ fn page_size() -> usize {
 #[no_mangle]
 pub unsafe extern "C" fn valloc(size: usize) -> *mut c_void {
     let page = page_size();
-    aligned(OP_VALLOC, page, size, || real!(valloc as MallocFn).map(|f| f(size)))
+    aligned(OP_VALLOC, page, size, || {
+        real!(valloc as MallocFn).map(|f| f(size))
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pvalloc(size: usize) -> *mut c_void {
     let page = page_size();
     let rounded = size.checked_add(page - 1).map_or(size, |s| s & !(page - 1));
-    aligned(OP_PVALLOC, page, rounded, || real!(pvalloc as MallocFn).map(|f| f(size)))
+    aligned(OP_PVALLOC, page, rounded, || {
+        real!(pvalloc as MallocFn).map(|f| f(size))
+    })
 }
 
 #[no_mangle]
@@ -705,7 +732,12 @@ pub unsafe extern "C" fn posix_memalign(out: *mut *mut c_void, align: usize, siz
     }
     let r = must!(posix_memalign as PosixMemalignFn)(out, align, size);
     let p = if r == 0 { *out } else { ptr::null_mut() };
-    log(OP_POSIX_MEMALIGN | (align as u64) << 8, ptr::null_mut(), size, p);
+    log(
+        OP_POSIX_MEMALIGN | (align as u64) << 8,
+        ptr::null_mut(),
+        size,
+        p,
+    );
     r
 }
 

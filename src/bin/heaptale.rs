@@ -30,7 +30,11 @@ mod record;
 const MAX_INPUT: u64 = 1 << 30;
 
 #[derive(Parser)]
-#[command(name = "heaptale", version, about = "Replay allocation traces on heaptale's allocator and measure them")]
+#[command(
+    name = "heaptale",
+    version,
+    about = "Replay allocation traces on heaptale's allocator and measure them"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -105,7 +109,13 @@ struct ReplayArgs {
     #[arg(long)]
     ostep: bool,
     /// With --ostep: the ops as malloc.py's -A takes them, e.g. "+10,-0,+20".
-    #[arg(long, value_name = "LIST", requires = "ostep", conflicts_with = "files", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "LIST",
+        requires = "ostep",
+        conflicts_with = "files",
+        allow_hyphen_values = true
+    )]
     ops: Option<String>,
     /// With --ostep: print exactly what `malloc.py ... -c` prints.
     #[arg(long, requires = "ostep", conflicts_with_all = ["json", "ostep_quiz"])]
@@ -114,17 +124,32 @@ struct ReplayArgs {
     #[arg(long, requires = "ostep", conflicts_with = "json")]
     ostep_quiz: bool,
     /// With --ostep, random ops: the seed (malloc.py's -s) [default: 0].
-    #[arg(long, value_name = "N", requires = "ostep", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "ostep",
+        allow_negative_numbers = true
+    )]
     seed: Option<i64>,
     /// With --ostep, random ops: how many (malloc.py's -n) [default: 10].
     #[arg(long, value_name = "N", requires = "ostep")]
     num_ops: Option<u64>,
     /// With --ostep, random ops: sizes from 1 to N (malloc.py's -r) [default: 10].
-    #[arg(long, value_name = "N", requires = "ostep", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "ostep",
+        allow_negative_numbers = true
+    )]
     range: Option<i64>,
     /// With --ostep, random ops: the percent that are allocations (malloc.py's -P)
     /// [default: 50].
-    #[arg(long, value_name = "N", requires = "ostep", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "ostep",
+        allow_negative_numbers = true
+    )]
     percent_alloc: Option<i64>,
     /// Trace files (`-` reads standard input). xz-compressed files must be decompressed first.
     #[arg(required_unless_present = "ostep", value_name = "FILE")]
@@ -133,11 +158,15 @@ struct ReplayArgs {
 
 fn parse_policy(s: &str) -> Result<PolicyKind, String> {
     // OSTEP's upper-case names (-p BEST) are accepted too.
-    s.to_ascii_lowercase().parse().map_err(|e: &str| e.to_string())
+    s.to_ascii_lowercase()
+        .parse()
+        .map_err(|e: &str| e.to_string())
 }
 fn parse_order(s: &str) -> Result<Order, String> {
     // OSTEP's names (-l SIZESORT+) are accepted too.
-    let ostep = Order::ALL.into_iter().find(|&o| heaptale::trace::ostep::order_ostep_name(o).eq_ignore_ascii_case(s));
+    let ostep = Order::ALL
+        .into_iter()
+        .find(|&o| heaptale::trace::ostep::order_ostep_name(o).eq_ignore_ascii_case(s));
     ostep.map_or_else(|| s.parse().map_err(|e: &str| e.to_string()), Ok)
 }
 fn parse_u64(s: &str) -> Result<u64, String> {
@@ -185,7 +214,11 @@ fn main() -> ExitCode {
 }
 
 fn policies(out: &mut impl Write) -> ExitCode {
-    let width = PolicyKind::ALL.iter().map(|p| p.name().len()).max().unwrap_or(0);
+    let width = PolicyKind::ALL
+        .iter()
+        .map(|p| p.name().len())
+        .max()
+        .unwrap_or(0);
     for p in PolicyKind::ALL {
         if writeln!(out, "{:width$}  {}", p.name(), p.description()).is_err() {
             break;
@@ -214,16 +247,27 @@ fn replay(args: &ReplayArgs, out: &mut impl Write) -> ExitCode {
         base: args.base,
     };
     // Knobs the engine refuses are reported once, before any file is read.
-    let probe = Config { heap_size: None, ..config };
+    let probe = Config {
+        heap_size: None,
+        ..config
+    };
     let mut bad = Arena::new(heaptale::source::PAGE).and_then(|a| Heap::new(a, &probe).err());
-    if config.heap_size.is_some_and(|n| n == 0 || n > heaptale::heap::MAX_HEAP) {
-        bad = Some(HeapError::BadConfig("the heap size must be between 1 byte and 1 GiB"));
+    if config
+        .heap_size
+        .is_some_and(|n| n == 0 || n > heaptale::heap::MAX_HEAP)
+    {
+        bad = Some(HeapError::BadConfig(
+            "the heap size must be between 1 byte and 1 GiB",
+        ));
     }
     if let Some(e) = bad {
         eprintln!("heaptale: {e}");
         return ExitCode::from(Outcome::BadInput as u8);
     }
-    let opts = Options { check_every: args.check_every, ..Options::default() };
+    let opts = Options {
+        check_every: args.check_every,
+        ..Options::default()
+    };
     if args.steps.is_some() && args.files.len() != 1 {
         eprintln!("heaptale: --steps takes exactly one trace file");
         return ExitCode::from(Outcome::BadInput as u8);
@@ -267,31 +311,49 @@ fn read_text(file: &str, stdin_used: &mut bool) -> Result<String, String> {
         if std::mem::replace(stdin_used, true) {
             return Err("standard input can be read only once".into());
         }
-        io::stdin().lock().take(MAX_INPUT + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+        io::stdin()
+            .lock()
+            .take(MAX_INPUT + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| e.to_string())?;
     } else {
         let f = std::fs::File::open(file).map_err(|e| io_message(&e))?;
         if f.metadata().is_ok_and(|m| m.is_dir()) {
             return Err("is a directory, not a trace".into());
         }
-        f.take(MAX_INPUT + 1).read_to_end(&mut bytes).map_err(|e| io_message(&e))?;
+        f.take(MAX_INPUT + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| io_message(&e))?;
     }
     if bytes.len() as u64 > MAX_INPUT {
-        return Err(format!("larger than {} MiB: heaptale does not read traces that big", MAX_INPUT >> 20));
+        return Err(format!(
+            "larger than {} MiB: heaptale does not read traces that big",
+            MAX_INPUT >> 20
+        ));
     }
     if bytes.starts_with(&[0xFD, b'7', b'z', b'X', b'Z', 0]) {
-        return Err("xz-compressed: decompress it first (xz -dk FILE) and replay the result".into());
+        return Err(
+            "xz-compressed: decompress it first (xz -dk FILE) and replay the result".into(),
+        );
     }
     if bytes.starts_with(&[0x1F, 0x8B]) {
-        return Err("gzip-compressed: decompress it first (gunzip -k FILE) and replay the result".into());
+        return Err(
+            "gzip-compressed: decompress it first (gunzip -k FILE) and replay the result".into(),
+        );
     }
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
         return Err("UTF-16 text: heaptale reads UTF-8 (or ASCII); convert it first (iconv -f UTF-16 -t UTF-8 FILE)".into());
     }
     let text = std::str::from_utf8(&bytes).map_err(|e| {
-        format!("not a text file (invalid UTF-8 at byte {}): expected a .rep trace or a script", e.valid_up_to())
+        format!(
+            "not a text file (invalid UTF-8 at byte {}): expected a .rep trace or a script",
+            e.valid_up_to()
+        )
     })?;
     if let Some(i) = text.bytes().position(|b| b == 0) {
-        return Err(format!("not a text file (a NUL byte at byte {i}): expected a .rep trace or a script"));
+        return Err(format!(
+            "not a text file (a NUL byte at byte {i}): expected a .rep trace or a script"
+        ));
     }
     Ok(text.to_string())
 }
@@ -310,11 +372,19 @@ fn io_message(e: &io::Error) -> String {
 /// plus 16 MiB is plenty for every policy; a replay that still runs out of memory is run
 /// again over an arena four times larger, up to 1 GiB. Returns the report and the time the
 /// (last) replay took, checks included.
-fn run(config: &Config, opts: &Options, trace: &Trace, steps: Option<&str>) -> Result<(Report, Duration), String> {
+fn run(
+    config: &Config,
+    opts: &Options,
+    trace: &Trace,
+    steps: Option<&str>,
+) -> Result<(Report, Duration), String> {
     const MAX: u64 = heaptale::heap::MAX_HEAP as u64;
     let mut cap = match config.heap_size {
         Some(n) => n as u64,
-        None => (peak_estimate(trace).saturating_mul(4).saturating_add(16 << 20)).min(MAX),
+        None => (peak_estimate(trace)
+            .saturating_mul(4)
+            .saturating_add(16 << 20))
+        .min(MAX),
     };
     loop {
         let arena = match config.base {
@@ -342,7 +412,10 @@ fn run(config: &Config, opts: &Options, trace: &Trace, steps: Option<&str>) -> R
             }
         };
         let time = t0.elapsed();
-        let ran_out = matches!(report.first_alloc_error, Some(HeapError::OutOfMemory { .. }));
+        let ran_out = matches!(
+            report.first_alloc_error,
+            Some(HeapError::OutOfMemory { .. })
+        );
         if config.heap_size.is_some() || !ran_out || cap >= MAX {
             return Ok((report, time));
         }
@@ -351,11 +424,20 @@ fn run(config: &Config, opts: &Options, trace: &Trace, steps: Option<&str>) -> R
 }
 
 /// One line of `--steps`.
-fn write_step(w: &mut impl Write, i: usize, op: &Op, outcome: trace::Outcome<'_>, heap: &Heap<Arena>, trace: &Trace) -> io::Result<()> {
+fn write_step(
+    w: &mut impl Write,
+    i: usize,
+    op: &Op,
+    outcome: trace::Outcome<'_>,
+    heap: &Heap<Arena>,
+    trace: &Trace,
+) -> io::Result<()> {
     // For write and memset, the bytes written.
     let size = match op.kind {
         OpKind::Free => None,
-        OpKind::Write { text, .. } => Some(trace.texts.get(text as usize).map_or(0, |t| t.len() as u64)),
+        OpKind::Write { text, .. } => {
+            Some(trace.texts.get(text as usize).map_or(0, |t| t.len() as u64))
+        }
         OpKind::Memset { n, .. } => Some(n as u64),
         k => Some(k.bytes()),
     };
@@ -371,7 +453,12 @@ fn write_step(w: &mut impl Write, i: usize, op: &Op, outcome: trace::Outcome<'_>
         }
     });
     let mut free_list = Vec::new();
-    heap.free_lists(|_, b| free_list.push([heap.addr(b) as u64, sizes.get(&b).copied().unwrap_or(0) as u64]));
+    heap.free_lists(|_, b| {
+        free_list.push([
+            heap.addr(b) as u64,
+            sizes.get(&b).copied().unwrap_or(0) as u64,
+        ])
+    });
     let v = serde_json::json!({
         "i": i,
         "op": op.kind.name(),
@@ -387,7 +474,13 @@ fn write_step(w: &mut impl Write, i: usize, op: &Op, outcome: trace::Outcome<'_>
 /// The trace's peak live payload bytes, were every call to succeed.
 fn peak_estimate(trace: &Trace) -> u64 {
     // Ids are below MAX_IDS, so this table stays small.
-    let slots = trace.ops.iter().flat_map(|o| [o.id, o.to]).filter(|&i| i != NULL_ID).max().map_or(0, |m| m as usize + 1);
+    let slots = trace
+        .ops
+        .iter()
+        .flat_map(|o| [o.id, o.to])
+        .filter(|&i| i != NULL_ID)
+        .max()
+        .map_or(0, |m| m as usize + 1);
     let mut sizes = vec![0u64; slots];
     let (mut live, mut peak) = (0u64, 0u64);
     for op in trace.ops.iter().filter(|o| !o.kind.is_access()) {
@@ -407,7 +500,14 @@ fn peak_estimate(trace: &Trace) -> u64 {
     peak
 }
 
-fn print_report(out: &mut impl Write, file: &str, c: &Config, r: &Report, time: Duration, json: bool) -> io::Result<()> {
+fn print_report(
+    out: &mut impl Write,
+    file: &str,
+    c: &Config,
+    r: &Report,
+    time: Duration,
+    json: bool,
+) -> io::Result<()> {
     if json {
         let v = serde_json::json!({
             "trace": file,
@@ -421,15 +521,27 @@ fn print_report(out: &mut impl Write, file: &str, c: &Config, r: &Report, time: 
         writeln!(out, "{v}")
     } else {
         let knobs = if c.policy.has_order() {
-            format!("order {}, coalesce {}, ", c.order, if c.coalesce { "on" } else { "off" })
+            format!(
+                "order {}, coalesce {}, ",
+                c.order,
+                if c.coalesce { "on" } else { "off" }
+            )
         } else {
             String::new()
         };
         writeln!(out, "{file}")?;
-        writeln!(out, "  policy            {} ({knobs}header {}, align {})", c.policy, c.header, c.align)?;
+        writeln!(
+            out,
+            "  policy            {} ({knobs}header {}, align {})",
+            c.policy, c.header, c.align
+        )?;
         writeln!(out, "  ops               {}", r.ops)?;
         writeln!(out, "  peak live bytes   {}", r.peak_live_bytes)?;
-        writeln!(out, "  heap bytes        {} (peak {})", r.heap_bytes, r.peak_heap_bytes)?;
+        writeln!(
+            out,
+            "  heap bytes        {} (peak {})",
+            r.heap_bytes, r.peak_heap_bytes
+        )?;
         writeln!(out, "  utilization       {:.1}%", r.utilization * 100.0)?;
         writeln!(out, "  integrity errors  {}", r.integrity_errors.len())?;
         writeln!(out, "  alloc failures    {}", r.alloc_failures)?;
@@ -438,7 +550,12 @@ fn print_report(out: &mut impl Write, file: &str, c: &Config, r: &Report, time: 
         }
         let secs = time.as_secs_f64();
         let rate = if secs > 0.0 { r.ops as f64 / secs } else { 0.0 };
-        writeln!(out, "  time              {:.1} ms ({:.0} ops/s, checks included)", secs * 1e3, rate)
+        writeln!(
+            out,
+            "  time              {:.1} ms ({:.0} ops/s, checks included)",
+            secs * 1e3,
+            rate
+        )
     }
 }
 
@@ -449,17 +566,26 @@ fn complain(file: &str, r: &Report) -> Outcome {
         eprintln!("heaptale: {file}: {e}");
     }
     if r.integrity_errors.len() > SHOWN {
-        eprintln!("heaptale: {file}: ... and {} more integrity errors", r.integrity_errors.len() - SHOWN);
+        eprintln!(
+            "heaptale: {file}: ... and {} more integrity errors",
+            r.integrity_errors.len() - SHOWN
+        );
     }
     for e in r.write_errors.iter().take(SHOWN) {
         eprintln!("heaptale: {file}: {e}");
     }
     if r.write_errors.len() > SHOWN {
-        eprintln!("heaptale: {file}: ... and {} more refused writes", r.write_errors.len() - SHOWN);
+        eprintln!(
+            "heaptale: {file}: ... and {} more refused writes",
+            r.write_errors.len() - SHOWN
+        );
     }
     if let Some(first) = &r.first_alloc_failure {
         let n = r.alloc_failures;
-        eprintln!("heaptale: {file}: {n} allocation failure{}; the first: {first}", if n == 1 { "" } else { "s" });
+        eprintln!(
+            "heaptale: {file}: {n} allocation failure{}; the first: {first}",
+            if n == 1 { "" } else { "s" }
+        );
     }
     if r.ok() {
         Outcome::Clean

@@ -35,7 +35,13 @@ impl<S: Source> Mem<S> {
         let base = src.start();
         let report_base = src.report_base();
         let brk = (src.brk() as usize - base as usize) as u32;
-        Mem { src, base, brk, report_base, fixed: None }
+        Mem {
+            src,
+            base,
+            brk,
+            report_base,
+            fixed: None,
+        }
     }
 
     pub fn source(&self) -> &S {
@@ -62,7 +68,8 @@ impl<S: Source> Mem<S> {
     /// End of committed memory (offset), at or above the break.
     pub fn committed(&self) -> u32 {
         let end = self.src.committed_end() as usize;
-        end.saturating_sub(self.base as usize).min(u32::MAX as usize) as u32
+        end.saturating_sub(self.base as usize)
+            .min(u32::MAX as usize) as u32
     }
     pub fn is_fixed(&self) -> bool {
         self.fixed.is_some()
@@ -79,7 +86,9 @@ impl<S: Source> Mem<S> {
         let g = self.grow_any(bytes)?;
         if g.start != g.old_brk {
             self.brk = g.old_brk;
-            return Err(HeapError::OutOfMemory { requested: bytes as usize });
+            return Err(HeapError::OutOfMemory {
+                requested: bytes as usize,
+            });
         }
         Ok((g.old_brk, g.pages))
     }
@@ -87,22 +96,35 @@ impl<S: Source> Mem<S> {
     /// Moves the break up by `bytes`, wherever the source puts them: `[old_brk, start)` is
     /// foreign memory when `start > old_brk`, and the break becomes `start + bytes`.
     pub fn grow_any(&mut self, bytes: u32) -> Result<Grown, HeapError> {
-        let oom = HeapError::OutOfMemory { requested: bytes as usize };
-        self.brk.checked_add(bytes).filter(|&b| b <= MAX_HEAP).ok_or(oom)?;
+        let oom = HeapError::OutOfMemory {
+            requested: bytes as usize,
+        };
+        self.brk
+            .checked_add(bytes)
+            .filter(|&b| b <= MAX_HEAP)
+            .ok_or(oom)?;
         if self.fixed.is_some() {
             return Err(oom);
         }
         let before = self.committed();
         let at = self.src.sbrk(bytes as usize).ok_or(oom)? as usize;
-        let start = at.checked_sub(self.base as usize).and_then(|s| u32::try_from(s).ok());
-        let Some(start) = start.filter(|&s| s >= self.brk && s as u64 + bytes as u64 <= MAX_HEAP as u64) else {
+        let start = at
+            .checked_sub(self.base as usize)
+            .and_then(|s| u32::try_from(s).ok());
+        let Some(start) =
+            start.filter(|&s| s >= self.brk && s as u64 + bytes as u64 <= MAX_HEAP as u64)
+        else {
             // Beyond what offsets can name: the heap cannot use it.
             return Err(oom);
         };
         let old_brk = self.brk;
         self.brk = start + bytes;
         let pages = (self.committed().saturating_sub(before) as usize / PAGE) as u32;
-        Ok(Grown { old_brk, start, pages })
+        Ok(Grown {
+            old_brk,
+            start,
+            pages,
+        })
     }
 
     /// Real address of an offset.
@@ -113,7 +135,10 @@ impl<S: Source> Mem<S> {
 
     #[inline]
     pub fn read(&self, off: u32) -> u32 {
-        debug_assert!(off as u64 + 4 <= self.brk as u64, "read at {off:#x} past the break");
+        debug_assert!(
+            off as u64 + 4 <= self.brk as u64,
+            "read at {off:#x} past the break"
+        );
         // SAFETY: `off + 4 <= brk` (an engine invariant, asserted in debug builds), and
         // `[base, base + brk)` is memory the source gave us.
         unsafe { self.ptr(off).cast::<u32>().read_unaligned() }
@@ -121,7 +146,10 @@ impl<S: Source> Mem<S> {
 
     #[inline]
     pub fn write(&mut self, off: u32, v: u32) {
-        debug_assert!(off as u64 + 4 <= self.brk as u64, "write at {off:#x} past the break");
+        debug_assert!(
+            off as u64 + 4 <= self.brk as u64,
+            "write at {off:#x} past the break"
+        );
         // SAFETY: as in `read`; `&mut self` makes the write exclusive.
         unsafe { self.ptr(off).cast::<u32>().write_unaligned(v) }
     }

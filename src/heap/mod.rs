@@ -73,14 +73,27 @@ impl<S: Source, O: Observer> Heap<S, AnyPolicy, O> {
 impl<S: Source, P: Policy, O: Observer> Heap<S, P, O> {
     /// A heap with a given policy. `heap_size`: grow the heap to this size now and never
     /// again (OSTEP's `-S`).
-    pub fn with_policy(src: S, mut policy: P, obs: O, heap_size: Option<u32>) -> Result<Self, HeapError> {
+    pub fn with_policy(
+        src: S,
+        mut policy: P,
+        obs: O,
+        heap_size: Option<u32>,
+    ) -> Result<Self, HeapError> {
         let mut mem = Mem::new(src);
-        if mem.report_base().checked_add(mem::MAX_HEAP as usize).is_none() {
-            return Err(HeapError::BadConfig("the base address leaves no room for the heap below the top of the address space"));
+        if mem
+            .report_base()
+            .checked_add(mem::MAX_HEAP as usize)
+            .is_none()
+        {
+            return Err(HeapError::BadConfig(
+                "the base address leaves no room for the heap below the top of the address space",
+            ));
         }
         if let Some(size) = heap_size {
             if size == 0 || size > mem::MAX_HEAP {
-                return Err(HeapError::BadConfig("the heap size must be between 1 byte and 1 GiB"));
+                return Err(HeapError::BadConfig(
+                    "the heap size must be between 1 byte and 1 GiB",
+                ));
             }
             mem.grow(size)?;
             mem.set_fixed(size);
@@ -164,7 +177,10 @@ impl<S: Source, P: Policy, O: Observer> Heap<S, P, O> {
         if !align.is_power_of_two() || align > MAX_ALIGN {
             return self.fail(HeapError::BadAlignment { align });
         }
-        match self.policy.malloc(&mut self.mem, &mut self.obs, size, align as u32) {
+        match self
+            .policy
+            .malloc(&mut self.mem, &mut self.obs, size, align as u32)
+        {
             Ok(p) => Ok(self.addr(p)),
             Err(e) => self.fail_for(e, size),
         }
@@ -176,7 +192,10 @@ impl<S: Source, P: Policy, O: Observer> Heap<S, P, O> {
         if align > MAX_ALIGN {
             return core::ptr::null_mut();
         }
-        match self.policy.malloc(&mut self.mem, &mut self.obs, size, align as u32) {
+        match self
+            .policy
+            .malloc(&mut self.mem, &mut self.obs, size, align as u32)
+        {
             Ok(p) => self.mem.ptr(p),
             Err(_) => core::ptr::null_mut(),
         }
@@ -221,7 +240,11 @@ impl<S: Source, P: Policy, O: Observer> Heap<S, P, O> {
     #[inline]
     pub unsafe fn free_unchecked(&mut self, addr: usize) {
         let p = addr.wrapping_sub(self.mem.report_base()) as u32;
-        debug_assert_eq!(self.block_of(addr), Ok(p - self.policy.layout().header), "free_unchecked({addr:#x})");
+        debug_assert_eq!(
+            self.block_of(addr),
+            Ok(p - self.policy.layout().header),
+            "free_unchecked({addr:#x})"
+        );
         // SAFETY: passed on from the caller.
         let b = unsafe { self.policy.block_unchecked(&self.mem, p) };
         self.policy.free(&mut self.mem, &mut self.obs, b);
@@ -232,12 +255,18 @@ impl<S: Source, P: Policy, O: Observer> Heap<S, P, O> {
     /// # Safety
     /// `addr` must be a live payload of this heap.
     #[inline]
-    pub unsafe fn realloc_unchecked(&mut self, addr: usize, size: usize) -> Result<usize, HeapError> {
+    pub unsafe fn realloc_unchecked(
+        &mut self,
+        addr: usize,
+        size: usize,
+    ) -> Result<usize, HeapError> {
         let p = addr.wrapping_sub(self.mem.report_base()) as u32;
         debug_assert!(self.block_of(addr).is_ok(), "realloc_unchecked({addr:#x})");
         // SAFETY: passed on from the caller.
         let b = unsafe { self.policy.block_unchecked(&self.mem, p) };
-        self.policy.realloc(&mut self.mem, &mut self.obs, b, size).map(|p| self.addr(p))
+        self.policy
+            .realloc(&mut self.mem, &mut self.obs, b, size)
+            .map(|p| self.addr(p))
     }
 
     /// `realloc(addr, size)`: in place when the block can grow into a free neighbour or the
@@ -299,7 +328,10 @@ impl<S: Source, P: Policy, O: Observer> Heap<S, P, O> {
 
     /// Walk figures.
     pub fn stats(&self) -> Stats {
-        let mut s = Stats { heap_bytes: self.mem.brk(), ..Stats::default() };
+        let mut s = Stats {
+            heap_bytes: self.mem.brk(),
+            ..Stats::default()
+        };
         self.walk(|b| {
             if b.used {
                 s.used_blocks += 1;
@@ -320,7 +352,14 @@ impl<S: Source, P: Policy, O: Observer> Heap<S, P, O> {
     }
 
     fn corrupt(&self, (off, what): (u32, &'static str)) -> HeapError {
-        HeapError::Corrupt { addr: if off == u32::MAX { self.start() } else { self.addr(off) }, what }
+        HeapError::Corrupt {
+            addr: if off == u32::MAX {
+                self.start()
+            } else {
+                self.addr(off)
+            },
+            what,
+        }
     }
 
     /// Verifies every invariant of the heap: blocks tile it from start to break, headers
@@ -341,7 +380,10 @@ impl<S: Source, P: Policy, O: Observer> Heap<S, P, O> {
             self.free_lists(|_, b| listed.push(b));
             listed.sort_unstable();
             if walked != listed {
-                return Err(self.corrupt((u32::MAX, "the free lists do not hold exactly the free blocks")));
+                return Err(self.corrupt((
+                    u32::MAX,
+                    "the free lists do not hold exactly the free blocks",
+                )));
             }
         }
         Ok(())

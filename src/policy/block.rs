@@ -64,10 +64,16 @@ impl Layout {
             return Err(HeapError::BadConfig("the header must be at most 256 bytes"));
         }
         if !align.is_power_of_two() || align > 4096 {
-            return Err(HeapError::BadConfig("the alignment must be a power of two from 1 to 4096"));
+            return Err(HeapError::BadConfig(
+                "the alignment must be a power of two from 1 to 4096",
+            ));
         }
         let min_block = round_up(header + 12, align);
-        Ok(Layout { header, align, min_block })
+        Ok(Layout {
+            header,
+            align,
+            min_block,
+        })
     }
 }
 
@@ -98,7 +104,11 @@ pub trait Geometry: Copy + core::fmt::Debug {
             return None;
         }
         let s = round_up(request as u32 + self.header(), self.align());
-        Some(if s < self.min_block() { self.min_block() } else { s })
+        Some(if s < self.min_block() {
+            self.min_block()
+        } else {
+            s
+        })
     }
 
     /// The first offset at which a block may start, given the heap's real start address.
@@ -120,7 +130,8 @@ pub trait Geometry: Copy + core::fmt::Debug {
         }
         let real_payload = base.wrapping_add((b + self.header()) as usize);
         let mask = align as usize - 1;
-        let mut lead = ((real_payload.wrapping_add(mask) & !mask).wrapping_sub(real_payload)) as u32;
+        let mut lead =
+            ((real_payload.wrapping_add(mask) & !mask).wrapping_sub(real_payload)) as u32;
         if lead != 0 && lead < self.min_block() {
             lead += round_up(self.min_block() - lead, align);
         }
@@ -133,7 +144,11 @@ pub trait Geometry: Copy + core::fmt::Debug {
 
     /// As a [`Layout`] value.
     fn layout(&self) -> Layout {
-        Layout { header: self.header(), align: self.align(), min_block: self.min_block() }
+        Layout {
+            header: self.header(),
+            align: self.align(),
+            min_block: self.min_block(),
+        }
     }
 }
 
@@ -222,7 +237,14 @@ impl<S: Source> Mem<S> {
 
     /// Writes the whole header of block `b` (and, for a free block, its footer).
     #[inline]
-    pub fn set_header<G: Geometry>(&mut self, l: &G, b: u32, size: u32, used: bool, prev_used: bool) {
+    pub fn set_header<G: Geometry>(
+        &mut self,
+        l: &G,
+        b: u32,
+        size: u32,
+        used: bool,
+        prev_used: bool,
+    ) {
         let flags = if used { USED } else { 0 } | if prev_used { PREV_USED } else { 0 };
         self.write(b, size | flags);
         if l.tagged() {

@@ -20,7 +20,15 @@ pub trait FreeIndex {
     fn remove<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, b: u32, size: u32);
     /// The free block `old` lost its front: `new` (the rest) takes its place. Lists that keep
     /// positions by address override this to keep the rest where the block was.
-    fn replace<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, old: u32, old_size: u32, new: u32, new_size: u32) {
+    fn replace<G: Geometry, S: Source>(
+        &mut self,
+        m: &mut Mem<S>,
+        l: &G,
+        old: u32,
+        old_size: u32,
+        new: u32,
+        new_size: u32,
+    ) {
         self.remove(m, l, old, old_size);
         self.insert(m, l, new, new_size);
     }
@@ -29,20 +37,40 @@ pub trait FreeIndex {
     /// for `new_size` is the one `old` is in override this to keep the merged block in
     /// `old`'s place, with no list traffic.
     #[inline]
-    fn merged<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, old: u32, old_size: u32, new: u32, new_size: u32) {
+    fn merged<G: Geometry, S: Source>(
+        &mut self,
+        m: &mut Mem<S>,
+        l: &G,
+        old: u32,
+        old_size: u32,
+        new: u32,
+        new_size: u32,
+    ) {
         self.remove(m, l, old, old_size);
         self.insert(m, l, new, new_size);
     }
     /// A free block that can hold `asize` bytes with its payload aligned to `align`: the
     /// block, its size and the lead gap before the payload's block (see [`Layout::fit`]).
     /// `probes` counts the free blocks examined.
-    fn find<G: Geometry, S: Source>(&mut self, m: &Mem<S>, l: &G, asize: u32, align: u32, probes: &mut u32) -> Option<(u32, u32, u32)>;
+    fn find<G: Geometry, S: Source>(
+        &mut self,
+        m: &Mem<S>,
+        l: &G,
+        asize: u32,
+        align: u32,
+        probes: &mut u32,
+    ) -> Option<(u32, u32, u32)>;
     /// Every free block, list by list, in list order.
     fn for_each<G: Geometry, S: Source>(&self, m: &Mem<S>, l: &G, f: &mut dyn FnMut(usize, u32));
     /// Checks the index's own structure (links both ways, order, classes) and returns how
     /// many blocks it holds; `free` is the number of free blocks in the heap, a bound on how
     /// far a list may be followed.
-    fn check<G: Geometry, S: Source>(&self, m: &Mem<S>, l: &G, free: u32) -> Result<u32, &'static str>;
+    fn check<G: Geometry, S: Source>(
+        &self,
+        m: &Mem<S>,
+        l: &G,
+        free: u32,
+    ) -> Result<u32, &'static str>;
 }
 
 /// A boundary-tag heap over a free index.
@@ -88,7 +116,6 @@ pub const QUICK_LARGE: u32 = 256;
 /// place merges them back.
 pub const QUICK_SOME: u32 = 4 * 1024;
 
-
 /// The mark of a quick block that [`Bt::consolidate`] is merging back, in its second payload
 /// word (where a free block in the index keeps its back link: `NIL` or an offset below 1 GiB).
 #[cfg(not(feature = "small"))]
@@ -100,7 +127,20 @@ pub const MAX_FOREIGN: usize = 8;
 impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     pub fn new(layout: G, coalesce: bool, index: F) -> Self {
         let coalesce = coalesce || F::COALESCES;
-        Bt { layout, coalesce, index, first: 0, top_prev_used: true, foreign: [0; MAX_FOREIGN], nforeign: 0, quick: [0; QUICK_LISTS], quick_max: 0, quick_bytes: 0, top_apart: false, end: 0 }
+        Bt {
+            layout,
+            coalesce,
+            index,
+            first: 0,
+            top_prev_used: true,
+            foreign: [0; MAX_FOREIGN],
+            nforeign: 0,
+            quick: [0; QUICK_LISTS],
+            quick_max: 0,
+            quick_bytes: 0,
+            top_apart: false,
+            end: 0,
+        }
     }
 
     /// Quick lists, as glibc's fastbins: a freed block of up to `max_block` bytes stays a used
@@ -220,7 +260,11 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                     start = prev;
                     total += psize;
                     absorbed = Some((prev, psize));
-                    o.event(Event::Coalesce { block: prev, absorbed: b, size: total });
+                    o.event(Event::Coalesce {
+                        block: prev,
+                        absorbed: b,
+                        size: total,
+                    });
                 }
                 m.write(b + h + 4, 0);
                 let mut next = b + m.size_of(b);
@@ -236,7 +280,11 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                         self.index.remove(m, &l, next, nsize);
                     }
                     total += nsize;
-                    o.event(Event::Coalesce { block: start, absorbed: next, size: total });
+                    o.event(Event::Coalesce {
+                        block: start,
+                        absorbed: next,
+                        size: total,
+                    });
                     next += nsize;
                 }
                 m.set_block(&l, start, total, false);
@@ -327,7 +375,14 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         } else {
             // `b` is a block inside the heap (below the end, so below the break).
             let h = m.read(b);
-            m.write(b, if used { h | super::block::PREV_USED } else { h & !super::block::PREV_USED });
+            m.write(
+                b,
+                if used {
+                    h | super::block::PREV_USED
+                } else {
+                    h & !super::block::PREV_USED
+                },
+            );
         }
     }
 
@@ -344,13 +399,18 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     pub fn validate<S: Source>(&self, m: &Mem<S>, p: u32, addr: usize) -> Result<u32, HeapError> {
         let l = &self.layout;
         let end = self.end(m);
-        if p < self.first + l.header() || p >= end || (m.base_ptr() as usize).wrapping_add(p as usize) & (l.align() as usize - 1) != 0 {
+        if p < self.first + l.header()
+            || p >= end
+            || (m.base_ptr() as usize).wrapping_add(p as usize) & (l.align() as usize - 1) != 0
+        {
             return Err(HeapError::Foreign { addr });
         }
         let b = p - l.header();
         let h = m.read(b);
         let size = h & super::block::SIZE_MASK;
-        let plausible = |b: u32, size: u32| size >= l.min_block() && size & (l.align() - 1) == 0 && size <= end - b;
+        let plausible = |b: u32, size: u32| {
+            size >= l.min_block() && size & (l.align() - 1) == 0 && size <= end - b
+        };
         if l.tagged() {
             // `b + 8 <= p < end`: the tag word is inside the heap.
             let t = m.read(b + 4);
@@ -363,7 +423,9 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             }
             // Not a block as its header stands. If the tag word is a block's tag (it names a
             // size that fits here), the engine wrote a header here and something overwrote it.
-            if plausible(b, super::block::tag_size(b, t, true)) || plausible(b, super::block::tag_size(b, t, false)) {
+            if plausible(b, super::block::tag_size(b, t, true))
+                || plausible(b, super::block::tag_size(b, t, false))
+            {
                 return Err(HeapError::Corrupt {
                     addr: addr.wrapping_sub(l.header() as usize),
                     what: "the block's header was overwritten: its size and flags no longer match its check tag (a write past the end of the block before it, or a pointer to a block freed and reused since)",
@@ -386,14 +448,26 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     /// With check tags: the blocks next to the live block `b` (which `free` and `realloc`
     /// merge with) are intact, so that an overflow out of `b` or into its header from the
     /// block before is refused before it spreads. `addr` is `b`'s payload address.
-    fn neighbours_intact<S: Source>(&self, m: &Mem<S>, b: u32, size: u32, addr: usize) -> Result<u32, HeapError> {
+    fn neighbours_intact<S: Source>(
+        &self,
+        m: &Mem<S>,
+        b: u32,
+        size: u32,
+        addr: usize,
+    ) -> Result<u32, HeapError> {
         let l = &self.layout;
         let end = self.end(m);
-        let at = |off: u32| addr.wrapping_sub((b + l.header()) as usize).wrapping_add(off as usize);
+        let at = |off: u32| {
+            addr.wrapping_sub((b + l.header()) as usize)
+                .wrapping_add(off as usize)
+        };
         let intact = |x: u32| {
             let h = m.read(x);
             let s = h & super::block::SIZE_MASK;
-            s >= l.min_block() && s & (l.align() - 1) == 0 && s <= end - x && m.read(x + 4) == super::block::tag(x, s, h & super::block::USED != 0)
+            s >= l.min_block()
+                && s & (l.align() - 1) == 0
+                && s <= end - x
+                && m.read(x + 4) == super::block::tag(x, s, h & super::block::USED != 0)
         };
         let next = b + size;
         if next < end && !intact(next) {
@@ -426,7 +500,13 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         Ok(b)
     }
 
-    pub fn malloc<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, request: usize, align: u32) -> Result<u32, HeapError> {
+    pub fn malloc<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        request: usize,
+        align: u32,
+    ) -> Result<u32, HeapError> {
         let l = self.layout;
         let asize = l.block_size(request).ok_or(HeapError::SizeOverflow)?;
         if let Some(q) = self.quick_list(asize) {
@@ -436,7 +516,12 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                 let next = m.read(b + l.header());
                 self.quick[q] = next;
                 self.quick_bytes -= asize;
-                o.event(Event::Alloc { block: b, size: asize, request: request as u32, probes: 1 });
+                o.event(Event::Alloc {
+                    block: b,
+                    size: asize,
+                    request: request as u32,
+                    probes: 1,
+                });
                 return Ok(b + l.header());
             }
         }
@@ -452,14 +537,26 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             None => self.beyond_index(m, o, asize, align, &mut probes)?,
         };
         let r = self.carve(m, o, b, size, lead, asize, indexed);
-        o.event(Event::Alloc { block: r, size: m.size_of(r), request: request as u32, probes });
+        o.event(Event::Alloc {
+            block: r,
+            size: m.size_of(r),
+            request: request as u32,
+            probes,
+        });
         Ok(r + l.header())
     }
 
     /// A free block for a request the index could not serve: the top block apart if it fits,
     /// else (after merging the quick lists) the index again or the grown top of the heap.
     /// The block, its size, the lead gap and whether it is in the index.
-    fn beyond_index<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, asize: u32, align: u32, probes: &mut u32) -> Result<(u32, u32, u32, bool), HeapError> {
+    fn beyond_index<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        asize: u32,
+        align: u32,
+        probes: &mut u32,
+    ) -> Result<(u32, u32, u32, bool), HeapError> {
         let l = self.layout;
         if let Some(t) = self.top(m) {
             *probes += 1;
@@ -470,8 +567,13 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         }
         // Merge what the quick lists hold before the memory underneath grows. Moving the
         // break inside memory already committed costs nothing, so that comes first.
-        let extra = if align > l.align() { align + l.min_block() } else { 0 };
-        let within = !m.is_fixed() && m.brk() as u64 + asize as u64 + extra as u64 <= m.committed() as u64;
+        let extra = if align > l.align() {
+            align + l.min_block()
+        } else {
+            0
+        };
+        let within =
+            !m.is_fixed() && m.brk() as u64 + asize as u64 + extra as u64 <= m.committed() as u64;
         if self.quick_bytes > 0 && !within {
             self.consolidate(m, o);
             if let Some((b, size, lead)) = self.index.find(m, &l, asize, align, probes) {
@@ -501,17 +603,30 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     /// Grows the heap by `bytes`: true if the new bytes follow the old break. If the source
     /// had to skip foreign memory, that region becomes a used block marked foreign, the new
     /// bytes a free block, and the answer is false: the caller plans again.
-    fn grow_heap<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, bytes: u32) -> Result<bool, HeapError> {
+    fn grow_heap<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        bytes: u32,
+    ) -> Result<bool, HeapError> {
         if self.nforeign == MAX_FOREIGN {
             let (old_brk, pages) = m.grow(bytes)?;
             self.end = self.end_of(m);
-            o.event(Event::Grow { old_brk, new_brk: m.brk(), pages });
+            o.event(Event::Grow {
+                old_brk,
+                new_brk: m.brk(),
+                pages,
+            });
             return Ok(true);
         }
         let g = m.grow_any(bytes)?;
         let old_end = core::mem::replace(&mut self.end, 0);
         self.end = self.end_of(m);
-        o.event(Event::Grow { old_brk: g.old_brk, new_brk: m.brk(), pages: g.pages });
+        o.event(Event::Grow {
+            old_brk: g.old_brk,
+            new_brk: m.brk(),
+            pages: g.pages,
+        });
         if g.start == g.old_brk {
             return Ok(true);
         }
@@ -525,8 +640,18 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         let next_first = g.start + l.first_block(m.base_ptr() as usize + g.start as usize);
         let end = self.end(m);
         // Too few new bytes to stand as a block of their own: the foreign block takes them.
-        let fend = if end >= next_first + l.min_block() { next_first } else { end };
-        m.set_header(&l, fb, fend - fb, true, fb == self.first || self.top_prev_used);
+        let fend = if end >= next_first + l.min_block() {
+            next_first
+        } else {
+            end
+        };
+        m.set_header(
+            &l,
+            fb,
+            fend - fb,
+            true,
+            fb == self.first || self.top_prev_used,
+        );
         if let Some(slot) = self.foreign.get_mut(self.nforeign) {
             *slot = fb;
             self.nforeign += 1;
@@ -544,7 +669,13 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
 
     /// Grows the heap so that a free block at the top can take the request; that block is
     /// returned outside the index. On failure nothing has changed.
-    fn grow_for<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, asize: u32, align: u32) -> Result<(u32, u32, u32), HeapError> {
+    fn grow_for<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        asize: u32,
+        align: u32,
+    ) -> Result<(u32, u32, u32), HeapError> {
         // Growing past a foreign region changes the top of the heap: plan again (bounded,
         // since each such growth uses up one of the foreign slots).
         loop {
@@ -554,17 +685,34 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         }
     }
 
-    fn grow_once<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, asize: u32, align: u32) -> Result<Option<(u32, u32, u32)>, HeapError> {
+    fn grow_once<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        asize: u32,
+        align: u32,
+    ) -> Result<Option<(u32, u32, u32)>, HeapError> {
         let l = self.layout;
         let end = self.end(m);
-        let last = if self.coalescing() { self.last_free(m) } else { None };
+        let last = if self.coalescing() {
+            self.last_free(m)
+        } else {
+            None
+        };
         let b = match last {
             Some(b) => b,
             None => end.max(self.first),
         };
-        let oom = HeapError::OutOfMemory { requested: asize as usize };
-        let lead = l.fit(m.base_ptr() as usize, b, u32::MAX, asize, align).ok_or(oom)?;
-        let new_end = b.checked_add(lead).and_then(|x| x.checked_add(asize)).ok_or(oom)?;
+        let oom = HeapError::OutOfMemory {
+            requested: asize as usize,
+        };
+        let lead = l
+            .fit(m.base_ptr() as usize, b, u32::MAX, asize, align)
+            .ok_or(oom)?;
+        let new_end = b
+            .checked_add(lead)
+            .and_then(|x| x.checked_add(asize))
+            .ok_or(oom)?;
         // The top block may already be large enough (an index that searches conservatively,
         // as TLSF does for aligned requests, can miss it): then it is used as it is.
         let size = if new_end > end {
@@ -596,7 +744,16 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     /// large enough to be a block stay free. Returns the used block.
     #[cfg_attr(not(feature = "small"), inline(always))]
     #[cfg_attr(feature = "small", inline(never))]
-    fn carve<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, size: u32, lead: u32, asize: u32, indexed: bool) -> u32 {
+    fn carve<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        b: u32,
+        size: u32,
+        lead: u32,
+        asize: u32,
+        indexed: bool,
+    ) -> u32 {
         let l = self.layout;
         let (mut r, mut rsize, mut r_indexed) = (b, size, indexed);
         if lead > 0 {
@@ -611,7 +768,12 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             rsize = size - lead;
             r_indexed = false;
             m.set_header(&l, r, rsize, false, false);
-            o.event(Event::Split { block: b, size: lead, rest: r, rest_size: rsize });
+            o.event(Event::Split {
+                block: b,
+                size: lead,
+                rest: r,
+                rest_size: rsize,
+            });
         }
         let rem = rsize - asize;
         if rem >= l.min_block() {
@@ -623,7 +785,12 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             } else if !(self.top_apart && rest + rem == self.end(m)) {
                 self.index.insert(m, &l, rest, rem);
             }
-            o.event(Event::Split { block: r, size: asize, rest, rest_size: rem });
+            o.event(Event::Split {
+                block: r,
+                size: asize,
+                rest,
+                rest_size: rem,
+            });
         } else {
             if r_indexed {
                 self.index.remove(m, &l, r, rsize);
@@ -654,14 +821,26 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
 
     /// Makes `[b, b + size)` a free block, merging it with free neighbours when coalescing.
     /// Returns the size of the free block it made.
-    fn release<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, size: u32) -> u32 {
+    fn release<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        b: u32,
+        size: u32,
+    ) -> u32 {
         self.release_inline(m, o, b, size)
     }
 
     /// [`Bt::release`], inlined in `free` (one copy, out of line, with feature `small`).
     #[cfg_attr(not(feature = "small"), inline(always))]
     #[cfg_attr(feature = "small", inline(never))]
-    fn release_inline<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, size: u32) -> u32 {
+    fn release_inline<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        b: u32,
+        size: u32,
+    ) -> u32 {
         let l = self.layout;
         let (mut start, mut total) = (b, size);
         let end = self.end(m);
@@ -676,7 +855,11 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                 start = prev;
                 total += psize;
                 absorbed = Some((prev, psize));
-                o.event(Event::Coalesce { block: prev, absorbed: b, size: total });
+                o.event(Event::Coalesce {
+                    block: prev,
+                    absorbed: b,
+                    size: total,
+                });
             }
             let next = b + size;
             if next < end && !m.is_used(next) {
@@ -689,7 +872,11 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                 } else {
                     self.index.remove(m, &l, next, nsize);
                 }
-                o.event(Event::Coalesce { block: start, absorbed: next, size: total });
+                o.event(Event::Coalesce {
+                    block: start,
+                    absorbed: next,
+                    size: total,
+                });
             }
         }
         m.set_block(&l, start, total, false);
@@ -704,7 +891,13 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         total
     }
 
-    pub fn realloc<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, request: usize) -> Result<u32, HeapError> {
+    pub fn realloc<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        b: u32,
+        request: usize,
+    ) -> Result<u32, HeapError> {
         let l = self.layout;
         let asize = l.block_size(request).ok_or(HeapError::SizeOverflow)?;
         let size = m.size_of(b);
@@ -715,20 +908,37 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             in_place = self.resize_in_place(m, o, b, size, asize);
         }
         if in_place {
-            o.event(Event::Realloc { old: b, new: b, size: m.size_of(b), in_place: true });
+            o.event(Event::Realloc {
+                old: b,
+                new: b,
+                size: m.size_of(b),
+                in_place: true,
+            });
             return Ok(b + l.header());
         }
         let p = self.malloc(m, o, request, l.align())?;
         let keep = (size - l.header()).min(request as u32);
         m.copy(b + l.header(), p, keep);
         self.free(m, o, b);
-        o.event(Event::Realloc { old: b, new: p - l.header(), size: m.size_of(p - l.header()), in_place: false });
+        o.event(Event::Realloc {
+            old: b,
+            new: p - l.header(),
+            size: m.size_of(p - l.header()),
+            in_place: false,
+        });
         Ok(p)
     }
 
     /// Resizes the used block `b` of `size` bytes to `asize` where it is: shrinking, growing
     /// into a free block after it, or moving the break. False (and no change) if it cannot.
-    fn resize_in_place<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, size: u32, asize: u32) -> bool {
+    fn resize_in_place<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        b: u32,
+        size: u32,
+        asize: u32,
+    ) -> bool {
         let l = self.layout;
         let end = self.end(m);
         let next = b + size;
@@ -742,7 +952,11 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             if !top {
                 self.index.remove(m, &l, next, nsize);
             }
-            o.event(Event::Coalesce { block: b, absorbed: next, size: size + nsize });
+            o.event(Event::Coalesce {
+                block: b,
+                absorbed: next,
+                size: size + nsize,
+            });
             let rem = size + nsize - asize;
             if rem >= l.min_block() {
                 // The rest stays free between b and a used block (or the break), whose P
@@ -750,7 +964,12 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                 let rest = b + asize;
                 m.set_block(&l, b, asize, true);
                 m.set_header(&l, rest, rem, false, true);
-                o.event(Event::Split { block: b, size: asize, rest, rest_size: rem });
+                o.event(Event::Split {
+                    block: b,
+                    size: asize,
+                    rest,
+                    rest_size: rem,
+                });
                 if !top {
                     self.index.insert(m, &l, rest, rem);
                 }
@@ -763,11 +982,19 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             m.set_block(&l, b, asize, true);
             self.top_prev_used = true;
             true
-        } else if self.coalescing() && next_free && next + nsize == end && self.try_grow(m, o, asize - size - nsize) {
+        } else if self.coalescing()
+            && next_free
+            && next + nsize == end
+            && self.try_grow(m, o, asize - size - nsize)
+        {
             if !self.top_apart {
                 self.index.remove(m, &l, next, nsize);
             }
-            o.event(Event::Coalesce { block: b, absorbed: next, size: asize });
+            o.event(Event::Coalesce {
+                block: b,
+                absorbed: next,
+                size: asize,
+            });
             m.set_block(&l, b, asize, true);
             self.top_prev_used = true;
             true
@@ -785,7 +1012,14 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
 
     /// Cuts the used block `b` of `size` bytes down to `asize`, freeing the tail if it is
     /// large enough to be a block.
-    fn shrink<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, size: u32, asize: u32) {
+    fn shrink<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        b: u32,
+        size: u32,
+        asize: u32,
+    ) {
         let l = self.layout;
         let rem = size - asize;
         if rem < l.min_block() {
@@ -794,7 +1028,12 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         m.set_block(&l, b, asize, true);
         let rest = b + asize;
         m.set_header(&l, rest, rem, false, true);
-        o.event(Event::Split { block: b, size: asize, rest, rest_size: rem });
+        o.event(Event::Split {
+            block: b,
+            size: asize,
+            rest,
+            rest_size: rem,
+        });
         self.release(m, o, rest, rem);
     }
 
@@ -812,7 +1051,12 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             if size < l.min_block() || size > end - b {
                 return;
             }
-            f(BlockInfo { block: b, size, header: l.header(), used: m.is_used(b) });
+            f(BlockInfo {
+                block: b,
+                size,
+                header: l.header(),
+                used: m.is_used(b),
+            });
             b += size;
         }
     }
@@ -836,10 +1080,16 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                 return Err((b, "payload is not aligned"));
             }
             if (h & super::block::PREV_USED != 0) != prev_used {
-                return Err((b, "the previous-block-used bit does not match the previous block"));
+                return Err((
+                    b,
+                    "the previous-block-used bit does not match the previous block",
+                ));
             }
             if l.tagged() && m.read(b + 4) != super::block::tag(b, size, used) {
-                return Err((b, "the header's check tag does not match its size and state"));
+                return Err((
+                    b,
+                    "the header's check tag does not match its size and state",
+                ));
             }
             if !used {
                 if m.read(b + size - 4) != size {

@@ -70,7 +70,7 @@
 //! payloads are aligned (to `A`, or to `2^s` with a matching back-offset word); a growable
 //! heap ends exactly at `first + span`, a power of two.
 
-use super::block::{Geometry, tag, Layout, NIL};
+use super::block::{tag, Geometry, Layout, NIL};
 use super::classes::{push, unlink};
 use super::Policy;
 use crate::event::{Event, Observer};
@@ -139,10 +139,22 @@ impl Buddy {
         let min = layout.min_block.max(layout.header + 8) as u64;
         let kmin = ceil_log2(min);
         if kmin > MAX_ORDER {
-            return Err(HeapError::BadConfig("the header is too large for a buddy block"));
+            return Err(HeapError::BadConfig(
+                "the header is too large for a buddy block",
+            ));
         }
-        let layout = Layout { min_block: 1 << kmin, ..layout };
-        Ok(Buddy { layout, kmin, first: 0, span: 0, heads: [NIL; ORDERS], nonempty: 0 })
+        let layout = Layout {
+            min_block: 1 << kmin,
+            ..layout
+        };
+        Ok(Buddy {
+            layout,
+            kmin,
+            first: 0,
+            span: 0,
+            heads: [NIL; ORDERS],
+            nonempty: 0,
+        })
     }
 
     /// Offset of the first block.
@@ -219,7 +231,11 @@ impl Buddy {
     #[inline]
     fn hdr_of<S: Source>(&self, m: &Mem<S>, b: u32) -> Hdr {
         let w = m.read(b);
-        Hdr { k: w & ORDER_MASK, used: w & USED != 0, s: (w >> S_SHIFT) & S_MASK }
+        Hdr {
+            k: w & ORDER_MASK,
+            used: w & USED != 0,
+            s: (w >> S_SHIFT) & S_MASK,
+        }
     }
 
     #[inline]
@@ -261,7 +277,13 @@ impl Buddy {
 
     /// Makes `(x, k)` free, merging it with its buddy while the buddy is a free block of the
     /// same order and the parent lies inside the trees. `x`'s own header is rewritten last.
-    fn release<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, mut x: u32, mut k: u32) {
+    fn release<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        mut x: u32,
+        mut k: u32,
+    ) {
         while k < MAX_ORDER {
             let rel = x - self.first;
             let parent = rel & !(1u32 << k);
@@ -277,7 +299,11 @@ impl Buddy {
             let (lo, hi) = if bud < x { (bud, x) } else { (x, bud) };
             x = lo;
             k += 1;
-            o.event(Event::Coalesce { block: lo, absorbed: hi, size: 1 << k });
+            o.event(Event::Coalesce {
+                block: lo,
+                absorbed: hi,
+                size: 1 << k,
+            });
         }
         self.set_header(m, x, k, false, 0);
         self.push_free(m, x, k);
@@ -285,7 +311,13 @@ impl Buddy {
 
     /// Grows the heap so that a free block of order `k` or more exists. On failure nothing
     /// has changed.
-    fn grow_for<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, k: u32, request: usize) -> Result<(), HeapError> {
+    fn grow_for<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        k: u32,
+        request: usize,
+    ) -> Result<(), HeapError> {
         let oom = HeapError::OutOfMemory { requested: request };
         if m.is_fixed() {
             return Err(oom);
@@ -297,7 +329,11 @@ impl Buddy {
                 return Err(oom);
             }
             let (old_brk, pages) = m.grow(end as u32 - m.brk()).map_err(|_| oom)?;
-            o.event(Event::Grow { old_brk, new_brk: m.brk(), pages });
+            o.event(Event::Grow {
+                old_brk,
+                new_brk: m.brk(),
+                pages,
+            });
             self.span = 1 << k;
             self.set_header(m, self.first, k, false, 0);
             self.push_free(m, self.first, k);
@@ -312,7 +348,11 @@ impl Buddy {
             return Err(oom);
         }
         let (old_brk, pages) = m.grow((1u32 << target) - self.span).map_err(|_| oom)?;
-        o.event(Event::Grow { old_brk, new_brk: m.brk(), pages });
+        o.event(Event::Grow {
+            old_brk,
+            new_brk: m.brk(),
+            pages,
+        });
         for i in r..target {
             let half = self.first + (1u32 << i);
             self.span = 2u32 << i;
@@ -324,14 +364,27 @@ impl Buddy {
 
     /// Takes the free block `b` of order `i` off its list and splits it down to order `k`,
     /// the lower half kept each time; writes the used header. Returns the payload.
-    fn take<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, mut i: u32, k: u32, s: u32) -> u32 {
+    fn take<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        b: u32,
+        mut i: u32,
+        k: u32,
+        s: u32,
+    ) -> u32 {
         self.unlink_free(m, b, i);
         while i > k {
             i -= 1;
             let upper = b + (1u32 << i);
             self.set_header(m, upper, i, false, 0);
             self.push_free(m, upper, i);
-            o.event(Event::Split { block: b, size: 1 << i, rest: upper, rest_size: 1 << i });
+            o.event(Event::Split {
+                block: b,
+                size: 1 << i,
+                rest: upper,
+                rest_size: 1 << i,
+            });
         }
         self.set_header(m, b, k, true, s);
         let h = self.layout.header;
@@ -405,7 +458,11 @@ impl Policy for Buddy {
         // A payload right after its header.
         if let Some(hd) = self.hdr(m, p - h) {
             if hd.s == 0 {
-                return if hd.used { Ok(p - h) } else { Err(HeapError::DoubleFree { addr }) };
+                return if hd.used {
+                    Ok(p - h)
+                } else {
+                    Err(HeapError::DoubleFree { addr })
+                };
             }
         }
         // An over-aligned payload: the back-offset word just before it names the block.
@@ -427,7 +484,13 @@ impl Policy for Buddy {
         Err(HeapError::Interior { addr })
     }
 
-    fn malloc<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, request: usize, align: u32) -> Result<u32, HeapError> {
+    fn malloc<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        request: usize,
+        align: u32,
+    ) -> Result<u32, HeapError> {
         let l = self.layout;
         // Over-aligned requests take blocks at least as large as the alignment, so every
         // candidate has the same payload offset.
@@ -435,7 +498,11 @@ impl Policy for Buddy {
             (0, 0)
         } else {
             let a = align.trailing_zeros();
-            let s = if (self.first + l.header) % align == 0 { 0 } else { a };
+            let s = if (self.first + l.header) % align == 0 {
+                0
+            } else {
+                a
+            };
             (s, a)
         };
         let off = self.off(s);
@@ -444,24 +511,39 @@ impl Policy for Buddy {
             Some(f) => f,
             None => {
                 self.grow_for(m, o, k, request)?;
-                self.find(k).expect("growth makes a large enough free block")
+                self.find(k)
+                    .expect("growth makes a large enough free block")
             }
         };
         let (b, i) = found;
         let p = self.take(m, o, b, i, k, s);
-        o.event(Event::Alloc { block: b, size: 1 << k, request: request as u32, probes: 1 });
+        o.event(Event::Alloc {
+            block: b,
+            size: 1 << k,
+            request: request as u32,
+            probes: 1,
+        });
         Ok(p)
     }
 
     fn free<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32) {
         let k = self.hdr_of(m, b).k;
-        o.event(Event::Free { block: b, size: 1 << k });
+        o.event(Event::Free {
+            block: b,
+            size: 1 << k,
+        });
         // Mark it free first: if it is absorbed by its buddy, no stale "used" header stays.
         self.set_header(m, b, k, false, 0);
         self.release(m, o, b, k);
     }
 
-    fn realloc<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, request: usize) -> Result<u32, HeapError> {
+    fn realloc<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        b: u32,
+        request: usize,
+    ) -> Result<u32, HeapError> {
         let Hdr { k, s, .. } = self.hdr_of(m, b);
         let off = self.off(s);
         let j = self.order_for(off, request)?;
@@ -473,10 +555,20 @@ impl Policy for Buddy {
                 let upper = b + (1u32 << i);
                 self.set_header(m, upper, i, false, 0);
                 self.push_free(m, upper, i);
-                o.event(Event::Split { block: b, size: 1 << i, rest: upper, rest_size: 1 << i });
+                o.event(Event::Split {
+                    block: b,
+                    size: 1 << i,
+                    rest: upper,
+                    rest_size: 1 << i,
+                });
             }
             self.set_header(m, b, j, true, s);
-            o.event(Event::Realloc { old: b, new: b, size: 1 << j, in_place: true });
+            o.event(Event::Realloc {
+                old: b,
+                new: b,
+                size: 1 << j,
+                in_place: true,
+            });
             return Ok(b + off);
         }
         // Grow in place: at every level from k to j, b must be the lower buddy and the upper
@@ -507,7 +599,11 @@ impl Policy for Buddy {
                 // below fails the same way.
                 Some(r) => match m.grow((1u32 << j) - (1u32 << r)) {
                     Ok((old_brk, pages)) => {
-                        o.event(Event::Grow { old_brk, new_brk: m.brk(), pages });
+                        o.event(Event::Grow {
+                            old_brk,
+                            new_brk: m.brk(),
+                            pages,
+                        });
                         true
                     }
                     Err(_) => false,
@@ -520,13 +616,22 @@ impl Policy for Buddy {
                 if i < top {
                     self.unlink_free(m, bud, i);
                 }
-                o.event(Event::Coalesce { block: b, absorbed: bud, size: 2 << i });
+                o.event(Event::Coalesce {
+                    block: b,
+                    absorbed: bud,
+                    size: 2 << i,
+                });
             }
             if grow_from.is_some() {
                 self.span = 1 << j;
             }
             self.set_header(m, b, j, true, s);
-            o.event(Event::Realloc { old: b, new: b, size: 1 << j, in_place: true });
+            o.event(Event::Realloc {
+                old: b,
+                new: b,
+                size: 1 << j,
+                in_place: true,
+            });
             return Ok(b + off);
         }
         // Move: a new block, the bytes, then the old block freed.
@@ -535,7 +640,12 @@ impl Policy for Buddy {
         m.copy(b + off, p, keep);
         self.free(m, o, b);
         let nb = p - self.layout.header;
-        o.event(Event::Realloc { old: b, new: nb, size: 1 << self.hdr_of(m, nb).k, in_place: false });
+        o.event(Event::Realloc {
+            old: b,
+            new: nb,
+            size: 1 << self.hdr_of(m, nb).k,
+            in_place: false,
+        });
         Ok(p)
     }
 
@@ -549,7 +659,12 @@ impl Policy for Buddy {
         let mut b = self.first;
         while b < end {
             let Some(h) = self.hdr(m, b) else { return };
-            f(BlockInfo { block: b, size: 1 << h.k, header: self.off(h.s), used: h.used });
+            f(BlockInfo {
+                block: b,
+                size: 1 << h.k,
+                header: self.off(h.s),
+                used: h.used,
+            });
             b += 1 << h.k;
         }
     }
@@ -585,7 +700,10 @@ impl Policy for Buddy {
                 return Err((NIL, "the fixed heap's trees do not cover it as they should"));
             }
         } else if self.span != 0 && (!self.span.is_power_of_two() || end != brk as u64) {
-            return Err((NIL, "a growable heap must be one tree that ends at the break"));
+            return Err((
+                NIL,
+                "a growable heap must be one tree that ends at the break",
+            ));
         }
         if (base + (self.first + l.header) as usize) % l.align as usize != 0 {
             return Err((NIL, "the first payload is not aligned"));
@@ -606,7 +724,10 @@ impl Policy for Buddy {
                 return Err((b, "a block is not aligned to its size"));
             }
             if rel as u64 + size as u64 > self.span as u64 {
-                return Err((b, "a block runs past the end of its tree: blocks do not tile the heap"));
+                return Err((
+                    b,
+                    "a block runs past the end of its tree: blocks do not tile the heap",
+                ));
             }
             if l.tagged() && m.read(b + 4) != tag(b, w, h.used) {
                 return Err((b, "the header's check tag does not match it"));
@@ -625,7 +746,11 @@ impl Policy for Buddy {
                 }
             }
             if let Some((pb, pk)) = prev_free {
-                if !h.used && pk == h.k && pb + (1u32 << pk) == b && (pb - self.first) & (1u32 << pk) == 0 {
+                if !h.used
+                    && pk == h.k
+                    && pb + (1u32 << pk) == b
+                    && (pb - self.first) & (1u32 << pk) == 0
+                {
                     let parent = pb - self.first;
                     if parent as u64 + (2u64 << pk) <= self.span as u64 {
                         return Err((b, "two free buddies of the same order were not merged"));
@@ -656,12 +781,17 @@ impl Policy for Buddy {
             let (mut prev, mut e, mut n) = (NIL, self.heads[k as usize], 0);
             while e != NIL {
                 if budget == 0 {
-                    return Err((NIL, "the free lists hold more entries than there are free blocks (a cycle?)"));
+                    return Err((
+                        NIL,
+                        "the free lists hold more entries than there are free blocks (a cycle?)",
+                    ));
                 }
                 budget -= 1;
                 match self.hdr(m, e) {
                     Some(h) if !h.used && h.k == k => {}
-                    Some(h) if !h.used => return Err((e, "a free block sits in the list of another order")),
+                    Some(h) if !h.used => {
+                        return Err((e, "a free block sits in the list of another order"))
+                    }
                     _ => return Err((e, "a free list holds a block that is not free")),
                 }
                 if m.prev_link(l, e) != prev {

@@ -23,12 +23,22 @@ pub struct FreeList {
 
 impl FreeList {
     pub const fn new(fit: Fit, order: Order) -> Self {
-        FreeList { fit, order, head: NIL, tail: NIL, rover: NIL }
+        FreeList {
+            fit,
+            order,
+            head: NIL,
+            tail: NIL,
+            rover: NIL,
+        }
     }
 
     /// Links `b` in before `at` (`NIL`: at the tail).
     fn link_before<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, b: u32, at: u32) {
-        let prev = if at == NIL { self.tail } else { m.prev_link(l, at) };
+        let prev = if at == NIL {
+            self.tail
+        } else {
+            m.prev_link(l, at)
+        };
         m.set_next_link(l, b, at);
         m.set_prev_link(l, b, prev);
         if prev == NIL {
@@ -93,7 +103,15 @@ impl FreeIndex for FreeList {
         }
     }
 
-    fn replace<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, old: u32, old_size: u32, new: u32, new_size: u32) {
+    fn replace<G: Geometry, S: Source>(
+        &mut self,
+        m: &mut Mem<S>,
+        l: &G,
+        old: u32,
+        old_size: u32,
+        new: u32,
+        new_size: u32,
+    ) {
         if matches!(self.order, Order::SizeAsc | Order::SizeDesc) {
             self.remove(m, l, old, old_size);
             self.insert(m, l, new, new_size);
@@ -118,7 +136,14 @@ impl FreeIndex for FreeList {
         }
     }
 
-    fn find<G: Geometry, S: Source>(&mut self, m: &Mem<S>, l: &G, asize: u32, align: u32, probes: &mut u32) -> Option<(u32, u32, u32)> {
+    fn find<G: Geometry, S: Source>(
+        &mut self,
+        m: &Mem<S>,
+        l: &G,
+        asize: u32,
+        align: u32,
+        probes: &mut u32,
+    ) -> Option<(u32, u32, u32)> {
         let base = m.base_ptr() as usize;
         let start = match self.fit {
             Fit::Next if self.rover != NIL => self.rover,
@@ -135,8 +160,12 @@ impl FreeIndex for FreeList {
                         self.rover = e;
                         return Some((e, size, lead));
                     }
-                    Fit::Best if best.is_none_or(|(_, s, _)| size < s) => best = Some((e, size, lead)),
-                    Fit::Worst if best.is_none_or(|(_, s, _)| size > s) => best = Some((e, size, lead)),
+                    Fit::Best if best.is_none_or(|(_, s, _)| size < s) => {
+                        best = Some((e, size, lead))
+                    }
+                    Fit::Worst if best.is_none_or(|(_, s, _)| size > s) => {
+                        best = Some((e, size, lead))
+                    }
                     _ => {}
                 }
             }
@@ -160,12 +189,19 @@ impl FreeIndex for FreeList {
         }
     }
 
-    fn check<G: Geometry, S: Source>(&self, m: &Mem<S>, l: &G, free: u32) -> Result<u32, &'static str> {
+    fn check<G: Geometry, S: Source>(
+        &self,
+        m: &Mem<S>,
+        l: &G,
+        free: u32,
+    ) -> Result<u32, &'static str> {
         let (mut n, mut prev, mut e) = (0u32, NIL, self.head);
         let mut rover_seen = self.rover == NIL;
         while e != NIL {
             if n >= free {
-                return Err("the free list holds more entries than there are free blocks (a cycle?)");
+                return Err(
+                    "the free list holds more entries than there are free blocks (a cycle?)",
+                );
             }
             if e >= m.brk() || m.is_used(e) {
                 return Err("the free list holds a block that is not free");

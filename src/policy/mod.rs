@@ -47,11 +47,23 @@ pub trait Policy {
         p - self.layout().header
     }
     /// A payload of at least `request` bytes aligned to `align`.
-    fn malloc<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, request: usize, align: u32) -> Result<u32, HeapError>;
+    fn malloc<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        request: usize,
+        align: u32,
+    ) -> Result<u32, HeapError>;
     /// Frees the (validated) block `b`.
     fn free<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32);
     /// Resizes the (validated) block `b`, in place when it can; returns the payload.
-    fn realloc<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, request: usize) -> Result<u32, HeapError>;
+    fn realloc<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        b: u32,
+        request: usize,
+    ) -> Result<u32, HeapError>;
     /// Payload bytes the (validated) block `b` can hold.
     fn usable_size<S: Source>(&self, m: &Mem<S>, b: u32) -> u32;
     /// Every block from the heap's start to the break, in address order.
@@ -72,13 +84,25 @@ impl<F: FreeIndex, G: block::Geometry> Policy for Bt<F, G> {
     fn validate<S: Source>(&self, m: &Mem<S>, p: u32, addr: usize) -> Result<u32, HeapError> {
         Bt::validate(self, m, p, addr)
     }
-    fn malloc<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, request: usize, align: u32) -> Result<u32, HeapError> {
+    fn malloc<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        request: usize,
+        align: u32,
+    ) -> Result<u32, HeapError> {
         Bt::malloc(self, m, o, request, align)
     }
     fn free<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32) {
         Bt::free(self, m, o, b)
     }
-    fn realloc<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, request: usize) -> Result<u32, HeapError> {
+    fn realloc<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        b: u32,
+        request: usize,
+    ) -> Result<u32, HeapError> {
         Bt::realloc(self, m, o, b, request)
     }
     fn usable_size<S: Source>(&self, m: &Mem<S>, b: u32) -> u32 {
@@ -124,7 +148,13 @@ pub enum Order {
 }
 
 impl Order {
-    pub const ALL: [Order; 5] = [Order::Addr, Order::SizeAsc, Order::SizeDesc, Order::Front, Order::Back];
+    pub const ALL: [Order; 5] = [
+        Order::Addr,
+        Order::SizeAsc,
+        Order::SizeDesc,
+        Order::Front,
+        Order::Back,
+    ];
     pub const fn name(self) -> &'static str {
         match self {
             Order::Addr => "addr",
@@ -200,7 +230,10 @@ impl PolicyKind {
     }
     /// Whether the `--order` knob applies.
     pub const fn has_order(self) -> bool {
-        matches!(self, PolicyKind::First | PolicyKind::Next | PolicyKind::Best | PolicyKind::Worst)
+        matches!(
+            self,
+            PolicyKind::First | PolicyKind::Next | PolicyKind::Best | PolicyKind::Worst
+        )
     }
     const fn fit(self) -> Option<Fit> {
         match self {
@@ -250,7 +283,15 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { policy: PolicyKind::First, order: Order::Addr, coalesce: true, header: 8, align: 8, heap_size: None, base: None }
+        Config {
+            policy: PolicyKind::First,
+            order: Order::Addr,
+            coalesce: true,
+            header: 8,
+            align: 8,
+            heap_size: None,
+            base: None,
+        }
     }
 }
 
@@ -267,8 +308,14 @@ impl AnyPolicy {
     pub fn new(c: &Config) -> Result<AnyPolicy, HeapError> {
         let layout = Layout::new(c.header, c.align)?;
         Ok(match (c.policy, c.policy.fit()) {
-            (_, Some(fit)) => AnyPolicy::List(Bt::new(layout, c.coalesce, fit::FreeList::new(fit, c.order))),
-            (PolicyKind::Seglist, _) => AnyPolicy::Seglist(Bt::new(layout, true, seglist::SegLists::new())),
+            (_, Some(fit)) => AnyPolicy::List(Bt::new(
+                layout,
+                c.coalesce,
+                fit::FreeList::new(fit, c.order),
+            )),
+            (PolicyKind::Seglist, _) => {
+                AnyPolicy::Seglist(Bt::new(layout, true, seglist::SegLists::new()))
+            }
             (PolicyKind::Tlsf, _) => AnyPolicy::Tlsf(Bt::new(layout, true, tlsf::Tlsf::new())),
             _ => AnyPolicy::Buddy(Buddy::new(layout)?),
         })
@@ -300,13 +347,25 @@ impl Policy for AnyPolicy {
     fn validate<S: Source>(&self, m: &Mem<S>, p: u32, addr: usize) -> Result<u32, HeapError> {
         dispatch!(self, x => x.validate(m, p, addr))
     }
-    fn malloc<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, request: usize, align: u32) -> Result<u32, HeapError> {
+    fn malloc<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        request: usize,
+        align: u32,
+    ) -> Result<u32, HeapError> {
         dispatch!(self, p => p.malloc(m, o, request, align))
     }
     fn free<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32) {
         dispatch!(self, p => p.free(m, o, b))
     }
-    fn realloc<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, request: usize) -> Result<u32, HeapError> {
+    fn realloc<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        b: u32,
+        request: usize,
+    ) -> Result<u32, HeapError> {
         dispatch!(self, p => p.realloc(m, o, b, request))
     }
     fn usable_size<S: Source>(&self, m: &Mem<S>, b: u32) -> u32 {

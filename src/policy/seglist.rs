@@ -21,7 +21,10 @@ fn class(size: u32) -> usize {
 
 impl SegLists {
     pub const fn new() -> Self {
-        SegLists { heads: [0; 32], nonempty: 0 }
+        SegLists {
+            heads: [0; 32],
+            nonempty: 0,
+        }
     }
 }
 
@@ -39,7 +42,14 @@ impl FreeIndex for SegLists {
         }
     }
 
-    fn find<G: Geometry, S: Source>(&mut self, m: &Mem<S>, l: &G, asize: u32, align: u32, probes: &mut u32) -> Option<(u32, u32, u32)> {
+    fn find<G: Geometry, S: Source>(
+        &mut self,
+        m: &Mem<S>,
+        l: &G,
+        asize: u32,
+        align: u32,
+        probes: &mut u32,
+    ) -> Option<(u32, u32, u32)> {
         let base = m.base_ptr() as usize;
         let mut classes = self.nonempty & (u32::MAX << class(asize));
         while classes != 0 {
@@ -70,7 +80,12 @@ impl FreeIndex for SegLists {
         }
     }
 
-    fn check<G: Geometry, S: Source>(&self, m: &Mem<S>, l: &G, free: u32) -> Result<u32, &'static str> {
+    fn check<G: Geometry, S: Source>(
+        &self,
+        m: &Mem<S>,
+        l: &G,
+        free: u32,
+    ) -> Result<u32, &'static str> {
         let (mut budget, mut n) = (free, 0);
         for c in 0..32 {
             if self.nonempty & (1 << c) != 0 {

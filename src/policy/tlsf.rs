@@ -46,7 +46,11 @@ fn mapping(size: u32) -> (usize, usize) {
 
 impl Tlsf {
     pub const fn new() -> Self {
-        Tlsf { fl_map: 0, sl_map: [0; FL], heads: [[0; SL]; FL] }
+        Tlsf {
+            fl_map: 0,
+            sl_map: [0; FL],
+            heads: [[0; SL]; FL],
+        }
     }
 
     #[inline(always)]
@@ -67,12 +71,19 @@ impl Tlsf {
         if here != 0 {
             return Some((fl, here.trailing_zeros() as usize));
         }
-        let above = if fl + 1 < FL { self.fl_map & (u32::MAX << (fl + 1)) } else { 0 };
+        let above = if fl + 1 < FL {
+            self.fl_map & (u32::MAX << (fl + 1))
+        } else {
+            0
+        };
         if above == 0 {
             return None;
         }
         let fl = above.trailing_zeros() as usize & (FL - 1);
-        Some((fl, (self.sl_map[fl] as u32).trailing_zeros() as usize & (SL - 1)))
+        Some((
+            fl,
+            (self.sl_map[fl] as u32).trailing_zeros() as usize & (SL - 1),
+        ))
     }
 }
 
@@ -103,7 +114,15 @@ impl FreeIndex for Tlsf {
 
     #[cfg_attr(not(feature = "small"), inline(always))]
     #[cfg_attr(feature = "small", inline(never))]
-    fn replace<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, old: u32, old_size: u32, new: u32, new_size: u32) {
+    fn replace<G: Geometry, S: Source>(
+        &mut self,
+        m: &mut Mem<S>,
+        l: &G,
+        old: u32,
+        old_size: u32,
+        new: u32,
+        new_size: u32,
+    ) {
         let (fl, sl) = mapping(old_size);
         if mapping(new_size) == (fl, sl) {
             // The rest of a split block often stays in its list: it takes the block's place.
@@ -116,7 +135,15 @@ impl FreeIndex for Tlsf {
 
     #[cfg_attr(not(feature = "small"), inline(always))]
     #[cfg_attr(feature = "small", inline(never))]
-    fn merged<G: Geometry, S: Source>(&mut self, m: &mut Mem<S>, l: &G, old: u32, old_size: u32, new: u32, new_size: u32) {
+    fn merged<G: Geometry, S: Source>(
+        &mut self,
+        m: &mut Mem<S>,
+        l: &G,
+        old: u32,
+        old_size: u32,
+        new: u32,
+        new_size: u32,
+    ) {
         let (fl, sl) = mapping(old_size);
         if mapping(new_size) != (fl, sl) {
             self.remove(m, l, old, old_size);
@@ -129,10 +156,21 @@ impl FreeIndex for Tlsf {
 
     #[cfg_attr(not(feature = "small"), inline(always))]
     #[cfg_attr(feature = "small", inline(never))]
-    fn find<G: Geometry, S: Source>(&mut self, m: &Mem<S>, l: &G, asize: u32, align: u32, probes: &mut u32) -> Option<(u32, u32, u32)> {
+    fn find<G: Geometry, S: Source>(
+        &mut self,
+        m: &Mem<S>,
+        l: &G,
+        asize: u32,
+        align: u32,
+        probes: &mut u32,
+    ) -> Option<(u32, u32, u32)> {
         let base = m.base_ptr() as usize;
         // Aligned requests look for room for the worst lead gap as well.
-        let want = if align > l.align() { asize.checked_add(align + l.min_block())? } else { asize };
+        let want = if align > l.align() {
+            asize.checked_add(align + l.min_block())?
+        } else {
+            asize
+        };
         // The request's own list first: its head, when large enough, is the tightest fit
         // at hand (rounding up would skip it and cut a larger block).
         let (fl, sl) = mapping(want);
@@ -170,7 +208,12 @@ impl FreeIndex for Tlsf {
         }
     }
 
-    fn check<G: Geometry, S: Source>(&self, m: &Mem<S>, l: &G, free: u32) -> Result<u32, &'static str> {
+    fn check<G: Geometry, S: Source>(
+        &self,
+        m: &Mem<S>,
+        l: &G,
+        free: u32,
+    ) -> Result<u32, &'static str> {
         let (mut budget, mut n) = (free, 0);
         for fl in 0..FL {
             if (self.fl_map & (1 << fl) != 0) != (self.sl_map[fl] != 0) {
@@ -178,7 +221,9 @@ impl FreeIndex for Tlsf {
             }
             for sl in 0..SL {
                 if self.nonempty(fl, sl) {
-                    let k = check_list(m, l, self.heads[fl][sl], &mut budget, |s| mapping(s) == (fl, sl))?;
+                    let k = check_list(m, l, self.heads[fl][sl], &mut budget, |s| {
+                        mapping(s) == (fl, sl)
+                    })?;
                     if k == 0 {
                         return Err("a size class is marked non-empty but its list is empty");
                     }

@@ -38,7 +38,11 @@ impl Arena {
         // SAFETY: `start..start + capacity` lies inside the allocation, which we own until
         // drop, and it is 64 KiB aligned.
         let region = unsafe { FixedRegion::new(start, capacity, base) };
-        Some(Arena { region, raw, layout })
+        Some(Arena {
+            region,
+            raw,
+            layout,
+        })
     }
 }
 

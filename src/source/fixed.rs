@@ -20,14 +20,24 @@ impl FixedRegion {
     /// `start..start + capacity` must be writable memory that only this region uses for as
     /// long as it (and any heap over it) lives, and `start` must be 64 KiB aligned.
     pub const unsafe fn new(start: *mut u8, capacity: usize, report_base: usize) -> Self {
-        FixedRegion { start, capacity, brk: 0, report_base }
+        FixedRegion {
+            start,
+            capacity,
+            brk: 0,
+            report_base,
+        }
     }
     /// A region whose reports give real addresses (what [`crate::Allocator`] needs).
     ///
     /// # Safety
     /// As for [`FixedRegion::new`].
     pub const unsafe fn real(start: *mut u8, capacity: usize) -> Self {
-        FixedRegion { start, capacity, brk: 0, report_base: REAL }
+        FixedRegion {
+            start,
+            capacity,
+            brk: 0,
+            report_base: REAL,
+        }
     }
     /// Bytes still available above the break.
     pub fn remaining(&self) -> usize {

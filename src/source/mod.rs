@@ -6,17 +6,17 @@
 //! say how far memory has been *committed* beyond the break (on wasm32, up to `memory.size`),
 //! which is what the playground draws as "grown but unused".
 
+#[cfg(feature = "alloc")]
+mod arena;
 mod fixed;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
-#[cfg(feature = "alloc")]
-mod arena;
 
+#[cfg(feature = "alloc")]
+pub use arena::Arena;
 pub use fixed::FixedRegion;
 #[cfg(target_arch = "wasm32")]
 pub use wasm::WasmMemory;
-#[cfg(feature = "alloc")]
-pub use arena::Arena;
 
 /// The size of a WebAssembly page, the unit in which `memory.grow` works.
 pub const PAGE: usize = 64 * 1024;

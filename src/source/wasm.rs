@@ -24,7 +24,13 @@ pub struct WasmMemory {
 
 impl WasmMemory {
     pub const fn new() -> WasmMemory {
-        WasmMemory { start: 0, brk: 0, end: 0, report_base: 0, reports_from_base: false }
+        WasmMemory {
+            start: 0,
+            brk: 0,
+            end: 0,
+            report_base: 0,
+            reports_from_base: false,
+        }
     }
 
     /// The same source, with reports that give the heap's start as `base` (OSTEP's `-b`,
@@ -62,7 +68,10 @@ impl WasmMemory {
     /// The heap over `self` (and any other user of those pages) must be gone before the
     /// returned source is used: both would own the same memory.
     pub unsafe fn restart(&self) -> WasmMemory {
-        WasmMemory { brk: self.start, ..*self }
+        WasmMemory {
+            brk: self.start,
+            ..*self
+        }
     }
 
     fn init(&mut self) {

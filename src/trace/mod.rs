@@ -21,9 +21,14 @@ mod rep;
 mod replay;
 mod script;
 
-pub use op::{op_text, op_text_with, quote, Format, Op, OpKind, Trace, MAX_IDS, MAX_OPS, MAX_SIZE, NULL_ID};
+pub use op::{
+    op_text, op_text_with, quote, Format, Op, OpKind, Trace, MAX_IDS, MAX_OPS, MAX_SIZE, NULL_ID,
+};
 pub use rep::parse_rep;
-pub use replay::{replay, replay_each, replay_with, Options, Outcome, Report, Session, Step, StepError, StepErrorKind};
+pub use replay::{
+    replay, replay_each, replay_with, Options, Outcome, Report, Session, Step, StepError,
+    StepErrorKind,
+};
 pub use script::{parse_script, statements_of, strip_comment, unescape};
 
 use alloc::string::String;
@@ -59,7 +64,9 @@ pub fn parse(text: &str) -> Result<Trace, ParseError> {
 /// mark removed.
 pub(crate) fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    text.split('\n').enumerate().map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
+    text.split('\n')
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
 }
 
 /// At most 40 characters of `s` (then `...`), for quoting input in messages.

@@ -52,7 +52,13 @@ impl OpKind {
 
     /// Whether the op asks for a block (malloc, calloc, memalign, realloc).
     pub const fn allocates(&self) -> bool {
-        matches!(self, OpKind::Malloc { .. } | OpKind::Calloc { .. } | OpKind::Memalign { .. } | OpKind::Realloc { .. })
+        matches!(
+            self,
+            OpKind::Malloc { .. }
+                | OpKind::Calloc { .. }
+                | OpKind::Memalign { .. }
+                | OpKind::Realloc { .. }
+        )
     }
 
     /// Whether the op is the user's own access to a block's bytes (write, memset).
@@ -64,7 +70,9 @@ impl OpKind {
     /// memset).
     pub const fn bytes(&self) -> u64 {
         match *self {
-            OpKind::Malloc { size } | OpKind::Memalign { size, .. } | OpKind::Realloc { size } => size as u64,
+            OpKind::Malloc { size } | OpKind::Memalign { size, .. } | OpKind::Realloc { size } => {
+                size as u64
+            }
             OpKind::Calloc { n, size } => n as u64 * size as u64,
             OpKind::Free | OpKind::Write { .. } | OpKind::Memset { .. } => 0,
         }

@@ -63,12 +63,12 @@
 use super::op::{OpKind, Trace, NULL_ID};
 use super::{clip, ParseError};
 use crate::policy::Order;
+use crate::vm::rng::Mt19937 as Mt;
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::{self, Write as _};
-use crate::vm::rng::Mt19937 as Mt;
 
 /// malloc.py's search rules (`-p`). It has no next fit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -132,7 +132,15 @@ pub struct Knobs {
 
 impl Default for Knobs {
     fn default() -> Self {
-        Knobs { heap_size: 100, base: 1000, header: 0, align: -1, policy: Search::Best, order: Order::Addr, coalesce: false }
+        Knobs {
+            heap_size: 100,
+            base: 1000,
+            header: 0,
+            align: -1,
+            policy: Search::Best,
+            order: Order::Addr,
+            coalesce: false,
+        }
     }
 }
 
@@ -153,7 +161,11 @@ pub enum Crash {
     /// `Free(ptr[N])` is printed).
     NoSuchPtr(i64),
     /// `-A`: an op malloc.py cannot read (the op's index, its text, and what Python raises).
-    BadOp { index: usize, text: String, why: &'static str },
+    BadOp {
+        index: usize,
+        text: String,
+        why: &'static str,
+    },
     /// A number outgrew 64 bits (malloc.py's integers are unbounded).
     Overflow,
 }
@@ -196,7 +208,11 @@ impl Sim {
         if knobs.align != -1 && knobs.align <= 0 {
             return Err(Crash::BadAlign(knobs.align));
         }
-        Ok(Sim { knobs, list: alloc::vec![(knobs.base, knobs.heap_size)], sizes: BTreeMap::new() })
+        Ok(Sim {
+            knobs,
+            list: alloc::vec![(knobs.base, knobs.heap_size)],
+            sizes: BTreeMap::new(),
+        })
     }
 
     pub fn knobs(&self) -> &Knobs {
@@ -221,7 +237,9 @@ impl Sim {
             // Python's `%` with a positive divisor is never negative.
             let left = size.rem_euclid(self.knobs.align);
             if left != 0 {
-                size = size.checked_add(self.knobs.align - left).ok_or(Crash::Overflow)?;
+                size = size
+                    .checked_add(self.knobs.align - left)
+                    .ok_or(Crash::Overflow)?;
             }
         }
         size.checked_add(self.knobs.header).ok_or(Crash::Overflow)
@@ -258,7 +276,10 @@ impl Sim {
             return Err(Crash::AddrInUse(addr));
         }
         if bsize > size {
-            let rest = (addr.checked_add(size).ok_or(Crash::Overflow)?, bsize.checked_sub(size).ok_or(Crash::Overflow)?);
+            let rest = (
+                addr.checked_add(size).ok_or(Crash::Overflow)?,
+                bsize.checked_sub(size).ok_or(Crash::Overflow)?,
+            );
             self.list[i] = rest;
         } else {
             self.list.remove(i);
@@ -382,7 +403,10 @@ fn python_int(text: &str) -> Result<Option<i64>, &'static str> {
             return Err("ValueError: invalid literal for int()");
         }
         prev_underscore = false;
-        match v.checked_mul(10).and_then(|v| v.checked_add((c - b'0') as i64)) {
+        match v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add((c - b'0') as i64))
+        {
             Some(n) => v = n,
             None => return Ok(None),
         }
@@ -393,7 +417,11 @@ fn python_int(text: &str) -> Result<Option<i64>, &'static str> {
 /// One `-A` op, as malloc.py reads it: `op[0]` picks the kind, `int(op.split(op[0])[1])`
 /// the number.
 fn parse_op(index: usize, op: &str) -> Result<OpSpec, Crash> {
-    let bad = |why| Crash::BadOp { index, text: String::from(op), why };
+    let bad = |why| Crash::BadOp {
+        index,
+        text: String::from(op),
+        why,
+    };
     let Some(c) = op.chars().next() else {
         return Err(bad("IndexError: an empty op"));
     };
@@ -402,14 +430,21 @@ fn parse_op(index: usize, op: &str) -> Result<OpSpec, Crash> {
     }
     let field = op[1..].split(c).next().unwrap_or("");
     let n = python_int(field).map_err(bad)?.ok_or(Crash::Overflow)?;
-    Ok(if c == '+' { OpSpec::Alloc(n) } else { OpSpec::Free(n) })
+    Ok(if c == '+' {
+        OpSpec::Alloc(n)
+    } else {
+        OpSpec::Free(n)
+    })
 }
 
 /// Parses an `-A` list exactly as malloc.py does (see the module notes). The error is the
 /// [`Crash`] malloc.py meets at the first op it cannot read; the ops before it run in
 /// malloc.py, but heaptale refuses the whole list.
 pub fn parse_ops(list: &str) -> Result<Vec<OpSpec>, Crash> {
-    list.split(',').enumerate().map(|(i, op)| parse_op(i, op)).collect()
+    list.split(',')
+        .enumerate()
+        .map(|(i, op)| parse_op(i, op))
+        .collect()
 }
 
 /// Parses an op list from a file: ops separated by commas, newlines or both, blank lines
@@ -424,11 +459,17 @@ pub fn parse_ops_file(text: &str) -> Result<Vec<OpSpec>, ParseError> {
         let line = line.trim();
         for op in line.split(',') {
             let i = ops.len();
-            ops.push(parse_op(i, op).map_err(|e| ParseError { line: n, message: alloc::string::ToString::to_string(&e) })?);
+            ops.push(parse_op(i, op).map_err(|e| ParseError {
+                line: n,
+                message: alloc::string::ToString::to_string(&e),
+            })?);
         }
     }
     if ops.is_empty() {
-        return Err(ParseError { line: 1, message: String::from("no ops: expected +SIZE and -INDEX ops separated by commas") });
+        return Err(ParseError {
+            line: 1,
+            message: String::from("no ops: expected +SIZE and -INDEX ops separated by commas"),
+        });
     }
     Ok(ops)
 }
@@ -450,7 +491,10 @@ pub fn ops_from_trace(trace: &Trace) -> Result<(Vec<OpSpec>, Vec<u32>), ParseErr
     let mut last: BTreeMap<u32, i64> = BTreeMap::new();
     let mut c: i64 = 0;
     for op in &trace.ops {
-        let err = |what: String| ParseError { line: op.line as usize, message: format!("{}: {what}", trace.op_text(op)) };
+        let err = |what: String| ParseError {
+            line: op.line as usize,
+            message: format!("{}: {what}", trace.op_text(op)),
+        };
         match op.kind {
             OpKind::Malloc { size } => {
                 last.insert(op.to, c);
@@ -458,14 +502,24 @@ pub fn ops_from_trace(trace: &Trace) -> Result<(Vec<OpSpec>, Vec<u32>), ParseErr
                 ops.push(OpSpec::Alloc(size as i64));
             }
             OpKind::Free if op.id == NULL_ID => {
-                return Err(err(String::from("malloc.py has no free(NULL) (an op is +SIZE or -INDEX)")));
+                return Err(err(String::from(
+                    "malloc.py has no free(NULL) (an op is +SIZE or -INDEX)",
+                )));
             }
             OpKind::Free => match last.get(&op.id) {
                 Some(&i) => ops.push(OpSpec::Free(i)),
-                None => return Err(err(format!("{} was never allocated, so malloc.py has no index to free", trace.name(op.id)))),
+                None => {
+                    return Err(err(format!(
+                        "{} was never allocated, so malloc.py has no index to free",
+                        trace.name(op.id)
+                    )))
+                }
             },
             k => {
-                return Err(err(format!("malloc.py has only malloc and free, no {}", k.name())));
+                return Err(err(format!(
+                    "malloc.py has only malloc and free, no {}",
+                    k.name()
+                )));
             }
         }
         ids.push(op.id);
@@ -492,7 +546,12 @@ pub struct RandomOps {
 
 impl Default for RandomOps {
     fn default() -> Self {
-        RandomOps { seed: 0, num_ops: 10, range: 10, percent_alloc: 50 }
+        RandomOps {
+            seed: 0,
+            num_ops: 10,
+            range: 10,
+            percent_alloc: 50,
+        }
     }
 }
 
@@ -503,7 +562,13 @@ pub enum Event {
     /// prints: the block's address with `-A`, the block's address plus the header with
     /// random ops; -1 (plus the header, with random ops) when no block fits. `block` is the
     /// block's own address (-1 when none).
-    Alloc { ptr: usize, size: i64, addr: i64, block: i64, searched: usize },
+    Alloc {
+        ptr: usize,
+        size: i64,
+        addr: i64,
+        block: i64,
+        searched: usize,
+    },
     /// `Free(ptr[ptr])` of the block at `block`: `rc` 0, or -1 when `block` is not allocated.
     Free { ptr: usize, block: i64, rc: i64 },
     /// `-A`: `Invalid Free: Skipping` (the index is not below the count of successful
@@ -524,8 +589,17 @@ impl Event {
 }
 
 enum Source {
-    List { ops: Vec<OpSpec>, next: usize },
-    Random { opts: RandomOps, rng: alloc::boxed::Box<Mt>, percent: f64, live: Vec<usize>, done: u64 },
+    List {
+        ops: Vec<OpSpec>,
+        next: usize,
+    },
+    Random {
+        opts: RandomOps,
+        rng: alloc::boxed::Box<Mt>,
+        percent: f64,
+        live: Vec<usize>,
+        done: u64,
+    },
 }
 
 /// malloc.py's main program over an allocator: the `-A` ops, or random ops drawn from a
@@ -558,7 +632,16 @@ impl Run {
             return Err(Crash::PercentNotPositive(random.percent_alloc));
         }
         let alloc_list = ops_text(&ops);
-        Ok(Run { sim, source: Source::List { ops, next: 0 }, ptrs: BTreeMap::new(), count: 0, failed_allocs: 0, alloc_list, random, stopped: false })
+        Ok(Run {
+            sim,
+            source: Source::List { ops, next: 0 },
+            ptrs: BTreeMap::new(),
+            count: 0,
+            failed_allocs: 0,
+            alloc_list,
+            random,
+            stopped: false,
+        })
     }
 
     /// `malloc.py -s SEED -n N -r R -P P` (random ops) with these knobs.
@@ -567,8 +650,23 @@ impl Run {
         if opts.percent_alloc <= 0 {
             return Err(Crash::PercentNotPositive(opts.percent_alloc));
         }
-        let source = Source::Random { opts, rng: alloc::boxed::Box::new(Mt::new(opts.seed.unsigned_abs())), percent: opts.percent_alloc as f64 / 100.0, live: Vec::new(), done: 0 };
-        Ok(Run { sim, source, ptrs: BTreeMap::new(), count: 0, failed_allocs: 0, alloc_list: String::new(), random: opts, stopped: false })
+        let source = Source::Random {
+            opts,
+            rng: alloc::boxed::Box::new(Mt::new(opts.seed.unsigned_abs())),
+            percent: opts.percent_alloc as f64 / 100.0,
+            live: Vec::new(),
+            done: 0,
+        };
+        Ok(Run {
+            sim,
+            source,
+            ptrs: BTreeMap::new(),
+            count: 0,
+            failed_allocs: 0,
+            alloc_list: String::new(),
+            random: opts,
+            stopped: false,
+        })
     }
 
     /// Sets the `-A` text the option lines show (by default the ops written back, which
@@ -623,7 +721,13 @@ impl Run {
                             self.failed_allocs += 1;
                         }
                         self.count += 1;
-                        Event::Alloc { ptr, size, addr: a.addr, block: a.addr, searched: a.searched }
+                        Event::Alloc {
+                            ptr,
+                            size,
+                            addr: a.addr,
+                            block: a.addr,
+                            searched: a.searched,
+                        }
                     }),
                     OpSpec::Free(index) => {
                         // `index >= len(p)`: p holds the successful allocations only.
@@ -633,13 +737,23 @@ impl Run {
                             let ptr = usize::try_from(index).unwrap_or(usize::MAX);
                             match self.ptrs.get(&ptr) {
                                 None => Err(Crash::NoSuchPtr(index)),
-                                Some(&block) => self.sim.free(block).map(|rc| Event::Free { ptr, block, rc }),
+                                Some(&block) => {
+                                    self.sim
+                                        .free(block)
+                                        .map(|rc| Event::Free { ptr, block, rc })
+                                }
                             }
                         }
                     }
                 })
             }
-            Source::Random { opts, rng, percent, live, done } => loop {
+            Source::Random {
+                opts,
+                rng,
+                percent,
+                live,
+                done,
+            } => loop {
                 if *done >= opts.num_ops {
                     return None;
                 }
@@ -648,7 +762,9 @@ impl Run {
                         Some(s) => s.checked_add(1),
                         None => None,
                     };
-                    let Some(size) = size else { return Some(Err(Crash::Overflow)) };
+                    let Some(size) = size else {
+                        return Some(Err(Crash::Overflow));
+                    };
                     let a = match self.sim.malloc(size) {
                         Ok(a) => a,
                         Err(e) => return Some(Err(e)),
@@ -662,13 +778,25 @@ impl Run {
                     }
                     self.count += 1;
                     *done += 1;
-                    let Some(shown) = a.addr.checked_add(header) else { return Some(Err(Crash::Overflow)) };
-                    return Some(Ok(Event::Alloc { ptr, size, addr: shown, block: a.addr, searched: a.searched }));
+                    let Some(shown) = a.addr.checked_add(header) else {
+                        return Some(Err(Crash::Overflow));
+                    };
+                    return Some(Ok(Event::Alloc {
+                        ptr,
+                        size,
+                        addr: shown,
+                        block: a.addr,
+                        searched: a.searched,
+                    }));
                 } else if !self.ptrs.is_empty() {
                     // random() < 1, so d < len(L) (the product never rounds up to len(L)).
                     let d = python_trunc(rng.random() * live.len() as f64).unwrap_or(0) as usize;
-                    let Some(&ptr) = live.get(d) else { return Some(Err(Crash::Overflow)) };
-                    let Some(&block) = self.ptrs.get(&ptr) else { return Some(Err(Crash::NoSuchPtr(ptr as i64))) };
+                    let Some(&ptr) = live.get(d) else {
+                        return Some(Err(Crash::Overflow));
+                    };
+                    let Some(&block) = self.ptrs.get(&ptr) else {
+                        return Some(Err(Crash::NoSuchPtr(ptr as i64)));
+                    };
                     let rc = match self.sim.free(block) {
                         Ok(rc) => rc,
                         Err(e) => return Some(Err(e)),
@@ -712,7 +840,13 @@ impl Run {
     pub fn text_event(&self, e: &Event, compute: bool) -> String {
         let mut s = String::new();
         match *e {
-            Event::Alloc { ptr, size, addr, searched, .. } => {
+            Event::Alloc {
+                ptr,
+                size,
+                addr,
+                searched,
+                ..
+            } => {
                 let _ = write!(s, "ptr[{ptr}] = Alloc({size})");
                 if compute {
                     let _ = writeln!(s, " returned {addr} (searched {searched} elements)");
@@ -805,7 +939,11 @@ impl Run {
                 let _ = write!(s, " -A {}", self.alloc_list);
             }
             Source::Random { opts, .. } => {
-                let _ = write!(s, " -s {} -n {} -r {} -P {}", opts.seed, opts.num_ops, opts.range, opts.percent_alloc);
+                let _ = write!(
+                    s,
+                    " -s {} -n {} -r {} -P {}",
+                    opts.seed, opts.num_ops, opts.range, opts.percent_alloc
+                );
             }
         }
         s.push_str(" -c");

@@ -64,18 +64,35 @@ pub fn parse_rep(text: &str) -> Result<Trace, ParseError> {
         };
         last_line = n;
         let t = l.trim();
-        header[k] = t
-            .parse::<u64>()
-            .map_err(|_| err(n, format!("header line {}: expected the {what} as a number, found {:?}", k + 1, clip(t))))?;
+        header[k] = t.parse::<u64>().map_err(|_| {
+            err(
+                n,
+                format!(
+                    "header line {}: expected the {what} as a number, found {:?}",
+                    k + 1,
+                    clip(t)
+                ),
+            )
+        })?;
         header_lines[k] = n;
     }
     let [first, num_ids, num_ops, last] = header;
-    let format = if first <= 3 && last > 3 { Format::Rep2016 } else { Format::Rep };
+    let format = if first <= 3 && last > 3 {
+        Format::Rep2016
+    } else {
+        Format::Rep
+    };
     if num_ids > MAX_IDS as u64 {
-        return Err(err(header_lines[1], format!("{num_ids} ids is more than heaptale accepts ({MAX_IDS})")));
+        return Err(err(
+            header_lines[1],
+            format!("{num_ids} ids is more than heaptale accepts ({MAX_IDS})"),
+        ));
     }
     if num_ops > MAX_OPS as u64 {
-        return Err(err(header_lines[2], format!("{num_ops} ops is more than heaptale accepts ({MAX_OPS})")));
+        return Err(err(
+            header_lines[2],
+            format!("{num_ops} ops is more than heaptale accepts ({MAX_OPS})"),
+        ));
     }
 
     // ---- body ----
@@ -94,31 +111,63 @@ pub fn parse_rep(text: &str) -> Result<Trace, ParseError> {
             "r" => "r ID SIZE",
             "f" => "f ID",
             _ => {
-                return Err(err(n, format!("unknown op {:?}: expected a ID SIZE, r ID SIZE or f ID", clip(code))));
+                return Err(err(
+                    n,
+                    format!(
+                        "unknown op {:?}: expected a ID SIZE, r ID SIZE or f ID",
+                        clip(code)
+                    ),
+                ));
             }
         };
         if ops.len() == MAX_OPS {
-            return Err(err(n, format!("more than {MAX_OPS} ops: heaptale accepts no more")));
+            return Err(err(
+                n,
+                format!("more than {MAX_OPS} ops: heaptale accepts no more"),
+            ));
         }
-        let id_text = f.next().ok_or_else(|| err(n, format!("{}: expected {usage}", clip(t))))?;
+        let id_text = f
+            .next()
+            .ok_or_else(|| err(n, format!("{}: expected {usage}", clip(t))))?;
         let size = if code == "f" {
             0
         } else {
-            let s = f.next().ok_or_else(|| err(n, format!("{}: expected {usage}", clip(t))))?;
+            let s = f
+                .next()
+                .ok_or_else(|| err(n, format!("{}: expected {usage}", clip(t))))?;
             parse_size(s).map_err(|m| err(n, format!("{}: {m}", clip(t))))?
         };
         if let Some(extra) = f.next() {
-            return Err(err(n, format!("{}: unexpected {:?} after {usage}", clip(t), clip(extra))));
+            return Err(err(
+                n,
+                format!("{}: unexpected {:?} after {usage}", clip(t), clip(extra)),
+            ));
         }
         if code == "f" && id_text == "-1" {
-            ops.push(Op { line, kind: OpKind::Free, id: NULL_ID, to: NULL_ID });
+            ops.push(Op {
+                line,
+                kind: OpKind::Free,
+                id: NULL_ID,
+                to: NULL_ID,
+            });
             continue;
         }
-        let id = id_text
-            .parse::<u64>()
-            .map_err(|_| err(n, format!("{}: the id must be a number from 0 to {}, found {:?}", clip(t), MAX_IDS - 1, clip(id_text))))?;
+        let id = id_text.parse::<u64>().map_err(|_| {
+            err(
+                n,
+                format!(
+                    "{}: the id must be a number from 0 to {}, found {:?}",
+                    clip(t),
+                    MAX_IDS - 1,
+                    clip(id_text)
+                ),
+            )
+        })?;
         if id >= MAX_IDS as u64 {
-            return Err(err(n, format!("{}: id {id} is beyond the limit of {MAX_IDS} ids", clip(t))));
+            return Err(err(
+                n,
+                format!("{}: id {id} is beyond the limit of {MAX_IDS} ids", clip(t)),
+            ));
         }
         let id = id as u32;
         if state.len() <= id as usize {
@@ -128,23 +177,46 @@ pub fn parse_rep(text: &str) -> Result<Trace, ParseError> {
         let st = &mut state[id as usize];
         let kind = match (code, *st) {
             ("a", IdState::Live(at)) => {
-                return Err(err(n, format!("{}: id {id} is still allocated (since line {at})", clip(t))));
+                return Err(err(
+                    n,
+                    format!("{}: id {id} is still allocated (since line {at})", clip(t)),
+                ));
             }
             ("a", _) => OpKind::Malloc { size },
-            (_, IdState::Never) => return Err(err(n, format!("{}: id {id} was never allocated", clip(t)))),
+            (_, IdState::Never) => {
+                return Err(err(n, format!("{}: id {id} was never allocated", clip(t))))
+            }
             (_, IdState::Freed(at)) => {
-                return Err(err(n, format!("{}: id {id} was already freed (line {at})", clip(t))));
+                return Err(err(
+                    n,
+                    format!("{}: id {id} was already freed (line {at})", clip(t)),
+                ));
             }
             ("r", IdState::Live(_)) => OpKind::Realloc { size },
             _ => OpKind::Free,
         };
-        *st = if kind == OpKind::Free { IdState::Freed(line) } else { IdState::Live(line) };
-        ops.push(Op { line, kind, id, to: id });
+        *st = if kind == OpKind::Free {
+            IdState::Freed(line)
+        } else {
+            IdState::Live(line)
+        };
+        ops.push(Op {
+            line,
+            kind,
+            id,
+            to: id,
+        });
     }
 
     // ---- counts ----
     if ops.len() as u64 != num_ops {
-        return Err(err(header_lines[2], format!("the header says {num_ops} ops but the file has {}", ops.len())));
+        return Err(err(
+            header_lines[2],
+            format!(
+                "the header says {num_ops} ops but the file has {}",
+                ops.len()
+            ),
+        ));
     }
     let used = max_id.map_or(0, |m| m as u64 + 1);
     if used != num_ids {
@@ -153,23 +225,41 @@ pub fn parse_rep(text: &str) -> Result<Trace, ParseError> {
             Some(0) => String::from("1 (id 0)"),
             Some(m) => format!("{used} (ids 0 to {m})"),
         };
-        return Err(err(header_lines[1], format!("the header says {num_ids} ids but the ops use {what}")));
+        return Err(err(
+            header_lines[1],
+            format!("the header says {num_ids} ids but the ops use {what}"),
+        ));
     }
 
     let (heap_hint, weight) = match format {
         Format::Rep2016 => (Some(last), first as u32),
-        _ => ((first != 0).then_some(first), u32::try_from(last).unwrap_or(u32::MAX)),
+        _ => (
+            (first != 0).then_some(first),
+            u32::try_from(last).unwrap_or(u32::MAX),
+        ),
     };
-    Ok(Trace { ops, names: Vec::new(), ids: num_ids as u32, heap_hint, format, weight: Some(weight), texts: Vec::new() })
+    Ok(Trace {
+        ops,
+        names: Vec::new(),
+        ids: num_ids as u32,
+        heap_hint,
+        format,
+        weight: Some(weight),
+        texts: Vec::new(),
+    })
 }
 
 fn parse_size(s: &str) -> Result<u32, String> {
     match s.parse::<u64>() {
         Ok(v) if v <= MAX_SIZE => Ok(v as u32),
         Ok(v) => Err(format!("size {v} is too large (sizes must be below 4 GiB)")),
-        Err(_) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-            Err(format!("size {} is too large (sizes must be below 4 GiB)", clip(s)))
-        }
-        Err(_) => Err(format!("the size must be a number from 0 to {MAX_SIZE}, found {:?}", clip(s))),
+        Err(_) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => Err(format!(
+            "size {} is too large (sizes must be below 4 GiB)",
+            clip(s)
+        )),
+        Err(_) => Err(format!(
+            "the size must be a number from 0 to {MAX_SIZE}, found {:?}",
+            clip(s)
+        )),
     }
 }

@@ -48,7 +48,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { check_every: 0, align: None, max_errors: 100 }
+        Options {
+            check_every: 0,
+            align: None,
+            max_errors: 100,
+        }
     }
 }
 
@@ -87,12 +91,19 @@ impl Report {
 }
 
 /// Replays `trace` on `heap` with default [`Options`].
-pub fn replay<S: Source, P: Policy, O: Observer>(heap: &mut Heap<S, P, O>, trace: &Trace) -> Report {
+pub fn replay<S: Source, P: Policy, O: Observer>(
+    heap: &mut Heap<S, P, O>,
+    trace: &Trace,
+) -> Report {
     replay_with(heap, trace, &Options::default())
 }
 
 /// Replays `trace` on `heap`.
-pub fn replay_with<S: Source, P: Policy, O: Observer>(heap: &mut Heap<S, P, O>, trace: &Trace, opts: &Options) -> Report {
+pub fn replay_with<S: Source, P: Policy, O: Observer>(
+    heap: &mut Heap<S, P, O>,
+    trace: &Trace,
+    opts: &Options,
+) -> Report {
     replay_each(heap, trace, opts, |_, _, _, _| {})
 }
 
@@ -101,7 +112,12 @@ pub type Outcome<'a> = Result<Option<usize>, &'a StepError>;
 
 /// Replays `trace` on `heap`, calling `each(i, op, outcome, heap)` after op `i` (for step
 /// logs and animations).
-pub fn replay_each<S, P, O, F>(heap: &mut Heap<S, P, O>, trace: &Trace, opts: &Options, mut each: F) -> Report
+pub fn replay_each<S, P, O, F>(
+    heap: &mut Heap<S, P, O>,
+    trace: &Trace,
+    opts: &Options,
+    mut each: F,
+) -> Report
 where
     S: Source,
     P: Policy,
@@ -138,11 +154,17 @@ where
         }
         if opts.check_every != 0 && (i + 1) % opts.check_every as usize == 0 {
             if let Err(e) = heap.check() {
-                r.integrity_errors.push(format!("{}: heap check failed after the op: {e}", at(i, op)));
+                r.integrity_errors.push(format!(
+                    "{}: heap check failed after the op: {e}",
+                    at(i, op)
+                ));
             }
         }
         if r.integrity_errors.len() >= max_errors {
-            r.integrity_errors.push(format!("stopped after {} integrity errors", r.integrity_errors.len()));
+            r.integrity_errors.push(format!(
+                "stopped after {} integrity errors",
+                r.integrity_errors.len()
+            ));
             break;
         }
     }
@@ -151,13 +173,18 @@ where
         r.integrity_errors.push(format!("at the end: {msg}"));
     }
     if let Err(e) = heap.check() {
-        r.integrity_errors.push(format!("at the end: heap check failed: {e}"));
+        r.integrity_errors
+            .push(format!("at the end: heap check failed: {e}"));
     }
     s.observe(heap);
     r.peak_live_bytes = s.peak_live_bytes;
     r.peak_heap_bytes = s.peak_heap_bytes;
     r.heap_bytes = heap_bytes(heap);
-    r.utilization = if r.peak_heap_bytes == 0 { 0.0 } else { r.peak_live_bytes as f64 / r.peak_heap_bytes as f64 };
+    r.utilization = if r.peak_heap_bytes == 0 {
+        0.0
+    } else {
+        r.peak_live_bytes as f64 / r.peak_heap_bytes as f64
+    };
     r
 }
 
@@ -226,9 +253,16 @@ impl Run {
     fn part(&self, a: u32, b: u32) -> Run {
         let fill = match &self.fill {
             Fill::Byte(v) => Fill::Byte(*v),
-            Fill::Text { bytes, skip } => Fill::Text { bytes: bytes.clone(), skip: skip + (a - self.from) },
+            Fill::Text { bytes, skip } => Fill::Text {
+                bytes: bytes.clone(),
+                skip: skip + (a - self.from),
+            },
         };
-        Run { from: a, to: b, fill }
+        Run {
+            from: a,
+            to: b,
+            fill,
+        }
     }
 }
 
@@ -254,7 +288,10 @@ fn overwrite(runs: &mut Vec<Run>, new: Run) {
 
 /// The runs cut at `keep` bytes (what a realloc keeps).
 fn clip_runs(runs: Vec<Run>, keep: u32) -> Vec<Run> {
-    runs.into_iter().filter(|r| r.from < keep).map(|r| if r.to > keep { r.part(r.from, keep) } else { r }).collect()
+    runs.into_iter()
+        .filter(|r| r.from < keep)
+        .map(|r| if r.to > keep { r.part(r.from, keep) } else { r })
+        .collect()
 }
 
 /// What a user write puts into a payload.
@@ -305,13 +342,22 @@ pub struct Session {
 }
 
 fn usage(message: String) -> StepError {
-    StepError { kind: StepErrorKind::Usage, message }
+    StepError {
+        kind: StepErrorKind::Usage,
+        message,
+    }
 }
 fn integrity(message: String) -> StepError {
-    StepError { kind: StepErrorKind::Integrity, message }
+    StepError {
+        kind: StepErrorKind::Integrity,
+        message,
+    }
 }
 fn engine(e: HeapError) -> StepError {
-    StepError { kind: StepErrorKind::Engine(e), message: e.to_string() }
+    StepError {
+        kind: StepErrorKind::Engine(e),
+        message: e.to_string(),
+    }
 }
 
 impl Session {
@@ -323,12 +369,25 @@ impl Session {
     /// A session whose ids are those of `trace` (for [`Session::step`] over its ops).
     pub fn for_trace(trace: &Trace) -> Session {
         let ids = (trace.ids as usize).max(trace.names.len());
-        Session { names: trace.names.clone(), slots: alloc::vec![0; ids], texts: trace.texts.iter().map(|t| Arc::from(t.as_slice())).collect(), ..Session::default() }
+        Session {
+            names: trace.names.clone(),
+            slots: alloc::vec![0; ids],
+            texts: trace
+                .texts
+                .iter()
+                .map(|t| Arc::from(t.as_slice()))
+                .collect(),
+            ..Session::default()
+        }
     }
 
     /// Forgets every variable and block (for a fresh heap).
     pub fn reset(&mut self) {
-        *self = Session { align: self.align, null_on_failure: self.null_on_failure, ..Session::default() };
+        *self = Session {
+            align: self.align,
+            null_on_failure: self.null_on_failure,
+            ..Session::default()
+        };
     }
 
     /// Sets the alignment payloads are checked against (`None`: the heap's alignment knob).
@@ -355,10 +414,17 @@ impl Session {
 
     /// Every variable: its name, the address it holds, and whether that is a live block.
     pub fn vars(&self) -> impl Iterator<Item = (&str, usize, bool)> + '_ {
-        self.names.iter().zip(&self.slots).enumerate().map(move |(id, (n, &a))| {
-            let live = self.blocks.get(&a.wrapping_sub(self.start)).is_some_and(|b| b.id == id as u32);
-            (n.as_str(), a, live)
-        })
+        self.names
+            .iter()
+            .zip(&self.slots)
+            .enumerate()
+            .map(move |(id, (n, &a))| {
+                let live = self
+                    .blocks
+                    .get(&a.wrapping_sub(self.start))
+                    .is_some_and(|b| b.id == id as u32);
+                (n.as_str(), a, live)
+            })
     }
 
     /// The bytes the last step wrote for the user (`write`, `memset`): their address and
@@ -383,7 +449,11 @@ impl Session {
     /// Runs one statement of script syntax (`p = malloc(24)`, `free(p)`, ...; a trailing `;`
     /// and a comment are fine). Variables are created by assignment. On any error (syntax,
     /// unknown variable, a call the heap refuses) nothing changes but what the heap reports.
-    pub fn run<S: Source, P: Policy, O: Observer>(&mut self, heap: &mut Heap<S, P, O>, text: &str) -> Result<Step, String> {
+    pub fn run<S: Source, P: Policy, O: Observer>(
+        &mut self,
+        heap: &mut Heap<S, P, O>,
+        text: &str,
+    ) -> Result<Step, String> {
         let mut stmts = Vec::new();
         for line in text.split('\n') {
             for piece in statements_of(line) {
@@ -393,12 +463,18 @@ impl Session {
             }
         }
         let piece = match stmts.as_slice() {
-            [] => return Err(String::from("nothing to run: type a statement such as p = malloc(24)")),
+            [] => {
+                return Err(String::from(
+                    "nothing to run: type a statement such as p = malloc(24)",
+                ))
+            }
             [one] => *one,
             _ => return Err(String::from("one statement at a time, please")),
         };
         let Some(st) = statement(piece)? else {
-            return Err(String::from("nothing to run: type a statement such as p = malloc(24)"));
+            return Err(String::from(
+                "nothing to run: type a statement such as p = malloc(24)",
+            ));
         };
         let var = |v: Ptr<'_>| -> Result<u32, String> {
             match v {
@@ -433,13 +509,20 @@ impl Session {
             Some(t) => match self.index.get(t) {
                 Some(&i) => i,
                 None if self.slots.len() >= MAX_IDS as usize => {
-                    return Err(format!("more than {MAX_IDS} variables: heaptale accepts no more"));
+                    return Err(format!(
+                        "more than {MAX_IDS} variables: heaptale accepts no more"
+                    ));
                 }
                 // A new variable is made only if the call succeeds (below).
                 None => self.slots.len() as u32,
             },
         };
-        let op = Op { line: 0, kind, id: id.unwrap_or(to), to };
+        let op = Op {
+            line: 0,
+            kind,
+            id: id.unwrap_or(to),
+            to,
+        };
         let new_name = st.target.filter(|t| !self.index.contains_key(*t));
         if let Some(t) = new_name {
             // Ids of a `.rep` trace have no names yet: name them before a new variable.
@@ -470,7 +553,11 @@ impl Session {
     ///
     /// For a console, where each step is shown. A replay, which shows none, uses
     /// [`Session::step_quiet`]: the same op, the same checks, without the text.
-    pub fn step<S: Source, P: Policy, O: Observer>(&mut self, heap: &mut Heap<S, P, O>, op: &Op) -> Result<Step, StepError> {
+    pub fn step<S: Source, P: Policy, O: Observer>(
+        &mut self,
+        heap: &mut Heap<S, P, O>,
+        op: &Op,
+    ) -> Result<Step, StepError> {
         let text = self.op_text(op);
         match self.exec(heap, op) {
             Ok(addr) => {
@@ -480,7 +567,10 @@ impl Session {
                 };
                 Ok(Step { text, addr })
             }
-            Err(e) => Err(StepError { kind: e.kind, message: format!("{text}: {}", e.message) }),
+            Err(e) => Err(StepError {
+                kind: e.kind,
+                message: format!("{text}: {}", e.message),
+            }),
         }
     }
 
@@ -490,7 +580,11 @@ impl Session {
     /// [`Session::op_text`] for that. Replays call this for every op: formatting each op's
     /// text cost more than the checks.
     #[inline]
-    pub fn step_quiet<S: Source, P: Policy, O: Observer>(&mut self, heap: &mut Heap<S, P, O>, op: &Op) -> Result<Option<usize>, StepError> {
+    pub fn step_quiet<S: Source, P: Policy, O: Observer>(
+        &mut self,
+        heap: &mut Heap<S, P, O>,
+        op: &Op,
+    ) -> Result<Option<usize>, StepError> {
         self.exec(heap, op)
     }
 
@@ -528,7 +622,9 @@ impl Session {
     ) -> Result<(), StepError> {
         let name = self.name(id);
         if addr == 0 {
-            return Err(usage(format!("{name} is NULL: writing through it would crash the program (a segmentation fault)")));
+            return Err(usage(format!(
+                "{name} is NULL: writing through it would crash the program (a segmentation fault)"
+            )));
         }
         let key = addr.wrapping_sub(self.start);
         if self.blocks.get(&key).is_none_or(|b| b.id != id) {
@@ -551,7 +647,9 @@ impl Session {
         }
         let p = heap.payload_mut(addr).map_err(engine)?;
         let Some(dst) = p.get_mut(off as usize..end as usize) else {
-            return Err(integrity(format!("the heap's payload of {addr:#x} is shorter than its usable size {usable}")));
+            return Err(integrity(format!(
+                "the heap's payload of {addr:#x} is shorter than its usable size {usable}"
+            )));
         };
         let fill = match data {
             Data::Bytes(b) => {
@@ -563,7 +661,14 @@ impl Session {
                 Fill::Byte(v)
             }
         };
-        overwrite(self.written.entry(key).or_default(), Run { from: off, to: end as u32, fill });
+        overwrite(
+            self.written.entry(key).or_default(),
+            Run {
+                from: off,
+                to: end as u32,
+                fill,
+            },
+        );
         self.last_write = Some((addr.wrapping_add(off as usize), len as usize));
         Ok(())
     }
@@ -580,7 +685,9 @@ impl Session {
             return Ok(0);
         }
         if id >= MAX_IDS {
-            return Err(usage(format!("id {id} is beyond the limit of {MAX_IDS} ids")));
+            return Err(usage(format!(
+                "id {id} is beyond the limit of {MAX_IDS} ids"
+            )));
         }
         if self.slots.len() <= id as usize {
             self.slots.resize(id as usize + 1, 0);
@@ -595,7 +702,11 @@ impl Session {
     }
 
     /// The op without its text: the address it returned, if any.
-    fn exec<S: Source, P: Policy, O: Observer>(&mut self, heap: &mut Heap<S, P, O>, op: &Op) -> Result<Option<usize>, StepError> {
+    fn exec<S: Source, P: Policy, O: Observer>(
+        &mut self,
+        heap: &mut Heap<S, P, O>,
+        op: &Op,
+    ) -> Result<Option<usize>, StepError> {
         self.start = heap.start();
         self.last_write = None;
         let src = self.slot(op.id)?;
@@ -607,7 +718,11 @@ impl Session {
                 };
                 return r.map(|()| None);
             }
-            OpKind::Memset { off, byte, n } => return self.access(heap, op.id, src, off, Data::Fill(byte, n)).map(|()| None),
+            OpKind::Memset { off, byte, n } => {
+                return self
+                    .access(heap, op.id, src, off, Data::Fill(byte, n))
+                    .map(|()| None)
+            }
             _ => {}
         }
         if op.to != NULL_ID {
@@ -617,13 +732,18 @@ impl Session {
             OpKind::Free => self.free(heap, src).map(|()| None),
             OpKind::Realloc { size } => {
                 if op.to == NULL_ID {
-                    return Err(usage(String::from("realloc needs a variable to store its result in")));
+                    return Err(usage(String::from(
+                        "realloc needs a variable to store its result in",
+                    )));
                 }
                 self.realloc(heap, src, op.to, size).map(Some)
             }
             kind => {
                 if op.to == NULL_ID {
-                    return Err(usage(format!("{} needs a variable to store its result in", kind.name())));
+                    return Err(usage(format!(
+                        "{} needs a variable to store its result in",
+                        kind.name()
+                    )));
                 }
                 self.alloc(heap, kind, op.to).map(Some)
             }
@@ -632,8 +752,12 @@ impl Session {
             Ok(Some(a)) => self.set_slot(op.to, *a),
             // `q = realloc(p, n)` failing leaves p as it was and q NULL; `p = realloc(p, n)`
             // failing keeps p (so that a later free(p) frees it).
-            Err(StepError { kind: StepErrorKind::Engine(_), .. })
-                if self.null_on_failure && op.kind != OpKind::Free && !(matches!(op.kind, OpKind::Realloc { .. }) && op.id == op.to) =>
+            Err(StepError {
+                kind: StepErrorKind::Engine(_),
+                ..
+            }) if self.null_on_failure
+                && op.kind != OpKind::Free
+                && !(matches!(op.kind, OpKind::Realloc { .. }) && op.id == op.to) =>
             {
                 self.set_slot(op.to, 0)
             }
@@ -644,11 +768,18 @@ impl Session {
         r
     }
 
-    fn alloc<S: Source, P: Policy, O: Observer>(&mut self, heap: &mut Heap<S, P, O>, kind: OpKind, id: u32) -> Result<usize, StepError> {
+    fn alloc<S: Source, P: Policy, O: Observer>(
+        &mut self,
+        heap: &mut Heap<S, P, O>,
+        kind: OpKind,
+        id: u32,
+    ) -> Result<usize, StepError> {
         let (res, align) = match kind {
             OpKind::Malloc { size } => (heap.malloc(size as usize), 1),
             OpKind::Calloc { n, size } => (heap.calloc(n as usize, size as usize), 1),
-            OpKind::Memalign { align, size } => (heap.memalign(align as usize, size as usize), align as usize),
+            OpKind::Memalign { align, size } => {
+                (heap.memalign(align as usize, size as usize), align as usize)
+            }
             _ => return Err(usage(format!("{} is not an allocation", kind.name()))),
         };
         let addr = res.map_err(engine)?;
@@ -660,7 +791,10 @@ impl Session {
             if let Ok(p) = heap.payload(addr) {
                 let n = (size as usize).min(p.len());
                 if let Some(i) = p[..n].iter().position(|&b| b != 0) {
-                    errors.push(format!("calloc'd byte {i} of {size} at {addr:#x} is {:#04x}, not zero", p[i]));
+                    errors.push(format!(
+                        "calloc'd byte {i} of {size} at {addr:#x} is {:#04x}, not zero",
+                        p[i]
+                    ));
                 }
             }
         }
@@ -674,12 +808,24 @@ impl Session {
             }
         }
         self.written.remove(&addr.wrapping_sub(self.start));
-        self.blocks.insert(addr.wrapping_sub(self.start), Block { size, seed, filled, id });
+        self.blocks.insert(
+            addr.wrapping_sub(self.start),
+            Block {
+                size,
+                seed,
+                filled,
+                id,
+            },
+        );
         self.live_bytes = self.live_bytes.saturating_add(size as u64);
         done(addr, errors)
     }
 
-    fn free<S: Source, P: Policy, O: Observer>(&mut self, heap: &mut Heap<S, P, O>, addr: usize) -> Result<(), StepError> {
+    fn free<S: Source, P: Policy, O: Observer>(
+        &mut self,
+        heap: &mut Heap<S, P, O>,
+        addr: usize,
+    ) -> Result<(), StepError> {
         if addr == 0 {
             return heap.free(0).map_err(engine);
         }
@@ -688,7 +834,9 @@ impl Session {
             // A dangling pointer: the heap must refuse it.
             return match heap.free(addr) {
                 Err(e) => Err(engine(e)),
-                Ok(()) => Err(integrity(format!("the heap accepted {addr:#x}, which is not a live block"))),
+                Ok(()) => Err(integrity(format!(
+                    "the heap accepted {addr:#x}, which is not a live block"
+                ))),
             };
         };
         let mut errors = Vec::new();
@@ -706,9 +854,19 @@ impl Session {
         done((), errors)
     }
 
-    fn realloc<S: Source, P: Policy, O: Observer>(&mut self, heap: &mut Heap<S, P, O>, old: usize, id: u32, size: u32) -> Result<usize, StepError> {
+    fn realloc<S: Source, P: Policy, O: Observer>(
+        &mut self,
+        heap: &mut Heap<S, P, O>,
+        old: usize,
+        id: u32,
+        size: u32,
+    ) -> Result<usize, StepError> {
         let key = old.wrapping_sub(self.start);
-        let Some(b) = (if old == 0 { None } else { self.blocks.get(&key).copied() }) else {
+        let Some(b) = (if old == 0 {
+            None
+        } else {
+            self.blocks.get(&key).copied()
+        }) else {
             if old != 0 {
                 // A dangling pointer: the heap must refuse it.
                 return match heap.realloc(old, size as usize) {
@@ -728,14 +886,20 @@ impl Session {
                     return Err(integrity(m));
                 }
                 if let Some(m) = self.verify(heap, old, &b, b.size) {
-                    return Err(integrity(format!("the failed realloc ({e}) changed the block: {m}")));
+                    return Err(integrity(format!(
+                        "the failed realloc ({e}) changed the block: {m}"
+                    )));
                 }
                 return Err(engine(e));
             }
         };
         let mut errors: Vec<String> = pre.into_iter().collect();
         self.blocks.remove(&key);
-        let runs = self.written.remove(&key).map(|r| clip_runs(r, b.size.min(size))).filter(|r| !r.is_empty());
+        let runs = self
+            .written
+            .remove(&key)
+            .map(|r| clip_runs(r, b.size.min(size)))
+            .filter(|r| !r.is_empty());
         if let Some(r) = runs {
             self.written.insert(new.wrapping_sub(self.start), r);
         }
@@ -755,14 +919,31 @@ impl Session {
                 fill(&mut p[..n], keep as usize, b.seed);
             }
         }
-        self.blocks.insert(new.wrapping_sub(self.start), Block { size, seed: b.seed, filled, id });
+        self.blocks.insert(
+            new.wrapping_sub(self.start),
+            Block {
+                size,
+                seed: b.seed,
+                filled,
+                id,
+            },
+        );
         self.live_bytes = self.live_bytes.saturating_add(size as u64);
         done(new, errors)
     }
 
     /// Checks a block the heap just handed out against the heap and the live blocks.
-    fn check_new<S: Source, P: Policy, O: Observer>(&self, heap: &Heap<S, P, O>, addr: usize, size: u32, align: usize, errors: &mut Vec<String>) {
-        let align = align.max(self.align.unwrap_or(heap.layout().align as usize)).max(1);
+    fn check_new<S: Source, P: Policy, O: Observer>(
+        &self,
+        heap: &Heap<S, P, O>,
+        addr: usize,
+        size: u32,
+        align: usize,
+        errors: &mut Vec<String>,
+    ) {
+        let align = align
+            .max(self.align.unwrap_or(heap.layout().align as usize))
+            .max(1);
         // Offsets from the heap's start: its real address is 64 KiB aligned (a Source's
         // promise), so an offset's alignment is the payload's real alignment, whatever
         // address reports give the start.
@@ -774,7 +955,9 @@ impl Session {
             errors.push(format!("payload {addr:#x} is not aligned to {align} bytes (it is {off:#x} bytes into the heap)"));
         }
         if off > len || size as usize > len - off {
-            errors.push(format!("payload [{addr:#x}, {end:#x}) lies outside the heap [{start:#x}, {brk:#x})"));
+            errors.push(format!(
+                "payload [{addr:#x}, {end:#x}) lies outside the heap [{start:#x}, {brk:#x})"
+            ));
         }
         // An empty payload still occupies its address.
         let span = |o: usize, s: u32| o.saturating_add((s as usize).max(1));
@@ -799,22 +982,41 @@ impl Session {
     }
 
     /// Verifies the first `n` bytes of the pattern of `b` at `addr`.
-    fn verify<S: Source, P: Policy, O: Observer>(&self, heap: &Heap<S, P, O>, addr: usize, b: &Block, n: u32) -> Option<String> {
+    fn verify<S: Source, P: Policy, O: Observer>(
+        &self,
+        heap: &Heap<S, P, O>,
+        addr: usize,
+        b: &Block,
+        n: u32,
+    ) -> Option<String> {
         let runs = self.written.get(&addr.wrapping_sub(heap.start()));
         if !b.filled && runs.is_none() {
             return None;
         }
         let p = match heap.payload(addr) {
             Ok(p) => p,
-            Err(e) => return Some(format!("the heap does not know the live block of {} at {addr:#x}: {e}", self.name(b.id))),
+            Err(e) => {
+                return Some(format!(
+                    "the heap does not know the live block of {} at {addr:#x}: {e}",
+                    self.name(b.id)
+                ))
+            }
         };
         let n = n as usize;
         if p.len() < n {
-            return Some(format!("the live block of {} at {addr:#x} shrank to {} bytes", self.name(b.id), p.len()));
+            return Some(format!(
+                "the live block of {} at {addr:#x} shrank to {} bytes",
+                self.name(b.id),
+                p.len()
+            ));
         }
         let Some(runs) = runs else {
             let i = check(&p[..n], b.seed)?;
-            let bad = p[i..n].iter().enumerate().filter(|&(k, &v)| v != pattern_byte(b.seed, i + k)).count();
+            let bad = p[i..n]
+                .iter()
+                .enumerate()
+                .filter(|&(k, &v)| v != pattern_byte(b.seed, i + k))
+                .count();
             return Some(format!(
                 "the block of {} at {addr:#x} changed: {bad} of its first {n} bytes differ, from byte {i} ({:#04x}, expected {:#04x})",
                 self.name(b.id),
@@ -824,7 +1026,13 @@ impl Session {
         };
         // The user's bytes where they wrote (all of them, when the whole block is checked:
         // the usable bytes past the size asked for are the user's too), the pattern elsewhere.
-        let limit = if n >= b.size as usize { runs.last().map_or(n, |r| (r.to as usize).max(n)).min(p.len()) } else { n };
+        let limit = if n >= b.size as usize {
+            runs.last()
+                .map_or(n, |r| (r.to as usize).max(n))
+                .min(p.len())
+        } else {
+            n
+        };
         let mut first: Option<(usize, u8)> = None;
         let mut bad = 0usize;
         let mut differs = |i: usize, want: u8| {
@@ -886,7 +1094,10 @@ impl Session {
     /// Verifies every live block; one message per changed block.
     fn verify_live<S: Source, P: Policy, O: Observer>(&self, heap: &Heap<S, P, O>) -> Vec<String> {
         let start = heap.start();
-        self.blocks.iter().filter_map(|(&o, b)| self.verify(heap, start.wrapping_add(o), b, b.size)).collect()
+        self.blocks
+            .iter()
+            .filter_map(|(&o, b)| self.verify(heap, start.wrapping_add(o), b, b.size))
+            .collect()
     }
 }
 
@@ -961,7 +1172,11 @@ fn fill(buf: &mut [u8], from: usize, seed: u64) {
 fn check(buf: &[u8], seed: u64) -> Option<usize> {
     let differs = |chunk: &[u8], j: usize| {
         let w = pattern_word(seed, j);
-        chunk.iter().zip(w).position(|(a, b)| *a != b).map(|k| j * 8 + k)
+        chunk
+            .iter()
+            .zip(w)
+            .position(|(a, b)| *a != b)
+            .map(|k| j * 8 + k)
     };
     // Whole words compared as fixed-size arrays (one comparison, not a call to memcmp).
     let mut chunks = buf.chunks_exact(8);
@@ -995,7 +1210,12 @@ mod tests {
         // store its result (a usage error).
         let mut ops = t.ops.clone();
         ops.push(t.ops[2]);
-        ops.push(Op { line: 0, kind: OpKind::Malloc { size: 1 }, id: NULL_ID, to: NULL_ID });
+        ops.push(Op {
+            line: 0,
+            kind: OpKind::Malloc { size: 1 },
+            id: NULL_ID,
+            to: NULL_ID,
+        });
         let mut failed = 0;
         for op in &ops {
             let a = loud.step(&mut h1, op);
@@ -1024,7 +1244,10 @@ mod tests {
             for from in 0..len.min(19) {
                 let mut buf = alloc::vec![0xEEu8; len];
                 fill(&mut buf, from, 7);
-                assert!(buf[..from].iter().all(|&b| b == 0xEE), "fill({len}, {from}) wrote before {from}");
+                assert!(
+                    buf[..from].iter().all(|&b| b == 0xEE),
+                    "fill({len}, {from}) wrote before {from}"
+                );
                 for (i, &b) in buf.iter().enumerate().skip(from) {
                     assert_eq!(b, pattern_byte(7, i), "fill({len}, {from}) byte {i}");
                 }

@@ -42,15 +42,37 @@ pub(crate) enum Ptr<'a> {
 /// A call, sizes evaluated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Call<'a> {
-    Malloc { size: u32 },
-    Calloc { n: u32, size: u32 },
-    Memalign { align: u32, size: u32 },
-    Realloc { ptr: Ptr<'a>, size: u32 },
-    Free { ptr: Ptr<'a> },
+    Malloc {
+        size: u32,
+    },
+    Calloc {
+        n: u32,
+        size: u32,
+    },
+    Memalign {
+        align: u32,
+        size: u32,
+    },
+    Realloc {
+        ptr: Ptr<'a>,
+        size: u32,
+    },
+    Free {
+        ptr: Ptr<'a>,
+    },
     /// `write(ptr + off, "raw")`: `raw` is the literal as written (escapes not decoded:
     /// [`unescape`] decodes them; the parser has checked they are good).
-    Write { ptr: Ptr<'a>, off: u32, raw: &'a str },
-    Memset { ptr: Ptr<'a>, off: u32, byte: u8, n: u32 },
+    Write {
+        ptr: Ptr<'a>,
+        off: u32,
+        raw: &'a str,
+    },
+    Memset {
+        ptr: Ptr<'a>,
+        off: u32,
+        byte: u8,
+        n: u32,
+    },
 }
 
 /// One statement: `target = call` or a bare `free(...)`.
@@ -80,8 +102,12 @@ impl Call<'_> {
     /// The call as C text, e.g. `realloc(p, 100)`.
     pub fn text(&self) -> String {
         match *self {
-            Call::Write { ptr, off, raw } => format!("write({}, \"{}\")", at_text(ptr, off), clip(raw)),
-            Call::Memset { ptr, off, byte, n } => format!("memset({}, {byte}, {n})", at_text(ptr, off)),
+            Call::Write { ptr, off, raw } => {
+                format!("write({}, \"{}\")", at_text(ptr, off), clip(raw))
+            }
+            Call::Memset { ptr, off, byte, n } => {
+                format!("memset({}, {byte}, {n})", at_text(ptr, off))
+            }
             Call::Malloc { size } => format!("malloc({size})"),
             Call::Calloc { n, size } => format!("calloc({n}, {size})"),
             Call::Memalign { align, size } => format!("memalign({align}, {size})"),
@@ -136,7 +162,11 @@ fn lex(s: &str) -> Result<Vec<Tok<'_>>, String> {
             i = st;
             loop {
                 match b.get(i) {
-                    None => return Err(String::from("unterminated string: the closing '\"' is missing")),
+                    None => {
+                        return Err(String::from(
+                            "unterminated string: the closing '\"' is missing",
+                        ))
+                    }
                     Some(b'"') => break,
                     Some(b'\\') => i += 2,
                     Some(_) => i += 1,
@@ -165,7 +195,10 @@ fn number(t: &str) -> Result<u64, String> {
     };
     let digits_ok = !digits.is_empty() && digits.bytes().all(|c| (c as char).is_digit(radix));
     if !digits_ok {
-        return Err(format!("bad number {:?}: expected a decimal or 0x hex number", clip(t)));
+        return Err(format!(
+            "bad number {:?}: expected a decimal or 0x hex number",
+            clip(t)
+        ));
     }
     u64::from_str_radix(digits, radix).map_err(|_| format!("the number {} is too large", clip(t)))
 }
@@ -186,7 +219,9 @@ pub fn unescape(raw: &str) -> Result<Vec<u8>, String> {
         let bad = |what: &str| {
             format!("bad escape \"{what}\" in a string: use \\n, \\t, \\r, \\0, \\\\, \\\" or \\x and two hex digits")
         };
-        let Some(&e) = b.get(i + 1) else { return Err(bad("\\")) };
+        let Some(&e) = b.get(i + 1) else {
+            return Err(bad("\\"));
+        };
         let v = match e {
             b'n' => b'\n',
             b't' => b'\t',
@@ -194,7 +229,11 @@ pub fn unescape(raw: &str) -> Result<Vec<u8>, String> {
             b'0' => 0,
             b'\\' => b'\\',
             b'"' => b'"',
-            b'x' => match raw.get(i + 2..i + 4).and_then(|h| u8::from_str_radix(h, 16).ok().filter(|_| !h.starts_with('+'))) {
+            b'x' => match raw.get(i + 2..i + 4).and_then(|h| {
+                u8::from_str_radix(h, 16)
+                    .ok()
+                    .filter(|_| !h.starts_with('+'))
+            }) {
                 Some(v) => {
                     i += 2;
                     v
@@ -220,7 +259,16 @@ pub fn unescape(raw: &str) -> Result<Vec<u8>, String> {
 
 // ---------------------------------------------------------------- parsing
 
-const FUNCS: [&str; 8] = ["malloc", "calloc", "realloc", "free", "memalign", "aligned_alloc", "write", "memset"];
+const FUNCS: [&str; 8] = [
+    "malloc",
+    "calloc",
+    "realloc",
+    "free",
+    "memalign",
+    "aligned_alloc",
+    "write",
+    "memset",
+];
 
 struct P<'t, 'a> {
     toks: &'t [Tok<'a>],
@@ -273,7 +321,9 @@ impl<'a> P<'_, 'a> {
                         if self.depth > MAX_DEPTH {
                             return Err(format!("parentheses nested more than {MAX_DEPTH} deep"));
                         }
-                        let v = self.size_expr()?.ok_or_else(|| format!("expected a number, found {}", self.found()))?;
+                        let v = self
+                            .size_expr()?
+                            .ok_or_else(|| format!("expected a number, found {}", self.found()))?;
                         if !self.eat(')') {
                             return Err(format!("expected ')', found {}", self.found()));
                         }
@@ -301,7 +351,11 @@ pub(crate) fn statement<'a>(text: &'a str) -> Result<Option<Stmt<'a>>, String> {
     if toks.is_empty() {
         return Ok(None);
     }
-    let mut p = P { toks: &toks, i: 0, depth: 0 };
+    let mut p = P {
+        toks: &toks,
+        i: 0,
+        depth: 0,
+    };
 
     // An optional `[type words and stars] NAME =` in front.
     let mut target = None;
@@ -310,8 +364,14 @@ pub(crate) fn statement<'a>(text: &'a str) -> Result<Option<Stmt<'a>>, String> {
         let Some(&Tok::Ident(name)) = lhs.last() else {
             return Err(String::from("expected a variable name before '='"));
         };
-        if let Some(bad) = lhs[..lhs.len() - 1].iter().find(|t| !matches!(t, Tok::Ident(_) | Tok::Punct('*'))) {
-            return Err(format!("unexpected {} before the variable name", tok_text(bad)));
+        if let Some(bad) = lhs[..lhs.len() - 1]
+            .iter()
+            .find(|t| !matches!(t, Tok::Ident(_) | Tok::Punct('*')))
+        {
+            return Err(format!(
+                "unexpected {} before the variable name",
+                tok_text(bad)
+            ));
         }
         if FUNCS.contains(&name) || name == "NULL" {
             return Err(format!("{name} is not a variable name"));
@@ -332,8 +392,18 @@ pub(crate) fn statement<'a>(text: &'a str) -> Result<Option<Stmt<'a>>, String> {
 
     let func = match p.next() {
         Some(Tok::Ident(f)) => f,
-        Some(t) => return Err(format!("expected a call such as malloc(24), found {}", tok_text(&t))),
-        None => return Err(format!("expected a call after '{} =', such as malloc(24)", target.unwrap_or(""))),
+        Some(t) => {
+            return Err(format!(
+                "expected a call such as malloc(24), found {}",
+                tok_text(&t)
+            ))
+        }
+        None => {
+            return Err(format!(
+                "expected a call after '{} =', such as malloc(24)",
+                target.unwrap_or("")
+            ))
+        }
     };
     if !FUNCS.contains(&func) {
         if p.peek() == Some(Tok::Punct('(')) {
@@ -342,7 +412,10 @@ pub(crate) fn statement<'a>(text: &'a str) -> Result<Option<Stmt<'a>>, String> {
                 clip(func)
             ));
         }
-        return Err(format!("expected a call such as malloc(24), found {}", tok_text(&Tok::Ident(func))));
+        return Err(format!(
+            "expected a call such as malloc(24), found {}",
+            tok_text(&Tok::Ident(func))
+        ));
     }
     if !p.eat('(') {
         return Err(format!("expected '(' after {func}, found {}", p.found()));
@@ -368,12 +441,26 @@ pub(crate) fn statement<'a>(text: &'a str) -> Result<Option<Stmt<'a>>, String> {
                         let ptr = if v == "NULL" { Ptr::Null } else { Ptr::Var(v) };
                         let mut off = 0;
                         if p.eat('+') {
-                            off = p.size_expr()?.ok_or_else(|| format!("{func}: expected a number after '{v} +', found {}", p.found()))?;
+                            off = p.size_expr()?.ok_or_else(|| {
+                                format!(
+                                    "{func}: expected a number after '{v} +', found {}",
+                                    p.found()
+                                )
+                            })?;
                         }
                         Arg::Ptr(ptr, off)
                     }
-                    Some(Tok::Ident(v)) => return Err(format!("{func}: {v} cannot be an argument (nested calls are not supported)")),
-                    Some(t) => return Err(format!("{func}: expected an argument, found {}", tok_text(&t))),
+                    Some(Tok::Ident(v)) => {
+                        return Err(format!(
+                            "{func}: {v} cannot be an argument (nested calls are not supported)"
+                        ))
+                    }
+                    Some(t) => {
+                        return Err(format!(
+                            "{func}: expected an argument, found {}",
+                            tok_text(&t)
+                        ))
+                    }
                     None => return Err(format!("{func}: expected an argument and ')'")),
                 },
             };
@@ -411,9 +498,17 @@ pub(crate) fn statement<'a>(text: &'a str) -> Result<Option<Stmt<'a>>, String> {
     let size = |a: &Arg<'_>, what: &str| -> Result<u32, String> {
         match *a {
             Arg::Size(v) if v <= MAX_SIZE => Ok(v as u32),
-            Arg::Size(v) => Err(format!("{func}: {what} {v} is too large (it must be below 4 GiB)")),
-            Arg::Ptr(p, _) => Err(format!("{func}: the {what} must be a number, found {}", ptr_text(p))),
-            Arg::Str(r) => Err(format!("{func}: the {what} must be a number, found \"{}\"", clip(r))),
+            Arg::Size(v) => Err(format!(
+                "{func}: {what} {v} is too large (it must be below 4 GiB)"
+            )),
+            Arg::Ptr(p, _) => Err(format!(
+                "{func}: the {what} must be a number, found {}",
+                ptr_text(p)
+            )),
+            Arg::Str(r) => Err(format!(
+                "{func}: the {what} must be a number, found \"{}\"",
+                clip(r)
+            )),
         }
     };
     let ptr = |a: &Arg<'a>| -> Result<Ptr<'a>, String> {
@@ -433,41 +528,73 @@ pub(crate) fn statement<'a>(text: &'a str) -> Result<Option<Stmt<'a>>, String> {
         let (p, off) = match *a {
             Arg::Ptr(p, off) => (p, off),
             Arg::Size(0) => (Ptr::Null, 0),
-            Arg::Size(v) => return Err(format!("{func}: the pointer must be a variable, found {v}")),
-            Arg::Str(r) => return Err(format!("{func}: the pointer must be a variable, found \"{}\"", clip(r))),
+            Arg::Size(v) => {
+                return Err(format!("{func}: the pointer must be a variable, found {v}"))
+            }
+            Arg::Str(r) => {
+                return Err(format!(
+                    "{func}: the pointer must be a variable, found \"{}\"",
+                    clip(r)
+                ))
+            }
         };
         if p == Ptr::Null {
             return Err(format!("{func}: writing through NULL would crash the program (a segmentation fault): the pointer must be a variable"));
         }
         if off > MAX_SIZE {
-            return Err(format!("{func}: the offset {off} is too large (it must be below 4 GiB)"));
+            return Err(format!(
+                "{func}: the offset {off} is too large (it must be below 4 GiB)"
+            ));
         }
         Ok((p, off as u32))
     };
     let call = match func {
-        "malloc" => Call::Malloc { size: size(&args[0], "size")? },
-        "free" => Call::Free { ptr: ptr(&args[0])? },
-        "calloc" => Call::Calloc { n: size(&args[0], "count")?, size: size(&args[1], "size")? },
-        "realloc" => Call::Realloc { ptr: ptr(&args[0])?, size: size(&args[1], "size")? },
+        "malloc" => Call::Malloc {
+            size: size(&args[0], "size")?,
+        },
+        "free" => Call::Free {
+            ptr: ptr(&args[0])?,
+        },
+        "calloc" => Call::Calloc {
+            n: size(&args[0], "count")?,
+            size: size(&args[1], "size")?,
+        },
+        "realloc" => Call::Realloc {
+            ptr: ptr(&args[0])?,
+            size: size(&args[1], "size")?,
+        },
         "write" => {
             let (ptr, off) = dest(&args[0])?;
             let Arg::Str(raw) = args[1] else {
-                return Err(String::from("write: the text must be a string in double quotes, such as \"hello\""));
+                return Err(String::from(
+                    "write: the text must be a string in double quotes, such as \"hello\"",
+                ));
             };
             Call::Write { ptr, off, raw }
         }
         "memset" => {
             let (ptr, off) = dest(&args[0])?;
             let byte = size(&args[1], "byte value")?;
-            let byte = u8::try_from(byte).map_err(|_| format!("memset: the byte value must be 0 to 255, found {byte}"))?;
-            Call::Memset { ptr, off, byte, n: size(&args[2], "count")? }
+            let byte = u8::try_from(byte)
+                .map_err(|_| format!("memset: the byte value must be 0 to 255, found {byte}"))?;
+            Call::Memset {
+                ptr,
+                off,
+                byte,
+                n: size(&args[2], "count")?,
+            }
         }
         _ => {
             let align = size(&args[0], "alignment")?;
             if !align.is_power_of_two() {
-                return Err(format!("{func}: the alignment must be a power of two, found {align}"));
+                return Err(format!(
+                    "{func}: the alignment must be a power of two, found {align}"
+                ));
             }
-            Call::Memalign { align, size: size(&args[1], "size")? }
+            Call::Memalign {
+                align,
+                size: size(&args[1], "size")?,
+            }
         }
     };
     match (target, call) {
@@ -476,8 +603,14 @@ pub(crate) fn statement<'a>(text: &'a str) -> Result<Option<Stmt<'a>>, String> {
             call.text(),
             call.text()
         )),
-        (None, Call::Free { .. } | Call::Write { .. } | Call::Memset { .. }) => Ok(Some(Stmt { target, call })),
-        (None, _) => Err(format!("the result of {} must be stored in a variable, e.g. p = {}", call.text(), call.text())),
+        (None, Call::Free { .. } | Call::Write { .. } | Call::Memset { .. }) => {
+            Ok(Some(Stmt { target, call }))
+        }
+        (None, _) => Err(format!(
+            "the result of {} must be stored in a variable, e.g. p = {}",
+            call.text(),
+            call.text()
+        )),
         (Some(_), _) => Ok(Some(Stmt { target, call })),
     }
 }
@@ -551,9 +684,13 @@ pub fn parse_script(text: &str) -> Result<Trace, ParseError> {
         let line = u32::try_from(n).unwrap_or(u32::MAX);
         for piece in statements_of(l) {
             let err = |message: String| ParseError { line: n, message };
-            let Some(st) = statement(piece).map_err(err)? else { continue };
+            let Some(st) = statement(piece).map_err(err)? else {
+                continue;
+            };
             if ops.len() == MAX_OPS {
-                return Err(err(format!("more than {MAX_OPS} ops: heaptale accepts no more")));
+                return Err(err(format!(
+                    "more than {MAX_OPS} ops: heaptale accepts no more"
+                )));
             }
             let lookup = |v: Ptr<'_>| -> Result<u32, ParseError> {
                 let Ptr::Var(v) = v else { return Ok(NULL_ID) };
@@ -582,7 +719,9 @@ pub fn parse_script(text: &str) -> Result<Trace, ParseError> {
                     texts.push(bytes);
                     (Some(id), OpKind::Write { off, text })
                 }
-                Call::Memset { ptr, off, byte, n } => (Some(lookup(ptr)?), OpKind::Memset { off, byte, n }),
+                Call::Memset { ptr, off, byte, n } => {
+                    (Some(lookup(ptr)?), OpKind::Memset { off, byte, n })
+                }
             };
             let to = match st.target {
                 None => id.unwrap_or(NULL_ID),
@@ -590,7 +729,9 @@ pub fn parse_script(text: &str) -> Result<Trace, ParseError> {
                     Some(&i) => i,
                     None => {
                         if names.len() as u32 == MAX_IDS {
-                            return Err(err(format!("more than {MAX_IDS} variables: heaptale accepts no more")));
+                            return Err(err(format!(
+                                "more than {MAX_IDS} variables: heaptale accepts no more"
+                            )));
                         }
                         let i = names.len() as u32;
                         names.push(t.to_string());
@@ -614,5 +755,13 @@ pub fn parse_script(text: &str) -> Result<Trace, ParseError> {
             ops.push(Op { line, kind, id, to });
         }
     }
-    Ok(Trace { ops, ids: names.len() as u32, names, heap_hint: None, format: super::Format::Script, weight: None, texts })
+    Ok(Trace {
+        ops,
+        ids: names.len() as u32,
+        names,
+        heap_hint: None,
+        format: super::Format::Script,
+        weight: None,
+        texts,
+    })
 }

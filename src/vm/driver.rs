@@ -34,8 +34,8 @@ use super::layout::VmaKind;
 use super::process::{Fault, PageAccess, Process, ProcessConfig, TlbResult};
 use super::VmError;
 use crate::event::{Event, NoObserver, Observer};
-use crate::HeapError;
 use crate::policy::{Config, PolicyKind};
+use crate::HeapError;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::fmt;
@@ -52,7 +52,10 @@ pub struct BlockFormat {
 impl BlockFormat {
     /// The format of the heap a [`Config`] makes.
     pub fn of(c: &Config) -> BlockFormat {
-        BlockFormat { header: c.header, footers: c.policy != PolicyKind::Buddy }
+        BlockFormat {
+            header: c.header,
+            footers: c.policy != PolicyKind::Buddy,
+        }
     }
 }
 
@@ -112,17 +115,32 @@ pub struct Chunk {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Note {
     /// A page was touched.
-    Access { cause: Cause, write: bool, access: PageAccess },
+    Access {
+        cause: Cause,
+        write: bool,
+        access: PageAccess,
+    },
     /// The break moved; `unmapped` resident pages were freed (when it fell).
     Break { old: u64, new: u64, unmapped: u64 },
     /// A request went to its own mapping.
     Mmap { chunk: Chunk, threshold: u64 },
     /// An mmapped chunk was freed and unmapped; `raised`: the new threshold, if it rose.
-    Munmap { chunk: Chunk, unmapped: u64, raised: Option<u64> },
+    Munmap {
+        chunk: Chunk,
+        unmapped: u64,
+        raised: Option<u64>,
+    },
     /// An mmapped chunk was resized by `mremap`.
-    Mremap { chunk: Chunk, old_start: u64, old_len: u64 },
+    Mremap {
+        chunk: Chunk,
+        old_start: u64,
+        old_len: u64,
+    },
     /// A simulated operation failed (the engine's own operation did not).
-    Error { cause: Option<Cause>, error: VmError },
+    Error {
+        cause: Option<Cause>,
+        error: VmError,
+    },
     /// The engine needed `request` more bytes and its heap could not grow: glibc's
     /// `sbrk` would have failed with `ENOMEM`, returning `(void *) -1`; the break stays.
     SbrkFailed { request: u64, brk: u64 },
@@ -137,14 +155,24 @@ pub const MAX_NOTES: usize = 1 << 16;
 pub fn metadata_touches(e: &Event, base: u64, f: &BlockFormat, out: &mut Vec<Touch>) {
     let h = f.header as u64;
     let at = |off: u32| base.wrapping_add(off as u64);
-    let header = |b: u32, write: bool| Touch { addr: at(b), len: h, write, cause: Cause::Header { block: at(b) } };
+    let header = |b: u32, write: bool| Touch {
+        addr: at(b),
+        len: h,
+        write,
+        cause: Cause::Header { block: at(b) },
+    };
     let footer = |b: u32, size: u32| Touch {
         addr: at(b).wrapping_add(size as u64).wrapping_sub(4),
         len: 4,
         write: true,
         cause: Cause::Footer { block: at(b) },
     };
-    let links = |b: u32| Touch { addr: at(b).wrapping_add(h), len: 8, write: true, cause: Cause::Links { block: at(b) } };
+    let links = |b: u32| Touch {
+        addr: at(b).wrapping_add(h),
+        len: 8,
+        write: true,
+        cause: Cause::Links { block: at(b) },
+    };
     let fits = |size: u32| size as u64 >= h + 8;
     match *e {
         Event::Alloc { block, .. } => out.push(header(block, true)),
@@ -157,7 +185,12 @@ pub fn metadata_touches(e: &Event, base: u64, f: &BlockFormat, out: &mut Vec<Tou
                 out.push(footer(block, size));
             }
         }
-        Event::Split { block, rest, rest_size, .. } => {
+        Event::Split {
+            block,
+            rest,
+            rest_size,
+            ..
+        } => {
             out.push(header(block, true));
             out.push(header(rest, true));
             if fits(rest_size) {
@@ -167,7 +200,11 @@ pub fn metadata_touches(e: &Event, base: u64, f: &BlockFormat, out: &mut Vec<Tou
                 out.push(footer(rest, rest_size));
             }
         }
-        Event::Coalesce { block, absorbed, size } => {
+        Event::Coalesce {
+            block,
+            absorbed,
+            size,
+        } => {
             out.push(header(absorbed, false));
             out.push(header(block, true));
             if f.footers && size >= 4 {
@@ -199,14 +236,25 @@ pub struct Driver<O: Observer = NoObserver> {
 
 impl Driver<NoObserver> {
     /// A driver for a heap whose offset 0 is at `heap_start` and whose break is at `brk`.
-    pub fn new(cfg: &ProcessConfig, heap_start: u64, brk: u64, fmt: BlockFormat) -> Result<Self, VmError> {
+    pub fn new(
+        cfg: &ProcessConfig,
+        heap_start: u64,
+        brk: u64,
+        fmt: BlockFormat,
+    ) -> Result<Self, VmError> {
         Driver::with_observer(cfg, heap_start, brk, fmt, NoObserver)
     }
 }
 
 impl<O: Observer> Driver<O> {
     /// As [`Driver::new`], passing every event on to `inner` too (a `Recorder`, say).
-    pub fn with_observer(cfg: &ProcessConfig, heap_start: u64, brk: u64, fmt: BlockFormat, inner: O) -> Result<Self, VmError> {
+    pub fn with_observer(
+        cfg: &ProcessConfig,
+        heap_start: u64,
+        brk: u64,
+        fmt: BlockFormat,
+        inner: O,
+    ) -> Result<Self, VmError> {
         let proc = Process::new(cfg, heap_start)?;
         let mut d = Driver {
             proc,
@@ -269,9 +317,16 @@ impl<O: Observer> Driver<O> {
     /// Where a heap address lives in the simulated address space: inside an mmapped chunk's
     /// payload, in its mapping; anywhere else, where it is.
     pub fn sim_addr(&self, addr: u64) -> u64 {
-        let Some(off) = addr.checked_sub(self.base).and_then(|o| u32::try_from(o).ok()) else { return addr };
+        let Some(off) = addr
+            .checked_sub(self.base)
+            .and_then(|o| u32::try_from(o).ok())
+        else {
+            return addr;
+        };
         match self.chunks.range(..=off).next_back() {
-            Some((_, c)) if addr >= c.payload && addr - c.payload < c.usable => c.map_payload + (addr - c.payload),
+            Some((_, c)) if addr >= c.payload && addr - c.payload < c.usable => {
+                c.map_payload + (addr - c.payload)
+            }
             _ => addr,
         }
     }
@@ -285,7 +340,12 @@ impl<O: Observer> Driver<O> {
             return Ok(());
         }
         if brk < old {
-            let gone: Vec<u32> = self.chunks.iter().filter(|(_, c)| c.block >= brk).map(|(&b, _)| b).collect();
+            let gone: Vec<u32> = self
+                .chunks
+                .iter()
+                .filter(|(_, c)| c.block >= brk)
+                .map(|(&b, _)| b)
+                .collect();
             for b in gone {
                 self.unmap_chunk(b);
             }
@@ -293,20 +353,34 @@ impl<O: Observer> Driver<O> {
         let before = self.proc.rss();
         self.proc.brk(brk)?;
         let unmapped = before.saturating_sub(self.proc.rss());
-        self.note(Note::Break { old, new: brk, unmapped });
+        self.note(Note::Break {
+            old,
+            new: brk,
+            unmapped,
+        });
         Ok(())
     }
 
     /// The user wrote `len` bytes at `addr` (`write(p, "text")`, `memset(p, 0, n)`).
     pub fn write(&mut self, addr: u64, len: u64) -> Result<u64, VmError> {
         let addr = self.sim_addr(addr);
-        self.touch(Touch { addr, len, write: true, cause: Cause::User { addr, len } })
+        self.touch(Touch {
+            addr,
+            len,
+            write: true,
+            cause: Cause::User { addr, len },
+        })
     }
 
     /// The user read `len` bytes at `addr`.
     pub fn read(&mut self, addr: u64, len: u64) -> Result<u64, VmError> {
         let addr = self.sim_addr(addr);
-        self.touch(Touch { addr, len, write: false, cause: Cause::User { addr, len } })
+        self.touch(Touch {
+            addr,
+            len,
+            write: false,
+            cause: Cause::User { addr, len },
+        })
     }
 
     /// Performs one access (addresses already simulated ones); a failure is also noted.
@@ -315,13 +389,20 @@ impl<O: Observer> Driver<O> {
         let dropped = &mut self.dropped;
         let r = self.proc.touch(t.addr, t.len, t.write, &mut |access| {
             if notes.len() < MAX_NOTES {
-                notes.push(Note::Access { cause: t.cause, write: t.write, access });
+                notes.push(Note::Access {
+                    cause: t.cause,
+                    write: t.write,
+                    access,
+                });
             } else {
                 *dropped += 1;
             }
         });
         if let Err(error) = r {
-            self.note(Note::Error { cause: Some(t.cause), error });
+            self.note(Note::Error {
+                cause: Some(t.cause),
+                error,
+            });
         }
         r
     }
@@ -336,9 +417,20 @@ impl<O: Observer> Driver<O> {
                 }
                 return;
             }
-            Event::Alloc { block, size, request, .. } => {
-                let big = self.proc.mmap_threshold().is_some_and(|t| t.wants_mmap(request as u64));
-                if big && !self.chunks.contains_key(&block) && self.map_chunk(block, size, request as u64) {
+            Event::Alloc {
+                block,
+                size,
+                request,
+                ..
+            } => {
+                let big = self
+                    .proc
+                    .mmap_threshold()
+                    .is_some_and(|t| t.wants_mmap(request as u64));
+                if big
+                    && !self.chunks.contains_key(&block)
+                    && self.map_chunk(block, size, request as u64)
+                {
                     return;
                 }
             }
@@ -352,10 +444,18 @@ impl<O: Observer> Driver<O> {
                 }
             }
             Event::Error(HeapError::OutOfMemory { requested }) => {
-                self.note(Note::SbrkFailed { request: requested as u64, brk: self.proc.mm().brk() });
+                self.note(Note::SbrkFailed {
+                    request: requested as u64,
+                    brk: self.proc.mm().brk(),
+                });
                 return;
             }
-            Event::Realloc { old, new, size, in_place } => {
+            Event::Realloc {
+                old,
+                new,
+                size,
+                in_place,
+            } => {
                 if in_place {
                     self.remap_chunk(old, size);
                 } else {
@@ -387,16 +487,30 @@ impl<O: Observer> Driver<O> {
         let from = self.base.wrapping_add(old as u64 + h);
         let to = self.base.wrapping_add(new as u64 + h);
         if self.last_unmapped != Some(old) {
-            let _ = self.touch(Touch { addr: self.sim_addr(from), len, write: false, cause: Cause::CopyFrom { payload: from } });
+            let _ = self.touch(Touch {
+                addr: self.sim_addr(from),
+                len,
+                write: false,
+                cause: Cause::CopyFrom { payload: from },
+            });
         }
-        let _ = self.touch(Touch { addr: self.sim_addr(to), len, write: true, cause: Cause::CopyTo { payload: to } });
+        let _ = self.touch(Touch {
+            addr: self.sim_addr(to),
+            len,
+            write: true,
+            cause: Cause::CopyTo { payload: to },
+        });
     }
 
     /// A large request goes to its own mapping; false if the simulation could not map it
     /// (then it is treated as a heap block).
     fn map_chunk(&mut self, block: u32, size: u32, request: u64) -> bool {
-        let Some(t) = self.proc.mmap_threshold().copied() else { return false };
-        let Some(len) = t.mapping_len(request) else { return false };
+        let Some(t) = self.proc.mmap_threshold().copied() else {
+            return false;
+        };
+        let Some(len) = t.mapping_len(request) else {
+            return false;
+        };
         let start = match self.proc.mmap(len) {
             Ok(s) => s,
             Err(error) => {
@@ -415,19 +529,40 @@ impl<O: Observer> Driver<O> {
             map_payload: start + t.payload_offset(),
         };
         self.chunks.insert(block, c);
-        self.note(Note::Mmap { chunk: c, threshold: t.threshold() });
+        self.note(Note::Mmap {
+            chunk: c,
+            threshold: t.threshold(),
+        });
         let hdr = start + t.chunk_offset();
-        let _ = self.touch(Touch { addr: hdr, len: 2 * t.size_sz(), write: true, cause: Cause::ChunkHeader { chunk: hdr } });
+        let _ = self.touch(Touch {
+            addr: hdr,
+            len: 2 * t.size_sz(),
+            write: true,
+            cause: Cause::ChunkHeader { chunk: hdr },
+        });
         true
     }
 
     fn unmap_chunk(&mut self, block: u32) {
-        let Some(c) = self.chunks.remove(&block) else { return };
-        let offset = self.proc.mmap_threshold().map(|t| t.chunk_offset()).unwrap_or(0);
+        let Some(c) = self.chunks.remove(&block) else {
+            return;
+        };
+        let offset = self
+            .proc
+            .mmap_threshold()
+            .map(|t| t.chunk_offset())
+            .unwrap_or(0);
         match self.proc.munmap(c.map_start, c.map_len) {
             Ok(unmapped) => {
-                let raised = self.proc.mmap_threshold_mut().and_then(|t| t.on_free(c.map_len - offset));
-                self.note(Note::Munmap { chunk: c, unmapped, raised });
+                let raised = self
+                    .proc
+                    .mmap_threshold_mut()
+                    .and_then(|t| t.on_free(c.map_len - offset));
+                self.note(Note::Munmap {
+                    chunk: c,
+                    unmapped,
+                    raised,
+                });
             }
             Err(error) => self.note(Note::Error { cause: None, error }),
         }
@@ -435,10 +570,16 @@ impl<O: Observer> Driver<O> {
 
     /// An in-place realloc of an mmapped chunk: glibc would `mremap` it to the new size.
     fn remap_chunk(&mut self, block: u32, size: u32) {
-        let Some(mut c) = self.chunks.get(&block).copied() else { return };
-        let Some(t) = self.proc.mmap_threshold().copied() else { return };
+        let Some(mut c) = self.chunks.get(&block).copied() else {
+            return;
+        };
+        let Some(t) = self.proc.mmap_threshold().copied() else {
+            return;
+        };
         let usable = (size as u64).saturating_sub(self.fmt.header as u64);
-        let Some(len) = t.mapping_len(usable) else { return };
+        let Some(len) = t.mapping_len(usable) else {
+            return;
+        };
         c.usable = usable;
         if len == c.map_len {
             self.chunks.insert(block, c);
@@ -451,7 +592,11 @@ impl<O: Observer> Driver<O> {
                 c.map_len = len;
                 c.map_payload = start + t.payload_offset();
                 self.chunks.insert(block, c);
-                self.note(Note::Mremap { chunk: c, old_start, old_len });
+                self.note(Note::Mremap {
+                    chunk: c,
+                    old_start,
+                    old_len,
+                });
             }
             Err(error) => {
                 // The mapping may be gone (out of frames while moving): forget the chunk if so.

@@ -27,11 +27,17 @@ pub enum FrameOwner {
     /// The kernel (its image, its own allocations).
     Kernel,
     /// Another process.
-    Other { pid: u32 },
+    Other {
+        pid: u32,
+    },
     /// One of our process's page tables, at this level (0 is the top).
-    PageTable { level: u8 },
+    PageTable {
+        level: u8,
+    },
     /// One of our process's pages: virtual page number `vpn`.
-    Page { vpn: u64 },
+    Page {
+        vpn: u64,
+    },
 }
 
 /// The physical memory knobs.
@@ -53,7 +59,13 @@ impl Default for FramesConfig {
     /// 16 MiB (4096 frames), an eighth held by the kernel, three eighths by four other
     /// processes.
     fn default() -> Self {
-        FramesConfig { bytes: 16 << 20, kernel_percent: 12, others_percent: 38, others: 4, seed: 0 }
+        FramesConfig {
+            bytes: 16 << 20,
+            kernel_percent: 12,
+            others_percent: 38,
+            others: 4,
+            seed: 0,
+        }
     }
 }
 
@@ -68,17 +80,28 @@ pub struct PhysMem {
 impl PhysMem {
     pub fn new(c: &FramesConfig) -> Result<PhysMem, VmError> {
         if c.bytes == 0 || c.bytes % PAGE_SIZE != 0 {
-            return Err(VmError::BadKnob("physical memory must be a whole number of 4 KiB frames"));
+            return Err(VmError::BadKnob(
+                "physical memory must be a whole number of 4 KiB frames",
+            ));
         }
         let n = c.bytes / PAGE_SIZE;
         if n > MAX_FRAMES {
-            return Err(VmError::BadKnob("physical memory is at most 4 GiB (2^20 frames)"));
+            return Err(VmError::BadKnob(
+                "physical memory is at most 4 GiB (2^20 frames)",
+            ));
         }
-        if c.kernel_percent > 100 || c.others_percent > 100 || c.kernel_percent as u32 + c.others_percent as u32 > 100 {
-            return Err(VmError::BadKnob("the kernel's and the other processes' shares must add up to at most 100 %"));
+        if c.kernel_percent > 100
+            || c.others_percent > 100
+            || c.kernel_percent as u32 + c.others_percent as u32 > 100
+        {
+            return Err(VmError::BadKnob(
+                "the kernel's and the other processes' shares must add up to at most 100 %",
+            ));
         }
         if c.others_percent > 0 && c.others == 0 {
-            return Err(VmError::BadKnob("other processes hold frames, so there must be at least one"));
+            return Err(VmError::BadKnob(
+                "other processes hold frames, so there must be at least one",
+            ));
         }
         let n = n as usize;
         let mut owners = vec![FrameOwner::Free; n];
@@ -98,7 +121,9 @@ impl PhysMem {
         let others = others.min(rest.len());
         for (k, &f) in rest[..others].iter().enumerate() {
             // pids 2, 3, ...: init is 1; the others share the frames round-robin.
-            owners[f as usize] = FrameOwner::Other { pid: 2 + (k % c.others.max(1) as usize) as u32 };
+            owners[f as usize] = FrameOwner::Other {
+                pid: 2 + (k % c.others.max(1) as usize) as u32,
+            };
         }
         let free = rest.split_off(others);
         Ok(PhysMem { owners, free })
@@ -154,7 +179,10 @@ impl PhysMem {
     /// replaces it, or to a new table).
     pub fn reassign(&mut self, frame: u64, owner: FrameOwner) -> Result<(), VmError> {
         match (self.owner(frame), owner) {
-            (Some(FrameOwner::Page { .. } | FrameOwner::PageTable { .. }), FrameOwner::Page { .. } | FrameOwner::PageTable { .. }) => {
+            (
+                Some(FrameOwner::Page { .. } | FrameOwner::PageTable { .. }),
+                FrameOwner::Page { .. } | FrameOwner::PageTable { .. },
+            ) => {
                 self.owners[frame as usize] = owner;
                 Ok(())
             }

@@ -39,8 +39,16 @@ pub struct Prot {
 }
 
 impl Prot {
-    pub const RX: Prot = Prot { read: true, write: false, exec: true };
-    pub const RW: Prot = Prot { read: true, write: true, exec: false };
+    pub const RX: Prot = Prot {
+        read: true,
+        write: false,
+        exec: true,
+    };
+    pub const RW: Prot = Prot {
+        read: true,
+        write: true,
+        exec: false,
+    };
 }
 
 /// What a mapping is for.
@@ -170,7 +178,9 @@ impl Mm {
     pub fn new(mode: Mode, c: &LayoutConfig, start_brk: u64) -> Result<Mm, VmError> {
         mode.check(start_brk)?;
         if start_brk % PAGE_SIZE != 0 {
-            return Err(VmError::BadKnob("the heap's start must be page aligned (4 KiB)"));
+            return Err(VmError::BadKnob(
+                "the heap's start must be page aligned (4 KiB)",
+            ));
         }
         let max = match mode {
             Mode::X86 => 1 << 32,
@@ -181,34 +191,64 @@ impl Mm {
             Mode::X86_64 => TASK_SIZE_64,
         });
         if task_size % PAGE_SIZE != 0 || task_size > max {
-            return Err(VmError::BadKnob("the top of user space must be page aligned and inside the mode's address space"));
+            return Err(VmError::BadKnob(
+                "the top of user space must be page aligned and inside the mode's address space",
+            ));
         }
         let (code, data, bss) = (pages(c.code)?, pages(c.data)?, pages(c.bss)?);
         let stack = pages(c.stack.max(1))?;
         if c.stack_limit < stack {
-            return Err(VmError::BadKnob("the stack limit is below the stack's size"));
+            return Err(VmError::BadKnob(
+                "the stack limit is below the stack's size",
+            ));
         }
-        let below = code.checked_add(data).and_then(|x| x.checked_add(bss)).ok_or(VmError::BadKnob("segments too large"))?;
+        let below = code
+            .checked_add(data)
+            .and_then(|x| x.checked_add(bss))
+            .ok_or(VmError::BadKnob("segments too large"))?;
         let start_code = start_brk
             .checked_sub(below)
             .filter(|&s| s >= PAGE_SIZE)
-            .ok_or(VmError::BadKnob("the code, data and bss segments do not fit between the null page and the heap"))?;
+            .ok_or(VmError::BadKnob(
+                "the code, data and bss segments do not fit between the null page and the heap",
+            ))?;
         // mmap_base(): gap = RLIMIT_STACK + stack guard gap, clamped to [128 MiB, 5/6 of the space].
-        let gap = c.stack_limit.saturating_add(1 << 20).clamp(128 << 20, (task_size / 6) * 5);
+        let gap = c
+            .stack_limit
+            .saturating_add(1 << 20)
+            .clamp(128 << 20, (task_size / 6) * 5);
         let mmap_base = page_floor(task_size - gap.min(task_size));
-        let stack_start = task_size.checked_sub(stack).ok_or(VmError::BadKnob("the stack is larger than the address space"))?;
+        let stack_start = task_size.checked_sub(stack).ok_or(VmError::BadKnob(
+            "the stack is larger than the address space",
+        ))?;
         if start_brk.saturating_add(PAGE_SIZE) > mmap_base || mmap_base > stack_start {
-            return Err(VmError::BadKnob("the heap must start below the mmap region, which must lie below the stack"));
+            return Err(VmError::BadKnob(
+                "the heap must start below the mmap region, which must lie below the stack",
+            ));
         }
         let mut vmas = Vec::new();
         let mut at = start_code;
-        for (len, kind, prot) in [(code, VmaKind::Code, Prot::RX), (data, VmaKind::Data, Prot::RW), (bss, VmaKind::Bss, Prot::RW)] {
+        for (len, kind, prot) in [
+            (code, VmaKind::Code, Prot::RX),
+            (data, VmaKind::Data, Prot::RW),
+            (bss, VmaKind::Bss, Prot::RW),
+        ] {
             if len > 0 {
-                vmas.push(Vma { start: at, end: at + len, kind, prot });
+                vmas.push(Vma {
+                    start: at,
+                    end: at + len,
+                    kind,
+                    prot,
+                });
             }
             at += len;
         }
-        vmas.push(Vma { start: stack_start, end: task_size, kind: VmaKind::Stack, prot: Prot::RW });
+        vmas.push(Vma {
+            start: stack_start,
+            end: task_size,
+            kind: VmaKind::Stack,
+            prot: Prot::RW,
+        });
         Ok(Mm {
             mode,
             task_size,
@@ -258,7 +298,11 @@ impl Mm {
     }
     /// The lowest address of the stack VMA (`start_stack` is its top here).
     pub fn stack_start(&self) -> u64 {
-        self.vmas.iter().find(|v| v.kind == VmaKind::Stack).map(|v| v.start).unwrap_or(self.task_size)
+        self.vmas
+            .iter()
+            .find(|v| v.kind == VmaKind::Stack)
+            .map(|v| v.start)
+            .unwrap_or(self.task_size)
     }
     /// Every mapping in address order.
     pub fn vmas(&self) -> &[Vma] {
@@ -280,7 +324,9 @@ impl Mm {
 
     /// True if any mapping other than those of kind `except` meets `[start, end)`.
     fn collides(&self, start: u64, end: u64, except: Option<(u64, VmaKind)>) -> bool {
-        self.vmas.iter().any(|v| v.start < end && start < v.end && except != Some((v.start, v.kind)))
+        self.vmas
+            .iter()
+            .any(|v| v.start < end && start < v.end && except != Some((v.start, v.kind)))
     }
 
     fn insert(&mut self, v: Vma) {
@@ -291,7 +337,9 @@ impl Mm {
     /// `brk(new)`: moves the break. On failure (`ENOMEM`) nothing changed.
     pub fn set_brk(&mut self, new: u64) -> Result<BrkChange, VmError> {
         if new < self.start_brk {
-            return Err(VmError::NoMemory("brk: the break cannot go below the heap's start"));
+            return Err(VmError::NoMemory(
+                "brk: the break cannot go below the heap's start",
+            ));
         }
         let old = self.brk;
         let old_end = page_ceil(old).ok_or(VmError::NoMemory("brk: beyond the address space"))?;
@@ -302,11 +350,21 @@ impl Mm {
                 return Err(VmError::NoMemory("brk: the heap would exceed RLIMIT_DATA"));
             }
         }
-        let mut change = BrkChange { old, new, unmapped: None };
+        let mut change = BrkChange {
+            old,
+            new,
+            unmapped: None,
+        };
         if new_end > old_end {
-            let guard = new_end.checked_add(PAGE_SIZE).ok_or(VmError::NoMemory("brk: beyond the address space"))?;
-            if new_end > self.task_size || self.collides(old_end, guard, Some((self.start_brk, VmaKind::Heap))) {
-                return Err(VmError::NoMemory("brk: the heap would run into another mapping"));
+            let guard = new_end
+                .checked_add(PAGE_SIZE)
+                .ok_or(VmError::NoMemory("brk: beyond the address space"))?;
+            if new_end > self.task_size
+                || self.collides(old_end, guard, Some((self.start_brk, VmaKind::Heap)))
+            {
+                return Err(VmError::NoMemory(
+                    "brk: the heap would run into another mapping",
+                ));
             }
         } else if new_end < old_end {
             change.unmapped = Some((new_end, old_end));
@@ -314,7 +372,12 @@ impl Mm {
         self.brk = new;
         self.vmas.retain(|v| v.kind != VmaKind::Heap);
         if new_end > self.start_brk {
-            self.insert(Vma { start: self.start_brk, end: new_end, kind: VmaKind::Heap, prot: Prot::RW });
+            self.insert(Vma {
+                start: self.start_brk,
+                end: new_end,
+                kind: VmaKind::Heap,
+                prot: Prot::RW,
+            });
         }
         Ok(change)
     }
@@ -324,7 +387,9 @@ impl Mm {
     /// overflows.
     pub fn sbrk(&mut self, incr: i64) -> Result<(u64, BrkChange), VmError> {
         let old = self.brk;
-        let new = old.checked_add_signed(incr).ok_or(VmError::NoMemory("sbrk: the break would leave the address space"))?;
+        let new = old.checked_add_signed(incr).ok_or(VmError::NoMemory(
+            "sbrk: the break would leave the address space",
+        ))?;
         let change = self.set_brk(new)?;
         Ok((old, change))
     }
@@ -357,8 +422,15 @@ impl Mm {
             return Err(VmError::Invalid("mmap: the length is zero"));
         }
         let len = page_ceil(len).ok_or(VmError::NoMemory("mmap: the length is too large"))?;
-        let start = self.find_area(len, self.mmap_base).ok_or(VmError::NoMemory("mmap: no room left in the mmap region"))?;
-        self.insert(Vma { start, end: start + len, kind: VmaKind::Mmap, prot: Prot::RW });
+        let start = self
+            .find_area(len, self.mmap_base)
+            .ok_or(VmError::NoMemory("mmap: no room left in the mmap region"))?;
+        self.insert(Vma {
+            start,
+            end: start + len,
+            kind: VmaKind::Mmap,
+            prot: Prot::RW,
+        });
         Ok(start)
     }
 
@@ -376,9 +448,17 @@ impl Mm {
             .checked_add(len)
             .and_then(page_ceil)
             .filter(|&e| e <= self.task_size)
-            .ok_or(VmError::Invalid("munmap: the range leaves the address space"))?;
-        if self.vmas.iter().any(|v| v.kind != VmaKind::Mmap && v.start < end && addr < v.end) {
-            return Err(VmError::Invalid("munmap: only mappings in the mmap region can be unmapped here"));
+            .ok_or(VmError::Invalid(
+                "munmap: the range leaves the address space",
+            ))?;
+        if self
+            .vmas
+            .iter()
+            .any(|v| v.kind != VmaKind::Mmap && v.start < end && addr < v.end)
+        {
+            return Err(VmError::Invalid(
+                "munmap: only mappings in the mmap region can be unmapped here",
+            ));
         }
         let mut removed = Vec::new();
         let mut kept = Vec::with_capacity(self.vmas.len() + 1);
@@ -403,8 +483,10 @@ impl Mm {
     /// in place, grows in place if the pages above are free, or moves the mapping to a new
     /// place (the caller moves its pages).
     pub fn mremap(&mut self, old: u64, old_len: u64, new_len: u64) -> Result<Remap, VmError> {
-        let old_len = page_ceil(old_len).ok_or(VmError::Invalid("mremap: the old length is too large"))?;
-        let new_len = page_ceil(new_len).ok_or(VmError::NoMemory("mremap: the new length is too large"))?;
+        let old_len =
+            page_ceil(old_len).ok_or(VmError::Invalid("mremap: the old length is too large"))?;
+        let new_len =
+            page_ceil(new_len).ok_or(VmError::NoMemory("mremap: the new length is too large"))?;
         if new_len == 0 || old_len == 0 {
             return Err(VmError::Invalid("mremap: a length is zero"));
         }
@@ -412,9 +494,15 @@ impl Mm {
             .vmas
             .iter()
             .position(|v| v.kind == VmaKind::Mmap && v.start == old && v.len() == old_len)
-            .ok_or(VmError::Invalid("mremap: no mapping of that size starts there"))?;
+            .ok_or(VmError::Invalid(
+                "mremap: no mapping of that size starts there",
+            ))?;
         let v = self.vmas[i];
-        let mut r = Remap { old_start: old, new_start: old, unmapped: None };
+        let mut r = Remap {
+            old_start: old,
+            new_start: old,
+            unmapped: None,
+        };
         if new_len < old_len {
             self.vmas[i].end = old + new_len;
             r.unmapped = Some((old + new_len, v.end));
@@ -423,16 +511,25 @@ impl Mm {
         if new_len == old_len {
             return Ok(r);
         }
-        let new_end = old.checked_add(new_len).ok_or(VmError::NoMemory("mremap: beyond the address space"))?;
+        let new_end = old
+            .checked_add(new_len)
+            .ok_or(VmError::NoMemory("mremap: beyond the address space"))?;
         if new_end <= self.mmap_base && !self.collides(v.end, new_end, None) {
             self.vmas[i].end = new_end;
             return Ok(r);
         }
         // Move: to room found while the old mapping still stands (so the two never overlap
         // and the pages can be moved one by one), as Linux's `get_unmapped_area` does.
-        let start = self.find_area(new_len, self.mmap_base).ok_or(VmError::NoMemory("mremap: no room left in the mmap region"))?;
+        let start = self
+            .find_area(new_len, self.mmap_base)
+            .ok_or(VmError::NoMemory("mremap: no room left in the mmap region"))?;
         self.vmas.remove(i);
-        self.insert(Vma { start, end: start + new_len, kind: VmaKind::Mmap, prot: Prot::RW });
+        self.insert(Vma {
+            start,
+            end: start + new_len,
+            kind: VmaKind::Mmap,
+            prot: Prot::RW,
+        });
         r.new_start = start;
         Ok(r)
     }
@@ -440,7 +537,9 @@ impl Mm {
     /// A fault at `addr` just below the stack: grows the stack down to it if `RLIMIT_STACK`
     /// and the mappings below allow (Linux's `expand_stack`). True if it grew.
     pub fn grow_stack(&mut self, addr: u64) -> bool {
-        let Some(i) = self.vmas.iter().position(|v| v.kind == VmaKind::Stack) else { return false };
+        let Some(i) = self.vmas.iter().position(|v| v.kind == VmaKind::Stack) else {
+            return false;
+        };
         let v = self.vmas[i];
         let new_start = page_floor(addr);
         if addr >= v.start || self.task_size - new_start > self.stack_limit {

@@ -37,7 +37,10 @@ pub struct MmapConfig {
 
 impl Default for MmapConfig {
     fn default() -> Self {
-        MmapConfig { threshold: 128 << 10, dynamic: true }
+        MmapConfig {
+            threshold: 128 << 10,
+            dynamic: true,
+        }
     }
 }
 
@@ -106,13 +109,18 @@ impl MmapThreshold {
 
     /// Whether glibc would `mmap` a request of `request` bytes.
     pub fn wants_mmap(&self, request: u64) -> bool {
-        self.chunk_size(request).is_some_and(|nb| nb >= self.threshold)
+        self.chunk_size(request)
+            .is_some_and(|nb| nb >= self.threshold)
     }
 
     /// Bytes of the mapping for `request` (`None` if absurd).
     pub fn mapping_len(&self, request: u64) -> Option<u64> {
         let nb = self.chunk_size(request)?;
-        let extra = if self.size_sz * 2 == MALLOC_ALIGNMENT { self.size_sz } else { MALLOC_ALIGNMENT - 1 };
+        let extra = if self.size_sz * 2 == MALLOC_ALIGNMENT {
+            self.size_sz
+        } else {
+            MALLOC_ALIGNMENT - 1
+        };
         page_ceil(nb.checked_add(extra)?)
     }
 
@@ -134,7 +142,9 @@ impl MmapThreshold {
     /// adjustment off; refused above the maximum.
     pub fn set(&mut self, value: u64) -> Result<(), VmError> {
         if value > self.max {
-            return Err(VmError::BadKnob("the mmap threshold is above glibc's maximum"));
+            return Err(VmError::BadKnob(
+                "the mmap threshold is above glibc's maximum",
+            ));
         }
         self.threshold = value;
         self.dynamic = false;

@@ -51,7 +51,9 @@ pub use layout::{LayoutConfig, Mm, Prot, Vma, VmaKind};
 pub use mmap::{MmapConfig, MmapThreshold};
 pub use ostep::{Exercise, OstepKnobs};
 pub use paging::{Access, FaultKind, Mode, PageTable, Pte, Walk, WalkFault, WalkStep};
-pub use process::{Counters, Eviction, Fault, PageAccess, PageState, Process, ProcessConfig, Stats, TlbResult};
+pub use process::{
+    Counters, Eviction, Fault, PageAccess, PageState, Process, ProcessConfig, Stats, TlbResult,
+};
 pub use replace::{simulate, ReplacePolicy, Replacer, Step};
 pub use rng::Mt19937;
 pub use swap::Swap;

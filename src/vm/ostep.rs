@@ -79,22 +79,32 @@ fn log2_exact(x: u64) -> Option<u32> {
 pub fn generate(k: &OstepKnobs) -> Result<Exercise, VmError> {
     let (asize, psize, pagesize) = (k.address_space, k.phys_mem, k.page_size);
     if psize <= 1 {
-        return Err(VmError::BadKnob("physical memory must be larger than 1 byte"));
+        return Err(VmError::BadKnob(
+            "physical memory must be larger than 1 byte",
+        ));
     }
     if asize < 1 {
         return Err(VmError::BadKnob("the address space must not be empty"));
     }
     if psize <= asize {
-        return Err(VmError::BadKnob("physical memory must be larger than the address space (for this exercise)"));
+        return Err(VmError::BadKnob(
+            "physical memory must be larger than the address space (for this exercise)",
+        ));
     }
     if psize >= 1 << 30 || asize >= 1 << 30 {
-        return Err(VmError::BadKnob("sizes must be below 1 GiB for this exercise"));
+        return Err(VmError::BadKnob(
+            "sizes must be below 1 GiB for this exercise",
+        ));
     }
     if pagesize == 0 || asize % pagesize != 0 {
-        return Err(VmError::BadKnob("the address space must be a multiple of the page size"));
+        return Err(VmError::BadKnob(
+            "the address space must be a multiple of the page size",
+        ));
     }
     if psize % pagesize != 0 {
-        return Err(VmError::BadKnob("physical memory must be a multiple of the page size"));
+        return Err(VmError::BadKnob(
+            "physical memory must be a multiple of the page size",
+        ));
     }
     log2_exact(asize).ok_or(VmError::BadKnob("the address space must be a power of 2"))?;
     log2_exact(pagesize).ok_or(VmError::BadKnob("the page size must be a power of 2"))?;
@@ -136,7 +146,11 @@ pub fn generate(k: &OstepKnobs) -> Result<Exercise, VmError> {
         Some(a) => a.clone(),
         None => (0..k.count).map(|_| rng.below(asize)).collect(),
     };
-    let mut ex = Exercise { knobs: k.clone(), page_table: pt, trace: Vec::with_capacity(addrs.len()) };
+    let mut ex = Exercise {
+        knobs: k.clone(),
+        page_table: pt,
+        trace: Vec::with_capacity(addrs.len()),
+    };
     ex.trace = addrs.iter().map(|&v| ex.translate(v)).collect();
     Ok(ex)
 }
@@ -159,7 +173,12 @@ impl Exercise {
         let bits = self.page_bits();
         let vpn = vaddr >> bits;
         let offset = vaddr & ((1 << bits) - 1);
-        let paddr = self.page_table.get(vpn as usize).copied().flatten().map(|pfn| (pfn << bits) | offset);
+        let paddr = self
+            .page_table
+            .get(vpn as usize)
+            .copied()
+            .flatten()
+            .map(|pfn| (pfn << bits) | offset);
         Translation { vaddr, vpn, paddr }
     }
 
@@ -181,14 +200,25 @@ impl Exercise {
         for t in &self.trace {
             let v = t.vaddr;
             if !solve {
-                let _ = writeln!(s, "  VA 0x{v:08x} (decimal: {v:8}) --> PA or invalid address?");
+                let _ = writeln!(
+                    s,
+                    "  VA 0x{v:08x} (decimal: {v:8}) --> PA or invalid address?"
+                );
             } else {
                 match t.paddr {
                     None => {
-                        let _ = writeln!(s, "  VA 0x{v:08x} (decimal: {v:8}) -->  Invalid (VPN {} not valid)", t.vpn);
+                        let _ = writeln!(
+                            s,
+                            "  VA 0x{v:08x} (decimal: {v:8}) -->  Invalid (VPN {} not valid)",
+                            t.vpn
+                        );
                     }
                     Some(p) => {
-                        let _ = writeln!(s, "  VA 0x{v:08x} (decimal: {v:8}) --> {p:08x} (decimal {p:8}) [VPN {}]", t.vpn);
+                        let _ = writeln!(
+                            s,
+                            "  VA 0x{v:08x} (decimal: {v:8}) --> {p:08x} (decimal {p:8}) [VPN {}]",
+                            t.vpn
+                        );
                     }
                 }
             }

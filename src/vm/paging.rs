@@ -112,15 +112,19 @@ impl Mode {
     /// Checks that the mode can express `addr`: below 4 GiB for x86, canonical for x86-64.
     pub fn check(self, addr: u64) -> Result<(), VmError> {
         match self {
-            Mode::X86 if addr > u32::MAX as u64 => {
-                Err(VmError::BadAddress { addr, why: "32-bit x86 addresses stop at 0xffffffff" })
-            }
+            Mode::X86 if addr > u32::MAX as u64 => Err(VmError::BadAddress {
+                addr,
+                why: "32-bit x86 addresses stop at 0xffffffff",
+            }),
             Mode::X86_64 => {
                 let top = addr >> 47;
                 if top == 0 || top == (1 << 17) - 1 {
                     Ok(())
                 } else {
-                    Err(VmError::BadAddress { addr, why: "not canonical: bits 63..48 must copy bit 47" })
+                    Err(VmError::BadAddress {
+                        addr,
+                        why: "not canonical: bits 63..48 must copy bit 47",
+                    })
                 }
             }
             _ => Ok(()),
@@ -137,7 +141,11 @@ impl Mode {
             let shift = PAGE_SHIFT + bits * (n - 1 - l) as u32;
             *slot = ((addr >> shift) & ((1 << bits) - 1)) as u16;
         }
-        Ok(Split { indices, levels: n as u8, offset: addr & (PAGE_SIZE - 1) })
+        Ok(Split {
+            indices,
+            levels: n as u8,
+            offset: addr & (PAGE_SIZE - 1),
+        })
     }
 
     /// The canonical address of the page with these indices (x86-64: sign-extended bit 47).
@@ -265,7 +273,12 @@ impl fmt::Display for Pte {
             return f.write_str("not present");
         }
         write!(f, "frame {:#x} P", self.frame())?;
-        for (bit, name) in [(Pte::WRITABLE, "W"), (Pte::USER, "U"), (Pte::ACCESSED, "A"), (Pte::DIRTY, "D")] {
+        for (bit, name) in [
+            (Pte::WRITABLE, "W"),
+            (Pte::USER, "U"),
+            (Pte::ACCESSED, "A"),
+            (Pte::DIRTY, "D"),
+        ] {
             if self.0 & bit != 0 {
                 write!(f, " {name}")?;
             }
@@ -283,8 +296,14 @@ pub struct Access {
 }
 
 impl Access {
-    pub const USER_READ: Access = Access { write: false, user: true };
-    pub const USER_WRITE: Access = Access { write: true, user: true };
+    pub const USER_READ: Access = Access {
+        write: false,
+        user: true,
+    };
+    pub const USER_WRITE: Access = Access {
+        write: true,
+        user: true,
+    };
 }
 
 /// Why a walk stopped.
@@ -319,15 +338,25 @@ impl fmt::Display for WalkFault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (addr, e, i) = (self.addr, self.entry, self.index);
         match self.kind {
-            FaultKind::NotPresent => write!(f, "page fault at {addr:#x}: {e} {i:#x} is not present"),
+            FaultKind::NotPresent => {
+                write!(f, "page fault at {addr:#x}: {e} {i:#x} is not present")
+            }
             FaultKind::Swapped { slot } => {
                 write!(f, "page fault at {addr:#x}: {e} {i:#x} is not present (the page is in swap slot {slot})")
             }
-            FaultKind::WriteProtected => write!(f, "page fault at {addr:#x}: write to a read-only page ({e} {i:#x})"),
+            FaultKind::WriteProtected => write!(
+                f,
+                "page fault at {addr:#x}: write to a read-only page ({e} {i:#x})"
+            ),
             FaultKind::SupervisorOnly => {
-                write!(f, "page fault at {addr:#x}: user access to a supervisor page ({e} {i:#x})")
+                write!(
+                    f,
+                    "page fault at {addr:#x}: user access to a supervisor page ({e} {i:#x})"
+                )
             }
-            FaultKind::BadAddress => write!(f, "{addr:#x} cannot be translated in this paging mode"),
+            FaultKind::BadAddress => {
+                write!(f, "{addr:#x} cannot be translated in this paging mode")
+            }
         }
     }
 }
@@ -381,10 +410,18 @@ impl PageTable {
     /// An empty top-level table in frame `root`.
     pub fn new(mode: Mode, root: u64) -> Result<PageTable, VmError> {
         if root >= mode.max_frames() {
-            return Err(VmError::BadKnob("the root table's frame is beyond what the mode can address"));
+            return Err(VmError::BadKnob(
+                "the root table's frame is beyond what the mode can address",
+            ));
         }
         let mut tables = BTreeMap::new();
-        tables.insert(root, Table { level: 0, entries: BTreeMap::new() });
+        tables.insert(
+            root,
+            Table {
+                level: 0,
+                entries: BTreeMap::new(),
+            },
+        );
         Ok(PageTable { mode, root, tables })
     }
 
@@ -410,12 +447,20 @@ impl PageTable {
             return Err(VmError::BadKnob("no such page-table level in this mode"));
         }
         if frame >= self.mode.max_frames() {
-            return Err(VmError::BadKnob("the table's frame is beyond what the mode can address"));
+            return Err(VmError::BadKnob(
+                "the table's frame is beyond what the mode can address",
+            ));
         }
         if self.tables.contains_key(&frame) {
             return Err(VmError::BadKnob("that frame already holds a table"));
         }
-        self.tables.insert(frame, Table { level, entries: BTreeMap::new() });
+        self.tables.insert(
+            frame,
+            Table {
+                level,
+                entries: BTreeMap::new(),
+            },
+        );
         Ok(())
     }
 
@@ -427,7 +472,10 @@ impl PageTable {
         if self.mode == Mode::X86 && (pte.0 >> 32 != 0) {
             return Err(VmError::BadKnob("a 32-bit entry cannot hold that value"));
         }
-        let t = self.tables.get_mut(&table).ok_or(VmError::BadKnob("no table in that frame"))?;
+        let t = self
+            .tables
+            .get_mut(&table)
+            .ok_or(VmError::BadKnob("no table in that frame"))?;
         if pte.is_empty() {
             t.entries.remove(&index);
         } else {
@@ -438,7 +486,11 @@ impl PageTable {
 
     /// Entry `index` of the table in frame `table` (empty if unset or no such table).
     pub fn entry(&self, table: u64, index: u16) -> Pte {
-        self.tables.get(&table).and_then(|t| t.entries.get(&index)).copied().unwrap_or_default()
+        self.tables
+            .get(&table)
+            .and_then(|t| t.entries.get(&index))
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Walks `vaddr` level by level without changing anything (no A/D bits, no permission
@@ -457,12 +509,24 @@ impl PageTable {
         let mut w = Walk {
             mode,
             vaddr,
-            split: Split { indices: [0; 4], levels: mode.levels() as u8, offset: 0 },
+            split: Split {
+                indices: [0; 4],
+                levels: mode.levels() as u8,
+                offset: 0,
+            },
             root: self.root,
             steps: Vec::new(),
-            result: Err(WalkFault { addr: vaddr, level: 0, entry: "address", index: 0, kind: FaultKind::BadAddress }),
+            result: Err(WalkFault {
+                addr: vaddr,
+                level: 0,
+                entry: "address",
+                index: 0,
+                kind: FaultKind::BadAddress,
+            }),
         };
-        let Ok(split) = mode.split(vaddr) else { return w };
+        let Ok(split) = mode.split(vaddr) else {
+            return w;
+        };
         w.split = split;
         let mut table = self.root;
         for level in 0..mode.levels() {
@@ -478,7 +542,15 @@ impl PageTable {
                 entry_addr: (table << PAGE_SHIFT) | (index as u64 * mode.entry_bytes()),
                 pte,
             });
-            let fault = |kind| Err(WalkFault { addr: vaddr, level: level as u8, entry, index, kind });
+            let fault = |kind| {
+                Err(WalkFault {
+                    addr: vaddr,
+                    level: level as u8,
+                    entry,
+                    index,
+                    kind,
+                })
+            };
             if !pte.present() {
                 w.result = match pte.swap_slot() {
                     Some(slot) if level + 1 == mode.levels() => fault(FaultKind::Swapped { slot }),
@@ -545,7 +617,9 @@ impl PageTable {
 
     /// How many tables mapping `vaddr` would have to create.
     pub fn missing_tables(&self, vaddr: u64) -> usize {
-        let Ok(split) = self.mode.split(vaddr) else { return 0 };
+        let Ok(split) = self.mode.split(vaddr) else {
+            return 0;
+        };
         let mut table = self.root;
         let n = self.mode.levels();
         for level in 0..n - 1 {
@@ -561,7 +635,12 @@ impl PageTable {
     /// Sets `vaddr`'s last-level entry to `pte`, creating the missing tables in the frames
     /// `new_tables` yields (exactly [`Self::missing_tables`] of them are taken). Intermediate
     /// entries get [`Pte::TABLE_FLAGS`].
-    pub fn map(&mut self, vaddr: u64, pte: Pte, new_tables: &mut dyn Iterator<Item = u64>) -> Result<(), VmError> {
+    pub fn map(
+        &mut self,
+        vaddr: u64,
+        pte: Pte,
+        new_tables: &mut dyn Iterator<Item = u64>,
+    ) -> Result<(), VmError> {
         let split = self.mode.split(vaddr)?;
         if self.mode == Mode::X86 && pte.0 >> 32 != 0 {
             return Err(VmError::BadKnob("a 32-bit entry cannot hold that value"));
@@ -577,9 +656,17 @@ impl PageTable {
             }
             let frame = new_tables.next().ok_or(VmError::OutOfFrames)?;
             if frame >= self.mode.max_frames() || self.tables.contains_key(&frame) {
-                return Err(VmError::Invariant("a new table's frame is in use or out of range"));
+                return Err(VmError::Invariant(
+                    "a new table's frame is in use or out of range",
+                ));
             }
-            self.tables.insert(frame, Table { level: level as u8 + 1, entries: BTreeMap::new() });
+            self.tables.insert(
+                frame,
+                Table {
+                    level: level as u8 + 1,
+                    entries: BTreeMap::new(),
+                },
+            );
             self.set_entry(table, index, Pte::new(frame, Pte::TABLE_FLAGS))?;
             table = frame;
         }
@@ -588,7 +675,9 @@ impl PageTable {
 
     /// Changes `vaddr`'s last-level entry in place; false if the tables do not reach it.
     pub fn update_leaf(&mut self, vaddr: u64, f: impl FnOnce(Pte) -> Pte) -> bool {
-        let Some((table, index)) = self.leaf_slot(vaddr) else { return false };
+        let Some((table, index)) = self.leaf_slot(vaddr) else {
+            return false;
+        };
         let new = f(self.entry(table, index));
         self.set_entry(table, index, new).is_ok()
     }
@@ -597,7 +686,9 @@ impl PageTable {
     /// freed (their frames pushed on `freed`) and their parents' entries cleared, as Linux's
     /// `free_pgtables` does for an unmapped range. The root is never freed.
     pub fn unmap(&mut self, vaddr: u64, freed: &mut Vec<u64>) -> Pte {
-        let Ok(split) = self.mode.split(vaddr) else { return Pte(0) };
+        let Ok(split) = self.mode.split(vaddr) else {
+            return Pte(0);
+        };
         let n = self.mode.levels();
         let mut path = [(0u64, 0u16); 4];
         let mut table = self.root;
@@ -618,7 +709,11 @@ impl PageTable {
         }
         for level in (1..n).rev() {
             let (t, _) = path[level];
-            let empty = self.tables.get(&t).map(|x| x.entries.is_empty()).unwrap_or(false);
+            let empty = self
+                .tables
+                .get(&t)
+                .map(|x| x.entries.is_empty())
+                .unwrap_or(false);
             if !empty {
                 break;
             }
@@ -643,11 +738,24 @@ impl PageTable {
     /// there, not the size of the range.
     pub fn for_each_leaf_in(&self, start: u64, end: u64, f: &mut dyn FnMut(u64, Pte)) {
         let bits = self.mode.va_bits();
-        let mask = if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
+        let mask = if bits >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << bits) - 1
+        };
         // Linear (not sign-extended) bounds: canonical upper-half addresses sort above the
         // lower half, as their table indices do.
-        let lin = |a: u64| if self.mode == Mode::X86_64 && a >> 47 != 0 { (a & mask) | (1 << 48) } else { a.min(mask + 1) };
-        let (lo, hi) = (lin(start), if end == u64::MAX { u64::MAX } else { lin(end) });
+        let lin = |a: u64| {
+            if self.mode == Mode::X86_64 && a >> 47 != 0 {
+                (a & mask) | (1 << 48)
+            } else {
+                a.min(mask + 1)
+            }
+        };
+        let (lo, hi) = (
+            lin(start),
+            if end == u64::MAX { u64::MAX } else { lin(end) },
+        );
         if lo >= hi {
             return;
         }
@@ -656,8 +764,19 @@ impl PageTable {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn leaves_of(&self, table: u64, level: usize, base: u64, lo: u64, hi: u64, idx: &mut [u16; 4], f: &mut dyn FnMut(u64, Pte)) {
-        let Some(t) = self.tables.get(&table) else { return };
+    fn leaves_of(
+        &self,
+        table: u64,
+        level: usize,
+        base: u64,
+        lo: u64,
+        hi: u64,
+        idx: &mut [u16; 4],
+        f: &mut dyn FnMut(u64, Pte),
+    ) {
+        let Some(t) = self.tables.get(&table) else {
+            return;
+        };
         let n = self.mode.levels();
         let shift = PAGE_SHIFT + self.mode.index_bits() * (n - 1 - level) as u32;
         for (&i, &e) in &t.entries {

@@ -90,7 +90,9 @@ pub enum Fault {
     /// First touch: a zeroed frame was mapped.
     Minor,
     /// The page came back from swap slot `slot`.
-    Major { slot: u32 },
+    Major {
+        slot: u32,
+    },
 }
 
 /// A page evicted to free a frame.
@@ -144,8 +146,14 @@ pub enum PageState {
     Unmapped,
     /// In a VMA, never touched (or dropped): no frame, no swap.
     Mapped,
-    Resident { frame: u64, accessed: bool, dirty: bool },
-    Swapped { slot: u32 },
+    Resident {
+        frame: u64,
+        accessed: bool,
+        dirty: bool,
+    },
+    Swapped {
+        slot: u32,
+    },
 }
 
 /// Sizes, in pages unless named in bytes.
@@ -195,11 +203,15 @@ impl Process {
         let mm = Mm::new(cfg.mode, &cfg.layout, heap_start)?;
         let mut phys = PhysMem::new(&cfg.frames)?;
         if phys.frames() > cfg.mode.max_frames() {
-            return Err(VmError::BadKnob("more physical memory than the mode can address"));
+            return Err(VmError::BadKnob(
+                "more physical memory than the mode can address",
+            ));
         }
         let root = phys
             .alloc(FrameOwner::PageTable { level: 0 })
-            .ok_or(VmError::BadKnob("no free frame for the page directory: physical memory is all taken"))?;
+            .ok_or(VmError::BadKnob(
+                "no free frame for the page directory: physical memory is all taken",
+            ))?;
         let pt = PageTable::new(cfg.mode, root)?;
         let tlb = match &cfg.tlb {
             Some(t) => Some(Tlb::new(t)?),
@@ -322,7 +334,10 @@ impl Process {
     /// `munmap(addr, len)`: returns how many resident pages it freed.
     pub fn munmap(&mut self, addr: u64, len: u64) -> Result<u64, VmError> {
         let ranges = self.mm.munmap(addr, len)?;
-        Ok(ranges.into_iter().map(|(a, b)| self.unmap_range(a, b)).sum())
+        Ok(ranges
+            .into_iter()
+            .map(|(a, b)| self.unmap_range(a, b))
+            .sum())
     }
 
     /// `mremap(old, old_len, new_len, MREMAP_MAYMOVE)`: returns the mapping's new start; a
@@ -333,9 +348,12 @@ impl Process {
             self.unmap_range(a, b);
         }
         if r.new_start != r.old_start {
-            let keep = page_ceil(old_len).unwrap_or(0).min(page_ceil(new_len).unwrap_or(0));
+            let keep = page_ceil(old_len)
+                .unwrap_or(0)
+                .min(page_ceil(new_len).unwrap_or(0));
             let mut pages = Vec::new();
-            self.pt.for_each_leaf_in(old, old.saturating_add(keep), &mut |va, _| pages.push(va));
+            self.pt
+                .for_each_leaf_in(old, old.saturating_add(keep), &mut |va, _| pages.push(va));
             for (k, &va) in pages.iter().enumerate() {
                 if let Err(e) = self.move_page(va, r.new_start + (va - old)) {
                     // Out of frames for the new page tables: the pages not moved are lost with
@@ -353,7 +371,9 @@ impl Process {
     /// Moves one page's mapping from `from` to `to`.
     fn move_page(&mut self, from: u64, to: u64) -> Result<(), VmError> {
         let (old_vpn, new_vpn) = (vpn_of(from), vpn_of(to));
-        let Some(pte) = self.pt.leaf(from).filter(|p| !p.is_empty()) else { return Ok(()) };
+        let Some(pte) = self.pt.leaf(from).filter(|p| !p.is_empty()) else {
+            return Ok(());
+        };
         // Tables for the destination first: taking frames may evict this very page, so the
         // entry is read again afterwards. The destination is mapped before the source is
         // cleared, so a table they share is never freed in between.
@@ -376,10 +396,14 @@ impl Process {
         }
         self.tlb_invalidate(old_vpn);
         if pte.present() {
-            self.phys.reassign(pte.frame(), FrameOwner::Page { vpn: new_vpn })?;
+            self.phys
+                .reassign(pte.frame(), FrameOwner::Page { vpn: new_vpn })?;
             self.repl.rename(old_vpn, new_vpn);
         }
-        if let Some(slot) = pte.swap_slot().or_else(|| self.swap_cache.get(&old_vpn).copied()) {
+        if let Some(slot) = pte
+            .swap_slot()
+            .or_else(|| self.swap_cache.get(&old_vpn).copied())
+        {
             self.swap.rename(slot, new_vpn);
         }
         if let Some(slot) = self.swap_cache.remove(&old_vpn) {
@@ -393,7 +417,8 @@ impl Process {
     /// huge range costs what it holds.
     fn unmap_range(&mut self, start: u64, end: u64) -> u64 {
         let mut pages = Vec::new();
-        self.pt.for_each_leaf_in(page_floor(start), end, &mut |va, _| pages.push(va));
+        self.pt
+            .for_each_leaf_in(page_floor(start), end, &mut |va, _| pages.push(va));
         let mut resident = 0;
         let mut freed = Vec::new();
         for a in pages {
@@ -430,7 +455,11 @@ impl Process {
     pub fn access(&mut self, addr: u64, write: bool) -> Result<PageAccess, VmError> {
         self.cfg.mode.check(addr)?;
         let vpn = vpn_of(addr);
-        let acc = if write { Access::USER_WRITE } else { Access::USER_READ };
+        let acc = if write {
+            Access::USER_WRITE
+        } else {
+            Access::USER_READ
+        };
         let mut out = PageAccess {
             addr,
             vpn,
@@ -449,7 +478,8 @@ impl Process {
                     out.tlb = TlbResult::Hit;
                     if write && !e.dirty {
                         tlb.set_dirty(vpn);
-                        self.pt.update_leaf(addr, |p| p.with(Pte::DIRTY | Pte::ACCESSED));
+                        self.pt
+                            .update_leaf(addr, |p| p.with(Pte::DIRTY | Pte::ACCESSED));
                     }
                     out.frame = e.frame;
                     out.paddr = (e.frame << PAGE_SHIFT) | (addr & (PAGE_SIZE - 1));
@@ -519,7 +549,10 @@ impl Process {
             }
             _ => return segv(&mut self.counters, "access denied by the page tables"),
         }
-        let paddr = self.pt.access(addr, acc).map_err(|_| VmError::Invariant("the retried access faulted again"))?;
+        let paddr = self
+            .pt
+            .access(addr, acc)
+            .map_err(|_| VmError::Invariant("the retried access faulted again"))?;
         self.fill(addr, paddr, &mut out);
         self.finish(vpn, write);
         Ok(out)
@@ -551,7 +584,9 @@ impl Process {
     fn fix_table_owners(&mut self, frames: &[u64]) {
         for &f in frames {
             if let Some(t) = self.pt.tables().get(&f) {
-                let _ = self.phys.reassign(f, FrameOwner::PageTable { level: t.level });
+                let _ = self
+                    .phys
+                    .reassign(f, FrameOwner::PageTable { level: t.level });
             }
         }
     }
@@ -582,7 +617,11 @@ impl Process {
         }
         let victim = self.repl.victim().ok_or(VmError::OutOfFrames)?;
         let va = victim << PAGE_SHIFT;
-        let pte = self.pt.leaf(va).filter(|p| p.present()).ok_or(VmError::Invariant("a victim page is not resident"))?;
+        let pte = self
+            .pt
+            .leaf(va)
+            .filter(|p| p.present())
+            .ok_or(VmError::Invariant("a victim page is not resident"))?;
         let cached = self.swap_cache.get(&victim).copied();
         let (slot, written) = match cached {
             Some(s) => (s, pte.dirty()),
@@ -619,18 +658,32 @@ impl Process {
         if written {
             self.counters.swap_outs += 1;
         }
-        ev.push(Eviction { vpn: victim, frame: pte.frame(), slot, written });
+        ev.push(Eviction {
+            vpn: victim,
+            frame: pte.frame(),
+            slot,
+            written,
+        });
         Ok(pte.frame())
     }
 
     /// Touches every page of `[addr, addr + len)` once (the first byte touched in each),
     /// calling `f` with each access. Stops at the first failure, as a `memset` that runs off
     /// a mapping stops there: the pages before it were touched. `len == 0` touches nothing.
-    pub fn touch(&mut self, addr: u64, len: u64, write: bool, f: &mut dyn FnMut(PageAccess)) -> Result<u64, VmError> {
+    pub fn touch(
+        &mut self,
+        addr: u64,
+        len: u64,
+        write: bool,
+        f: &mut dyn FnMut(PageAccess),
+    ) -> Result<u64, VmError> {
         if len == 0 {
             return Ok(0);
         }
-        let last = addr.checked_add(len - 1).ok_or(VmError::BadAddress { addr, why: "the range wraps around the address space" })?;
+        let last = addr.checked_add(len - 1).ok_or(VmError::BadAddress {
+            addr,
+            why: "the range wraps around the address space",
+        })?;
         let pages = vpn_of(last) - vpn_of(addr) + 1;
         if pages > MAX_TOUCH_PAGES {
             return Err(VmError::BadKnob("at most 1 GiB is touched at once"));
@@ -658,7 +711,11 @@ impl Process {
             return PageState::Unmapped;
         }
         match self.pt.leaf(addr) {
-            Some(p) if p.present() => PageState::Resident { frame: p.frame(), accessed: p.accessed(), dirty: p.dirty() },
+            Some(p) if p.present() => PageState::Resident {
+                frame: p.frame(),
+                accessed: p.accessed(),
+                dirty: p.dirty(),
+            },
             Some(p) => match p.swap_slot() {
                 Some(slot) => PageState::Swapped { slot },
                 None => PageState::Mapped,
@@ -670,7 +727,9 @@ impl Process {
     /// The state of every page of `[start, end)` (at most [`MAX_TOUCH_PAGES`]).
     pub fn pages(&self, start: u64, end: u64) -> Vec<PageState> {
         let (a, b) = (vpn_of(start), vpn_of(page_ceil(end).unwrap_or(end)));
-        (a..b.min(a.saturating_add(MAX_TOUCH_PAGES))).map(|v| self.page_state(v << PAGE_SHIFT)).collect()
+        (a..b.min(a.saturating_add(MAX_TOUCH_PAGES)))
+            .map(|v| self.page_state(v << PAGE_SHIFT))
+            .collect()
     }
 
     /// Gives OPT the page stream of a previous run ([`Self::page_stream`]).
@@ -730,11 +789,17 @@ impl Process {
         if self.phys.count(|o| matches!(o, FrameOwner::Page { .. })) != resident {
             return bad("frames owned by pages that are not mapped");
         }
-        if self.phys.count(|o| matches!(o, FrameOwner::PageTable { .. })) != self.pt.table_count() as u64 {
+        if self
+            .phys
+            .count(|o| matches!(o, FrameOwner::PageTable { .. }))
+            != self.pt.table_count() as u64
+        {
             return bad("frames owned by page tables that do not exist");
         }
         for &f in self.pt.tables().keys() {
-            if !matches!(self.phys.owner(f), Some(FrameOwner::PageTable { .. })) || frames.contains(&f) {
+            if !matches!(self.phys.owner(f), Some(FrameOwner::PageTable { .. }))
+                || frames.contains(&f)
+            {
                 return bad("a page table's frame is not recorded as a table");
             }
         }
@@ -763,7 +828,9 @@ impl Process {
             return bad("the VMAs overlap or are empty");
         }
         let heap_end = self.mm.heap().map(|h| h.end).unwrap_or(self.mm.start_brk());
-        if Some(heap_end.max(self.mm.start_brk())) != page_ceil(self.mm.brk()).map(|e| e.max(self.mm.start_brk())) {
+        if Some(heap_end.max(self.mm.start_brk()))
+            != page_ceil(self.mm.brk()).map(|e| e.max(self.mm.start_brk()))
+        {
             return bad("the heap does not end at the break's page");
         }
         Ok(())

@@ -39,8 +39,13 @@ pub enum ReplacePolicy {
 }
 
 impl ReplacePolicy {
-    pub const ALL: [ReplacePolicy; 5] =
-        [ReplacePolicy::Fifo, ReplacePolicy::Lru, ReplacePolicy::Clock, ReplacePolicy::Opt, ReplacePolicy::Random];
+    pub const ALL: [ReplacePolicy; 5] = [
+        ReplacePolicy::Fifo,
+        ReplacePolicy::Lru,
+        ReplacePolicy::Clock,
+        ReplacePolicy::Opt,
+        ReplacePolicy::Random,
+    ];
 
     pub const fn name(self) -> &'static str {
         match self {
@@ -68,8 +73,13 @@ impl FromStr for ReplacePolicy {
         let s = s.trim();
         ReplacePolicy::ALL
             .into_iter()
-            .find(|p| p.name().eq_ignore_ascii_case(s) || (s.eq_ignore_ascii_case("rand") && *p == ReplacePolicy::Random))
-            .ok_or(VmError::Unknown("replacement policy: expected fifo, lru, clock, opt or random"))
+            .find(|p| {
+                p.name().eq_ignore_ascii_case(s)
+                    || (s.eq_ignore_ascii_case("rand") && *p == ReplacePolicy::Random)
+            })
+            .ok_or(VmError::Unknown(
+                "replacement policy: expected fifo, lru, clock, opt or random",
+            ))
     }
 }
 
@@ -175,8 +185,16 @@ impl Replacer {
         match self.policy {
             ReplacePolicy::Fifo | ReplacePolicy::Lru => self.by_time.values().copied().collect(),
             ReplacePolicy::Clock => {
-                let h = if self.hand >= self.order.len() { 0 } else { self.hand };
-                self.order[h..].iter().chain(&self.order[..h]).copied().collect()
+                let h = if self.hand >= self.order.len() {
+                    0
+                } else {
+                    self.hand
+                };
+                self.order[h..]
+                    .iter()
+                    .chain(&self.order[..h])
+                    .copied()
+                    .collect()
             }
             _ => self.order.clone(),
         }
@@ -184,12 +202,18 @@ impl Replacer {
 
     /// CLOCK: the pages on the circle with their reference bits, from the hand.
     pub fn clock(&self) -> Vec<(u64, bool)> {
-        self.pages().into_iter().map(|p| (p, self.refbit.get(&p).copied().unwrap_or(false))).collect()
+        self.pages()
+            .into_iter()
+            .map(|p| (p, self.refbit.get(&p).copied().unwrap_or(false)))
+            .collect()
     }
 
     /// OPT: when each resident page is next used (`None`: never), in load order.
     pub fn next_uses(&self) -> Vec<(u64, Option<usize>)> {
-        self.order.iter().map(|&p| (p, self.next_use.get(&p).copied().filter(|&n| n != NEVER))).collect()
+        self.order
+            .iter()
+            .map(|&p| (p, self.next_use.get(&p).copied().filter(|&n| n != NEVER)))
+            .collect()
     }
 
     /// Page `page` was loaded.
@@ -233,7 +257,9 @@ impl Replacer {
             }
             return;
         }
-        let Some(&t) = self.time_of.get(&page) else { return };
+        let Some(&t) = self.time_of.get(&page) else {
+            return;
+        };
         match self.policy {
             ReplacePolicy::Lru => {
                 self.tick += 1;
@@ -250,7 +276,11 @@ impl Replacer {
 
     /// The first index at or after `from` where the future touches `page`.
     fn scan_next(&self, page: u64, from: usize) -> usize {
-        self.future.get(from..).and_then(|f| f.iter().position(|&p| p == page)).map(|k| k + from).unwrap_or(NEVER)
+        self.future
+            .get(from..)
+            .and_then(|f| f.iter().position(|&p| p == page))
+            .map(|k| k + from)
+            .unwrap_or(NEVER)
     }
 
     /// Picks a victim and removes it; `None` if no page is resident.
@@ -302,7 +332,9 @@ impl Replacer {
 
     /// Page `page` left memory by other means (unmapped, or evicted by the caller).
     pub fn remove(&mut self, page: u64) {
-        let Some(t) = self.time_of.remove(&page) else { return };
+        let Some(t) = self.time_of.remove(&page) else {
+            return;
+        };
         self.by_time.remove(&t);
         self.refbit.remove(&page);
         self.next_use.remove(&page);
@@ -319,7 +351,9 @@ impl Replacer {
         if old == new || self.contains(new) {
             return;
         }
-        let Some(t) = self.time_of.remove(&old) else { return };
+        let Some(t) = self.time_of.remove(&old) else {
+            return;
+        };
         self.time_of.insert(new, t);
         if let Some(p) = self.by_time.get_mut(&t) {
             *p = new;
@@ -350,12 +384,19 @@ pub struct Step {
 
 /// Runs `refs` through `policy` with `frames` frames (OPT knows the whole string; random
 /// uses `seed`), as `paging-policy.py -c` does. At most 1,000,000 references and frames.
-pub fn simulate(policy: ReplacePolicy, frames: usize, refs: &[u64], seed: u64) -> Result<Vec<Step>, VmError> {
+pub fn simulate(
+    policy: ReplacePolicy,
+    frames: usize,
+    refs: &[u64],
+    seed: u64,
+) -> Result<Vec<Step>, VmError> {
     if frames == 0 {
         return Err(VmError::BadKnob("there must be at least one frame"));
     }
     if frames > 1_000_000 || refs.len() > 1_000_000 {
-        return Err(VmError::BadKnob("at most 1,000,000 frames and 1,000,000 references"));
+        return Err(VmError::BadKnob(
+            "at most 1,000,000 frames and 1,000,000 references",
+        ));
     }
     let mut r = Replacer::new(policy, seed);
     if policy == ReplacePolicy::Opt {
@@ -372,7 +413,12 @@ pub fn simulate(policy: ReplacePolicy, frames: usize, refs: &[u64], seed: u64) -
             r.insert(page);
         }
         r.reference(page);
-        steps.push(Step { page, hit, evicted, memory: r.pages() });
+        steps.push(Step {
+            page,
+            hit,
+            evicted,
+            memory: r.pages(),
+        });
     }
     Ok(steps)
 }

@@ -28,13 +28,19 @@ impl Swap {
     /// A swap area of `bytes` (a whole number of pages, 0 for none, at most 4 GiB).
     pub fn new(bytes: u64) -> Result<Swap, VmError> {
         if bytes % PAGE_SIZE != 0 {
-            return Err(VmError::BadKnob("swap must be a whole number of 4 KiB pages"));
+            return Err(VmError::BadKnob(
+                "swap must be a whole number of 4 KiB pages",
+            ));
         }
         let n = bytes / PAGE_SIZE;
         if n > MAX_SLOTS {
             return Err(VmError::BadKnob("swap is at most 4 GiB (2^20 slots)"));
         }
-        Ok(Swap { slots: vec![None; n as usize], used: 0, hint: 0 })
+        Ok(Swap {
+            slots: vec![None; n as usize],
+            used: 0,
+            hint: 0,
+        })
     }
 
     pub fn slots(&self) -> u32 {

@@ -26,7 +26,10 @@ pub struct TlbConfig {
 impl Default for TlbConfig {
     /// 64 entries, 4-way: the size of a classic x86 L1 data TLB.
     fn default() -> Self {
-        TlbConfig { entries: 64, ways: 4 }
+        TlbConfig {
+            entries: 64,
+            ways: 4,
+        }
     }
 }
 
@@ -59,9 +62,18 @@ impl Tlb {
         }
         let ways = if c.ways == 0 { c.entries } else { c.ways };
         if ways > c.entries || c.entries % ways != 0 {
-            return Err(VmError::BadKnob("the TLB's associativity must divide its entries"));
+            return Err(VmError::BadKnob(
+                "the TLB's associativity must divide its entries",
+            ));
         }
-        Ok(Tlb { sets: c.entries / ways, ways, slots: vec![None; c.entries as usize], hits: 0, misses: 0, tick: 0 })
+        Ok(Tlb {
+            sets: c.entries / ways,
+            ways,
+            slots: vec![None; c.entries as usize],
+            hits: 0,
+            misses: 0,
+            tick: 0,
+        })
     }
 
     pub fn sets(&self) -> u32 {
@@ -119,17 +131,30 @@ impl Tlb {
 
     /// The entry for `vpn`, without counting or touching it.
     pub fn probe(&self, vpn: u64) -> Option<TlbEntry> {
-        self.slots[self.set_range(vpn)].iter().flatten().find(|e| e.vpn == vpn).copied()
+        self.slots[self.set_range(vpn)]
+            .iter()
+            .flatten()
+            .find(|e| e.vpn == vpn)
+            .copied()
     }
 
     /// Caches a translation (replacing any entry for the same page); returns the page whose
     /// entry it displaced, if the set was full.
     pub fn insert(&mut self, vpn: u64, frame: u64, writable: bool, dirty: bool) -> Option<u64> {
         self.tick += 1;
-        let e = TlbEntry { vpn, frame, writable, dirty, stamp: self.tick };
+        let e = TlbEntry {
+            vpn,
+            frame,
+            writable,
+            dirty,
+            stamp: self.tick,
+        };
         let r = self.set_range(vpn);
         let set = &mut self.slots[r];
-        if let Some(s) = set.iter_mut().find(|s| matches!(s, Some(x) if x.vpn == vpn)) {
+        if let Some(s) = set
+            .iter_mut()
+            .find(|s| matches!(s, Some(x) if x.vpn == vpn))
+        {
             *s = Some(e);
             return None;
         }
@@ -137,7 +162,9 @@ impl Tlb {
             *s = Some(e);
             return None;
         }
-        let lru = set.iter_mut().min_by_key(|s| s.map(|x| x.stamp).unwrap_or(0))?;
+        let lru = set
+            .iter_mut()
+            .min_by_key(|s| s.map(|x| x.stamp).unwrap_or(0))?;
         let old = lru.map(|x| x.vpn);
         *lru = Some(e);
         old

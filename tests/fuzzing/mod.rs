@@ -54,7 +54,9 @@ pub struct Bytes<'a> {
 
 impl<'a> Bytes<'a> {
     pub fn new(data: &'a [u8]) -> Self {
-        Bytes { data: &data[..data.len().min(MAX_INPUT)] }
+        Bytes {
+            data: &data[..data.len().min(MAX_INPUT)],
+        }
     }
     pub fn is_empty(&self) -> bool {
         self.data.is_empty()
@@ -88,7 +90,15 @@ impl<'a> Bytes<'a> {
             8..=11 => self.u16() as usize % 5000,
             12 => self.u32() as usize % (1 << 20),
             13 => self.u32() as usize % (64 << 20),
-            14 => [0, 1, (1 << 30) - 8, 1 << 30, u32::MAX as usize, usize::MAX / 2, usize::MAX][self.u8() as usize % 7],
+            14 => [
+                0,
+                1,
+                (1 << 30) - 8,
+                1 << 30,
+                u32::MAX as usize,
+                usize::MAX / 2,
+                usize::MAX,
+            ][self.u8() as usize % 7],
             _ => usize::MAX - self.u8() as usize,
         }
     }
@@ -124,7 +134,10 @@ fn pattern(seed: u8, len: usize) -> &'static [u8] {
         }
         t
     });
-    assert!(len <= PATTERN_MAX, "a block of {len} bytes is larger than the pattern table");
+    assert!(
+        len <= PATTERN_MAX,
+        "a block of {len} bytes is larger than the pattern table"
+    );
     &t[seed as usize..seed as usize + len]
 }
 
@@ -179,37 +192,83 @@ impl<P: Policy> Model<'_, P> {
     }
 
     fn fill(&mut self, l: Live) {
-        let p = self.h.payload_mut(l.addr).expect("a live block has a payload");
+        let p = self
+            .h
+            .payload_mut(l.addr)
+            .expect("a live block has a payload");
         p[..l.len].copy_from_slice(pattern(l.seed, l.len));
     }
 
     /// The first `len` bytes of a live block hold its pattern (`edges`: only its two ends).
     fn verify(&self, l: &Live, len: usize, edges: bool, what: &str) {
-        let p = self.h.payload(l.addr).unwrap_or_else(|e| panic!("step {}: {what}: live block {:#x} refused: {e}", self.step, l.addr));
-        assert!(p.len() >= len, "step {}: {what}: payload of {:#x} shrank to {} < {len}", self.step, l.addr, p.len());
+        let p = self.h.payload(l.addr).unwrap_or_else(|e| {
+            panic!(
+                "step {}: {what}: live block {:#x} refused: {e}",
+                self.step, l.addr
+            )
+        });
+        assert!(
+            p.len() >= len,
+            "step {}: {what}: payload of {:#x} shrank to {} < {len}",
+            self.step,
+            l.addr,
+            p.len()
+        );
         let want = pattern(l.seed, len);
         let bad = if edges && len > 2 * EDGE {
-            first_difference(&p[..EDGE], &want[..EDGE]).or_else(|| first_difference(&p[len - EDGE..len], &want[len - EDGE..]).map(|i| i + len - EDGE))
+            first_difference(&p[..EDGE], &want[..EDGE]).or_else(|| {
+                first_difference(&p[len - EDGE..len], &want[len - EDGE..]).map(|i| i + len - EDGE)
+            })
         } else {
             first_difference(&p[..len], want)
         };
         if let Some(i) = bad {
-            panic!("step {}: {what}: byte {i} of the block at {:#x} ({len} bytes) changed", self.step, l.addr);
+            panic!(
+                "step {}: {what}: byte {i} of the block at {:#x} ({len} bytes) changed",
+                self.step, l.addr
+            );
         }
     }
 
     /// A new block handed out for `len` bytes at `align`.
     fn got(&mut self, addr: usize, len: usize, align: usize, zeroed: bool) {
         let what = "new block";
-        assert_ne!(addr, 0, "step {}: {what}: a null address is not an error value", self.step);
-        assert_eq!(addr % align.max(self.x.align), 0, "step {}: {what}: {addr:#x} is not aligned to {}", self.step, align.max(self.x.align));
-        let usable = self.h.usable_size(addr).unwrap_or_else(|e| panic!("step {}: {what}: {addr:#x} is not a live block: {e}", self.step));
-        assert!(usable >= len, "step {}: {what}: usable size {usable} < {len}", self.step);
+        assert_ne!(
+            addr, 0,
+            "step {}: {what}: a null address is not an error value",
+            self.step
+        );
+        assert_eq!(
+            addr % align.max(self.x.align),
+            0,
+            "step {}: {what}: {addr:#x} is not aligned to {}",
+            self.step,
+            align.max(self.x.align)
+        );
+        let usable = self.h.usable_size(addr).unwrap_or_else(|e| {
+            panic!(
+                "step {}: {what}: {addr:#x} is not a live block: {e}",
+                self.step
+            )
+        });
+        assert!(
+            usable >= len,
+            "step {}: {what}: usable size {usable} < {len}",
+            self.step
+        );
         if zeroed {
-            assert!(self.h.payload(addr).unwrap()[..len].iter().all(|&b| b == 0), "step {}: calloc'd block not zeroed", self.step);
+            assert!(
+                self.h.payload(addr).unwrap()[..len].iter().all(|&b| b == 0),
+                "step {}: calloc'd block not zeroed",
+                self.step
+            );
         }
         self.seed = self.seed.wrapping_add(101);
-        let l = Live { addr, len, seed: self.seed };
+        let l = Live {
+            addr,
+            len,
+            seed: self.seed,
+        };
         self.fill(l);
         self.dead.retain(|&d| d != addr);
         self.live.push(l);
@@ -226,13 +285,25 @@ impl<P: Policy> Model<'_, P> {
             HeapError::Corrupt { .. } => "corrupt",
             HeapError::BadConfig(_) => "config",
         };
-        assert!(allowed.contains(&kind), "step {}: {what} failed with an unexpected error: {e}", self.step);
+        assert!(
+            allowed.contains(&kind),
+            "step {}: {what} failed with an unexpected error: {e}",
+            self.step
+        );
         assert!(!e.to_string().is_empty());
         let now = self.snapshot();
         if self.x.failure_keeps_walk {
-            assert!(now == *before, "step {}: {what} failed ({e}) but changed the heap", self.step);
+            assert!(
+                now == *before,
+                "step {}: {what} failed ({e}) but changed the heap",
+                self.step
+            );
         } else {
-            assert_eq!(now.1, before.1, "step {}: {what} failed ({e}) but moved the break", self.step);
+            assert_eq!(
+                now.1, before.1,
+                "step {}: {what} failed ({e}) but moved the break",
+                self.step
+            );
         }
     }
 
@@ -242,27 +313,57 @@ impl<P: Policy> Model<'_, P> {
             panic!("step {}: heap check: {e}", self.step);
         }
         let (start, brk) = (self.h.start(), self.h.brk());
-        assert!(brk.wrapping_sub(start) <= self.x.cap, "step {}: the heap grew past its cap: {} > {}", self.step, brk - start, self.x.cap);
+        assert!(
+            brk.wrapping_sub(start) <= self.x.cap,
+            "step {}: the heap grew past its cap: {} > {}",
+            self.step,
+            brk - start,
+            self.x.cap
+        );
         let mut spans: Vec<(usize, usize)> = Vec::with_capacity(self.live.len());
         for l in &self.live {
-            let n = self.h.usable_size(l.addr).unwrap_or_else(|e| panic!("step {}: live block {:#x} refused: {e}", self.step, l.addr));
+            let n = self.h.usable_size(l.addr).unwrap_or_else(|e| {
+                panic!("step {}: live block {:#x} refused: {e}", self.step, l.addr)
+            });
             spans.push((l.addr, l.addr + n));
             self.verify(l, l.len, true, "after the call");
         }
         spans.sort_unstable();
         for w in spans.windows(2) {
-            assert!(w[0].1 <= w[1].0, "step {}: payloads {:#x?} and {:#x?} overlap", self.step, w[0], w[1]);
+            assert!(
+                w[0].1 <= w[1].0,
+                "step {}: payloads {:#x?} and {:#x?} overlap",
+                self.step,
+                w[0],
+                w[1]
+            );
         }
         if let (Some(first), Some(last)) = (spans.first(), spans.last()) {
-            assert!(first.0 >= start && last.1 <= brk, "step {}: a payload lies outside [start, brk)", self.step);
+            assert!(
+                first.0 >= start && last.1 <= brk,
+                "step {}: a payload lies outside [start, brk)",
+                self.step
+            );
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn malloc_like(&mut self, r: Result<usize, HeapError>, len: Option<usize>, align: usize, zeroed: bool, before: &Snapshot, allowed: &[&str], what: &str) {
+    fn malloc_like(
+        &mut self,
+        r: Result<usize, HeapError>,
+        len: Option<usize>,
+        align: usize,
+        zeroed: bool,
+        before: &Snapshot,
+        allowed: &[&str],
+        what: &str,
+    ) {
         match (r, len) {
             (Ok(addr), Some(len)) => self.got(addr, len, align, zeroed),
-            (Ok(addr), None) => panic!("step {}: {what} succeeded ({addr:#x}) for a size that overflows", self.step),
+            (Ok(addr), None) => panic!(
+                "step {}: {what} succeeded ({addr:#x}) for a size that overflows",
+                self.step
+            ),
             (Err(e), _) => self.failed(e, before, allowed, what),
         }
     }
@@ -274,23 +375,59 @@ impl<P: Policy> Model<'_, P> {
             0..=2 => {
                 let n = b.size();
                 let r = self.h.malloc(n);
-                self.malloc_like(r, Some(n), 1, false, &before, &["oom", "overflow"], "malloc");
+                self.malloc_like(
+                    r,
+                    Some(n),
+                    1,
+                    false,
+                    &before,
+                    &["oom", "overflow"],
+                    "malloc",
+                );
             }
             3 => {
                 let a = b.u8();
-                let align = if a & 0x80 != 0 { a as usize & 0x7f } else { 1usize << (a % 18) };
+                let align = if a & 0x80 != 0 {
+                    a as usize & 0x7f
+                } else {
+                    1usize << (a % 18)
+                };
                 let n = b.size() % (1 << 20);
                 let r = self.h.memalign(align, n);
                 let bad = !align.is_power_of_two() || align > 65536;
                 if bad {
-                    assert!(matches!(r, Err(HeapError::BadAlignment { .. })), "step {}: memalign({align}) accepted", self.step);
+                    assert!(
+                        matches!(r, Err(HeapError::BadAlignment { .. })),
+                        "step {}: memalign({align}) accepted",
+                        self.step
+                    );
                 }
-                self.malloc_like(r, Some(n), align.max(1), false, &before, &["oom", "overflow", "align"], "memalign");
+                self.malloc_like(
+                    r,
+                    Some(n),
+                    align.max(1),
+                    false,
+                    &before,
+                    &["oom", "overflow", "align"],
+                    "memalign",
+                );
             }
             4 => {
-                let (k, n) = if code & 0x80 != 0 { (b.u32() as usize, b.size()) } else { (b.u8() as usize, b.u8() as usize) };
+                let (k, n) = if code & 0x80 != 0 {
+                    (b.u32() as usize, b.size())
+                } else {
+                    (b.u8() as usize, b.u8() as usize)
+                };
                 let r = self.h.calloc(k, n);
-                self.malloc_like(r, k.checked_mul(n), 1, true, &before, &["oom", "overflow"], "calloc");
+                self.malloc_like(
+                    r,
+                    k.checked_mul(n),
+                    1,
+                    true,
+                    &before,
+                    &["oom", "overflow"],
+                    "calloc",
+                );
             }
             5 | 6 if !self.live.is_empty() => {
                 let i = b.u16() as usize % self.live.len();
@@ -323,7 +460,10 @@ impl<P: Policy> Model<'_, P> {
                 let l = self.live.swap_remove(b.u16() as usize % self.live.len());
                 self.verify(&l, l.len, false, "before free");
                 if let Err(e) = self.h.free(l.addr) {
-                    panic!("step {}: free of the live block {:#x} refused: {e}", self.step, l.addr);
+                    panic!(
+                        "step {}: free of the live block {:#x} refused: {e}",
+                        self.step, l.addr
+                    );
                 }
                 self.dead.push(l.addr);
             }
@@ -333,10 +473,22 @@ impl<P: Policy> Model<'_, P> {
                 if code & 1 == 0 {
                     let n = b.size();
                     let r = self.h.realloc(0, n);
-                    self.malloc_like(r, Some(n), 1, false, &before, &["oom", "overflow"], "realloc(NULL)");
+                    self.malloc_like(
+                        r,
+                        Some(n),
+                        1,
+                        false,
+                        &before,
+                        &["oom", "overflow"],
+                        "realloc(NULL)",
+                    );
                 } else {
                     self.h.free(0).expect("free(NULL)");
-                    assert!(self.snapshot() == before, "step {}: free(NULL) changed the heap", self.step);
+                    assert!(
+                        self.snapshot() == before,
+                        "step {}: free(NULL) changed the heap",
+                        self.step
+                    );
                 }
             }
         }
@@ -346,14 +498,19 @@ impl<P: Policy> Model<'_, P> {
     fn bad_pointer(&mut self, b: &mut Bytes<'_>, before: &Snapshot) {
         let k = b.u8();
         let (addr, what) = match k % 4 {
-            0 if !self.dead.is_empty() => (self.dead[b.u16() as usize % self.dead.len()], "double free"),
+            0 if !self.dead.is_empty() => {
+                (self.dead[b.u16() as usize % self.dead.len()], "double free")
+            }
             1 if !self.live.is_empty() => {
                 let l = self.live[b.u16() as usize % self.live.len()];
                 let n = self.h.usable_size(l.addr).unwrap();
                 (l.addr + 1 + b.u16() as usize % n.max(1), "interior")
             }
             2 => (self.h.brk() + b.u16() as usize, "past the break"),
-            _ => (self.h.start().wrapping_sub(1 + b.u8() as usize), "below the start"),
+            _ => (
+                self.h.start().wrapping_sub(1 + b.u8() as usize),
+                "below the start",
+            ),
         };
         // A stale address may have been handed out again; an interior offset may land on the
         // next live payload: those are live blocks, not bad pointers.
@@ -367,13 +524,25 @@ impl<P: Policy> Model<'_, P> {
         let call = b.u8() % 3;
         let r = match call {
             0 => self.h.free(addr),
-            1 => self.h.realloc(addr, b.size()).map(|a| panic!("step {}: realloc of a bad pointer {addr:#x} ({what}) returned {a:#x}", self.step)),
+            1 => self.h.realloc(addr, b.size()).map(|a| {
+                panic!(
+                    "step {}: realloc of a bad pointer {addr:#x} ({what}) returned {a:#x}",
+                    self.step
+                )
+            }),
             _ => self.h.usable_size(addr).map(|_| ()),
         };
         match r {
-            Ok(()) => panic!("step {}: a bad pointer {addr:#x} ({what}) was accepted", self.step),
+            Ok(()) => panic!(
+                "step {}: a bad pointer {addr:#x} ({what}) was accepted",
+                self.step
+            ),
             Err(e) => {
-                let allowed: &[&str] = if outside { &["foreign"] } else { &["double", "interior", "foreign", "corrupt"] };
+                let allowed: &[&str] = if outside {
+                    &["foreign"]
+                } else {
+                    &["double", "interior", "foreign", "corrupt"]
+                };
                 self.failed(e, before, allowed, what);
             }
         }
@@ -388,9 +557,13 @@ impl<P: Policy> Model<'_, P> {
         }
         for l in std::mem::take(&mut self.live) {
             self.verify(&l, l.len, false, "at the end");
-            self.h.free(l.addr).unwrap_or_else(|e| panic!("at the end: free({:#x}): {e}", l.addr));
+            self.h
+                .free(l.addr)
+                .unwrap_or_else(|e| panic!("at the end: free({:#x}): {e}", l.addr));
         }
-        self.h.check().unwrap_or_else(|e| panic!("at the end, all freed: {e}"));
+        self.h
+            .check()
+            .unwrap_or_else(|e| panic!("at the end, all freed: {e}"));
     }
 }
 
@@ -438,8 +611,21 @@ pub fn heap_ops(data: &[u8]) {
     };
     // A 4-byte header has no check tag: a pointer inside the heap is told from a block by
     // plausibility only (RELIABILITY.md), so only pointers outside it must be refused.
-    let x = Expect { detects_bad_pointers: config.header >= 8, failure_keeps_walk: true, align: config.align as usize, cap };
-    Model { h: &mut h, live: Vec::new(), dead: Vec::new(), seed: 0, x, step: 0 }.run(&mut b);
+    let x = Expect {
+        detects_bad_pointers: config.header >= 8,
+        failure_keeps_walk: true,
+        align: config.align as usize,
+        cap,
+    };
+    Model {
+        h: &mut h,
+        live: Vec::new(),
+        dead: Vec::new(),
+        seed: 0,
+        x,
+        step: 0,
+    }
+    .run(&mut b);
 }
 
 /// The production geometry (`Bt<Tlsf, Compact>`, 4-byte header) with quick lists and the
@@ -448,14 +634,34 @@ pub fn quick_ops(data: &[u8]) {
     let mut b = Bytes::new(data);
     let cap = arena_cap(&mut b);
     // (quick lists up to, top block kept apart)
-    let (quick_max, top) = b.pick(&[(256, true), (0, false), (16, true), (64, false), (256, false), (512, true)]);
+    let (quick_max, top) = b.pick(&[
+        (256, true),
+        (0, false),
+        (16, true),
+        (64, false),
+        (256, false),
+        (512, true),
+    ]);
     let size = heap_size(&mut b, cap);
     let Some(arena) = Arena::new(cap) else { return };
     let policy = Bt::new(Compact, true, Tlsf::new()).with_quick_lists(quick_max);
     let policy = if top { policy.with_top_apart() } else { policy };
     let mut h = Heap::with_policy(arena, policy, NoObserver, size).expect("a heap over an arena");
-    let x = Expect { detects_bad_pointers: false, failure_keeps_walk: quick_max == 0, align: 8, cap };
-    Model { h: &mut h, live: Vec::new(), dead: Vec::new(), seed: 0, x, step: 0 }.run(&mut b);
+    let x = Expect {
+        detects_bad_pointers: false,
+        failure_keeps_walk: quick_max == 0,
+        align: 8,
+        cap,
+    };
+    Model {
+        h: &mut h,
+        live: Vec::new(),
+        dead: Vec::new(),
+        seed: 0,
+        x,
+        step: 0,
+    }
+    .run(&mut b);
 }
 
 /// A 64 KiB-aligned zeroed region from the host, for a [`FixedRegion`].
@@ -488,7 +694,8 @@ pub fn global_alloc(data: &[u8]) {
     let region = Region::new(cap);
     {
         // SAFETY: the region is ours and outlives the allocator (dropped first, below).
-        let a: Allocator<FixedRegion> = Allocator::with_source(unsafe { FixedRegion::real(region.ptr, cap) });
+        let a: Allocator<FixedRegion> =
+            Allocator::with_source(unsafe { FixedRegion::real(region.ptr, cap) });
         global_ops(&a, &mut b, region.ptr as usize, cap);
     }
 }
@@ -516,18 +723,38 @@ fn global_ops(a: &Allocator<FixedRegion>, b: &mut Bytes<'_>, start: usize, cap: 
             0..=3 => {
                 let size = 1 + b.size() % (cap + PAGE);
                 let align = 1usize << (b.u8() % 18);
-                let Ok(layout) = AllocLayout::from_size_align(size, align) else { continue };
+                let Ok(layout) = AllocLayout::from_size_align(size, align) else {
+                    continue;
+                };
                 let zeroed = code & 0x80 != 0;
                 // SAFETY: a non-zero size.
-                let p = unsafe { if zeroed { a.alloc_zeroed(layout) } else { a.alloc(layout) } };
+                let p = unsafe {
+                    if zeroed {
+                        a.alloc_zeroed(layout)
+                    } else {
+                        a.alloc(layout)
+                    }
+                };
                 if p.is_null() {
                     continue;
                 }
-                assert_eq!(p as usize % align, 0, "step {step}: {p:?} not aligned to {align}");
-                assert!(p as usize >= start && p as usize + size <= start + cap, "step {step}: {p:?} + {size} outside the region");
+                assert_eq!(
+                    p as usize % align,
+                    0,
+                    "step {step}: {p:?} not aligned to {align}"
+                );
+                assert!(
+                    p as usize >= start && p as usize + size <= start + cap,
+                    "step {step}: {p:?} + {size} outside the region"
+                );
                 if zeroed {
                     // SAFETY: a fresh block of `size` bytes.
-                    assert!(unsafe { std::slice::from_raw_parts(p, size) }.iter().all(|&x| x == 0), "step {step}: alloc_zeroed not zeroed");
+                    assert!(
+                        unsafe { std::slice::from_raw_parts(p, size) }
+                            .iter()
+                            .all(|&x| x == 0),
+                        "step {step}: alloc_zeroed not zeroed"
+                    );
                 }
                 seed = seed.wrapping_add(101);
                 fill(p, size, seed);
@@ -547,10 +774,18 @@ fn global_ops(a: &Allocator<FixedRegion>, b: &mut Bytes<'_>, start: usize, cap: 
                     verify(p, layout.size(), s, step, "after a failed realloc");
                     continue;
                 }
-                assert_eq!(q as usize % layout.align(), 0, "step {step}: realloc lost the alignment");
+                assert_eq!(
+                    q as usize % layout.align(),
+                    0,
+                    "step {step}: realloc lost the alignment"
+                );
                 verify(q, layout.size().min(new_size), s, step, "after realloc");
                 fill(q, new_size, s);
-                live[i] = (q, AllocLayout::from_size_align(new_size, layout.align()).unwrap(), s);
+                live[i] = (
+                    q,
+                    AllocLayout::from_size_align(new_size, layout.align()).unwrap(),
+                    s,
+                );
             }
             6 | 7 if !live.is_empty() => {
                 let (p, layout, s) = live.swap_remove(b.u16() as usize % live.len());
@@ -563,10 +798,18 @@ fn global_ops(a: &Allocator<FixedRegion>, b: &mut Bytes<'_>, start: usize, cap: 
         if let Err(e) = a.check() {
             panic!("step {step}: heap check: {e}");
         }
-        let mut spans: Vec<(usize, usize)> = live.iter().map(|&(p, l, _)| (p as usize, p as usize + l.size())).collect();
+        let mut spans: Vec<(usize, usize)> = live
+            .iter()
+            .map(|&(p, l, _)| (p as usize, p as usize + l.size()))
+            .collect();
         spans.sort_unstable();
         for w in spans.windows(2) {
-            assert!(w[0].1 <= w[1].0, "step {step}: blocks {:#x?} and {:#x?} overlap", w[0], w[1]);
+            assert!(
+                w[0].1 <= w[1].0,
+                "step {step}: blocks {:#x?} and {:#x?} overlap",
+                w[0],
+                w[1]
+            );
         }
         for &(p, l, s) in &live {
             let n = l.size().min(EDGE);
@@ -578,13 +821,19 @@ fn global_ops(a: &Allocator<FixedRegion>, b: &mut Bytes<'_>, start: usize, cap: 
         // SAFETY: `p` is live with `layout`.
         unsafe { a.dealloc(p, layout) };
     }
-    a.check().unwrap_or_else(|e| panic!("at the end, all freed: {e}"));
+    a.check()
+        .unwrap_or_else(|e| panic!("at the end, all freed: {e}"));
     // Everything is free: the heap must take a request of half the region again (no block
     // leaked, quick lists merged, failures left nothing behind).
     let big = AllocLayout::from_size_align(cap / 2, 8).unwrap();
     // SAFETY: a non-zero size.
     let p = unsafe { a.alloc(big) };
-    assert!(!p.is_null(), "after every block was freed, {} bytes of a {cap}-byte region could not be had: {:?}", cap / 2, a.stats());
+    assert!(
+        !p.is_null(),
+        "after every block was freed, {} bytes of a {cap}-byte region could not be had: {:?}",
+        cap / 2,
+        a.stats()
+    );
     // SAFETY: just allocated with `big`.
     unsafe { a.dealloc(p, big) };
     a.check().unwrap();
@@ -605,24 +854,45 @@ fn well_formed(t: &Trace) {
     assert!(t.ops.len() <= trace::MAX_OPS);
     for op in &t.ops {
         for id in [op.id, op.to] {
-            assert!(id == NULL_ID || id < t.ids.max(t.names.len() as u32), "op {op:?}: id beyond the trace's {} ids", t.ids);
+            assert!(
+                id == NULL_ID || id < t.ids.max(t.names.len() as u32),
+                "op {op:?}: id beyond the trace's {} ids",
+                t.ids
+            );
         }
         assert!(op.kind.bytes() <= u32::MAX as u64 * u32::MAX as u64);
         let s = t.op_text(op);
         assert!(!s.is_empty());
     }
     for n in &t.names {
-        assert!(!n.is_empty() && n.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_'), "variable name {n:?}");
+        assert!(
+            !n.is_empty() && n.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_'),
+            "variable name {n:?}"
+        );
     }
 }
 
 /// A trace replays on a small capped heap with no integrity error (allocation failures are
 /// fine: the heap may run out), checking the heap after every op.
 fn replays_cleanly(t: &Trace, policy: PolicyKind) {
-    let config = Config { policy, ..Config::default() };
+    let config = Config {
+        policy,
+        ..Config::default()
+    };
     let mut h = Heap::new(Arena::new(1 << 20).unwrap(), &config).unwrap();
-    let r = trace::replay_with(&mut h, t, &Options { check_every: 1, ..Options::default() });
-    assert!(r.integrity_errors.is_empty(), "{policy}: {:?}", r.integrity_errors);
+    let r = trace::replay_with(
+        &mut h,
+        t,
+        &Options {
+            check_every: 1,
+            ..Options::default()
+        },
+    );
+    assert!(
+        r.integrity_errors.is_empty(),
+        "{policy}: {:?}",
+        r.integrity_errors
+    );
     assert!(r.ops <= t.ops.len() as u64);
     h.check().unwrap();
 }
@@ -642,7 +912,11 @@ pub fn rep(data: &[u8]) {
         Ok(t) => t,
         Err(e) => {
             assert!(e.line >= 1 && !e.message.is_empty(), "{e:?}");
-            assert!(e.message.chars().count() < 400, "an error message quotes too much: {}", e.message.len());
+            assert!(
+                e.message.chars().count() < 400,
+                "an error message quotes too much: {}",
+                e.message.len()
+            );
             return;
         }
     };
@@ -659,7 +933,8 @@ pub fn rep(data: &[u8]) {
             k => panic!("a .rep file gave a {} op", k.name()),
         }
     }
-    let again = trace::parse_rep(&back).unwrap_or_else(|e| panic!("the trace written back does not parse: {e}\n{back}"));
+    let again = trace::parse_rep(&back)
+        .unwrap_or_else(|e| panic!("the trace written back does not parse: {e}\n{back}"));
     same_ops(&t, &again, ".rep round trip");
     if t.ops.len() <= 2000 {
         replays_cleanly(&t, PolicyKind::ALL[data.len() % 7]);
@@ -676,7 +951,8 @@ pub fn script(data: &[u8]) {
             // Written back as C statements, it reads the same.
             let back: Vec<String> = t.ops.iter().map(|op| t.op_text(op)).collect();
             let back = back.join("\n");
-            let again = trace::parse_script(&back).unwrap_or_else(|e| panic!("the script written back does not parse: {e}\n{back}"));
+            let again = trace::parse_script(&back)
+                .unwrap_or_else(|e| panic!("the script written back does not parse: {e}\n{back}"));
             same_ops(&t, &again, "script round trip");
             assert_eq!(t.names, again.names);
             if t.ops.len() <= 2000 {
@@ -685,28 +961,47 @@ pub fn script(data: &[u8]) {
         }
         Err(e) => {
             assert!(e.line >= 1 && !e.message.is_empty(), "{e:?}");
-            assert!(e.message.chars().count() < 400, "an error message quotes too much: {}", e.message.len());
+            assert!(
+                e.message.chars().count() < 400,
+                "an error message quotes too much: {}",
+                e.message.len()
+            );
         }
     }
     // The console: every line as typed, on one heap; bad lines are refused with a message
     // and change nothing the model can see.
-    let config = Config { policy, ..Config::default() };
+    let config = Config {
+        policy,
+        ..Config::default()
+    };
     let mut h = Heap::new(Arena::new(1 << 20).unwrap(), &config).unwrap();
     let mut session = Session::new();
     for line in s.split('\n').take(500) {
-        let vars_before: Vec<(String, usize, bool)> = session.vars().map(|(n, a, l)| (n.to_string(), a, l)).collect();
+        let vars_before: Vec<(String, usize, bool)> = session
+            .vars()
+            .map(|(n, a, l)| (n.to_string(), a, l))
+            .collect();
         match session.run(&mut h, line) {
             Ok(step) => assert!(!step.text.is_empty()),
             Err(msg) => {
                 assert!(!msg.is_empty());
-                let after: Vec<(String, usize, bool)> = session.vars().map(|(n, a, l)| (n.to_string(), a, l)).collect();
-                assert_eq!(vars_before, after, "a refused statement changed the variables: {line:?}: {msg}");
+                let after: Vec<(String, usize, bool)> = session
+                    .vars()
+                    .map(|(n, a, l)| (n.to_string(), a, l))
+                    .collect();
+                assert_eq!(
+                    vars_before, after,
+                    "a refused statement changed the variables: {line:?}: {msg}"
+                );
             }
         }
         h.check().unwrap_or_else(|e| panic!("after {line:?}: {e}"));
         for (name, addr, live) in session.vars() {
             if live {
-                assert!(h.usable_size(addr).is_ok(), "{name} = {addr:#x} is live but the heap refuses it");
+                assert!(
+                    h.usable_size(addr).is_ok(),
+                    "{name} = {addr:#x} is live but the heap refuses it"
+                );
             }
         }
     }
@@ -717,7 +1012,9 @@ pub fn script(data: &[u8]) {
 
 /// OSTEP's op lists (`-A`, and op-list files) and its simulator.
 pub fn ostep_ops(data: &[u8]) {
-    use heaptale::trace::ostep::{ops_text, parse_ops, parse_ops_file, Knobs, RandomOps, Run, Search};
+    use heaptale::trace::ostep::{
+        ops_text, parse_ops, parse_ops_file, Knobs, RandomOps, Run, Search,
+    };
     let mut b = Bytes::new(data);
     let knobs = Knobs {
         heap_size: b.pick(&[100, 0, 1, 64, 1000, 65536, -5, i64::MAX]),
@@ -742,7 +1039,11 @@ pub fn ostep_ops(data: &[u8]) {
     }
     let ops = match parse_ops(&s) {
         Ok(ops) => {
-            assert_eq!(parse_ops(&ops_text(&ops)).expect("an op list written back parses"), ops, "op list round trip");
+            assert_eq!(
+                parse_ops(&ops_text(&ops)).expect("an op list written back parses"),
+                ops,
+                "op list round trip"
+            );
             Some(ops)
         }
         Err(c) => {

@@ -47,7 +47,9 @@ unsafe impl Sync for ArenaAlloc {}
 
 impl ArenaAlloc {
     pub const fn new() -> Self {
-        ArenaAlloc { heap: UnsafeCell::new(None) }
+        ArenaAlloc {
+            heap: UnsafeCell::new(None),
+        }
     }
 
     /// The heap, made over the arena on first use; `None` if that failed.
@@ -67,7 +69,9 @@ impl ArenaAlloc {
                 let start = ptr::addr_of_mut!(ARENA).cast::<u8>();
                 FixedRegion::new(start, ARENA_BYTES, start as usize)
             };
-            let heap = Heap::with_policy(region, Bt::new(layout, true, Tlsf::new()), NoObserver, None).ok()?;
+            let heap =
+                Heap::with_policy(region, Bt::new(layout, true, Tlsf::new()), NoObserver, None)
+                    .ok()?;
             *slot = Some(heap);
         }
         slot.as_mut()
@@ -87,7 +91,9 @@ unsafe impl GlobalAlloc for ArenaAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: single thread, no nesting (see the `Sync` impl).
         match unsafe { self.heap() } {
-            Some(h) => h.memalign(layout.align(), layout.size()).map_or(ptr::null_mut(), |a| a as *mut u8),
+            Some(h) => h
+                .memalign(layout.align(), layout.size())
+                .map_or(ptr::null_mut(), |a| a as *mut u8),
             None => ptr::null_mut(),
         }
     }
@@ -106,7 +112,9 @@ unsafe impl GlobalAlloc for ArenaAlloc {
             return match unsafe { self.heap() } {
                 // The engine keeps the data and the block's alignment (`ALIGN`), in place
                 // when it can; on failure the old block is untouched, as required.
-                Some(h) => h.realloc(p as usize, new_size).map_or(ptr::null_mut(), |a| a as *mut u8),
+                Some(h) => h
+                    .realloc(p as usize, new_size)
+                    .map_or(ptr::null_mut(), |a| a as *mut u8),
                 None => ptr::null_mut(),
             };
         }

@@ -2,8 +2,8 @@
 //! the options object of `new Heap(...)`. Every bad value becomes an `Error` with a message
 //! that names the call, the argument and the value; nothing here can panic.
 
-use heaptale::policy::{Config, Order, PolicyKind};
 use heaptale::heap::MAX_HEAP;
+use heaptale::policy::{Config, Order, PolicyKind};
 use js_sys::{Object, Reflect};
 use wasm_bindgen::{JsCast, JsError, JsValue};
 
@@ -16,10 +16,14 @@ pub fn whole(v: f64, call: &str, what: &str) -> Result<usize, JsError> {
         return Err(JsError::new(&format!("{call}: {what} must be a number, got NaN (a missing argument or a value that is not a number)")));
     }
     if v.is_infinite() || v.fract() != 0.0 {
-        return Err(JsError::new(&format!("{call}: {what} must be a whole number, got {v}")));
+        return Err(JsError::new(&format!(
+            "{call}: {what} must be a whole number, got {v}"
+        )));
     }
     if v < 0.0 {
-        return Err(JsError::new(&format!("{call}: {what} must not be negative, got {v}")));
+        return Err(JsError::new(&format!(
+            "{call}: {what} must not be negative, got {v}"
+        )));
     }
     if v > MAX_USIZE {
         return Err(JsError::new(&format!(
@@ -43,8 +47,12 @@ pub fn config(options: &JsValue) -> Result<Config, JsError> {
         )));
     }
     let obj: &Object = options.unchecked_ref();
-    let keys = Reflect::own_keys(obj)
-        .map_err(|e| JsError::new(&format!("new Heap: reading the options threw: {}", describe(&e))))?;
+    let keys = Reflect::own_keys(obj).map_err(|e| {
+        JsError::new(&format!(
+            "new Heap: reading the options threw: {}",
+            describe(&e)
+        ))
+    })?;
     for key in keys.iter() {
         let name = key.as_string().unwrap_or_else(|| describe(&key));
         if !KNOWN.contains(&name.as_str()) {
@@ -55,18 +63,38 @@ pub fn config(options: &JsValue) -> Result<Config, JsError> {
         }
     }
     let get = |name: &str| -> Result<Option<JsValue>, JsError> {
-        let v = Reflect::get(obj, &JsValue::from_str(name))
-            .map_err(|e| JsError::new(&format!("new Heap: reading option '{name}' threw: {}", describe(&e))))?;
-        Ok(if v.is_undefined() || v.is_null() { None } else { Some(v) })
+        let v = Reflect::get(obj, &JsValue::from_str(name)).map_err(|e| {
+            JsError::new(&format!(
+                "new Heap: reading option '{name}' threw: {}",
+                describe(&e)
+            ))
+        })?;
+        Ok(if v.is_undefined() || v.is_null() {
+            None
+        } else {
+            Some(v)
+        })
     };
 
     if let Some(v) = get("policy")? {
-        let s = v.as_string().ok_or_else(|| bad("policy", "a policy name such as 'first'", &v))?;
-        c.policy = s.parse::<PolicyKind>().map_err(|e| JsError::new(&format!("new Heap: {e}")))?;
+        let s = v
+            .as_string()
+            .ok_or_else(|| bad("policy", "a policy name such as 'first'", &v))?;
+        c.policy = s
+            .parse::<PolicyKind>()
+            .map_err(|e| JsError::new(&format!("new Heap: {e}")))?;
     }
     if let Some(v) = get("order")? {
-        let s = v.as_string().ok_or_else(|| bad("order", "'addr', 'size-asc', 'size-desc', 'front' or 'back'", &v))?;
-        c.order = s.parse::<Order>().map_err(|e| JsError::new(&format!("new Heap: {e}")))?;
+        let s = v.as_string().ok_or_else(|| {
+            bad(
+                "order",
+                "'addr', 'size-asc', 'size-desc', 'front' or 'back'",
+                &v,
+            )
+        })?;
+        c.order = s
+            .parse::<Order>()
+            .map_err(|e| JsError::new(&format!("new Heap: {e}")))?;
     }
     if let Some(v) = get("coalesce")? {
         c.coalesce = match (v.as_bool(), v.as_string().as_deref()) {
@@ -97,7 +125,9 @@ pub fn config(options: &JsValue) -> Result<Config, JsError> {
     Ok(c)
 }
 
-const KNOWN: [&str; 7] = ["policy", "order", "coalesce", "header", "align", "heapSize", "base"];
+const KNOWN: [&str; 7] = [
+    "policy", "order", "coalesce", "header", "align", "heapSize", "base",
+];
 
 /// The largest base: the heap (up to `MAX_HEAP` bytes) must fit below 4 GiB in reports.
 pub const MAX_BASE: usize = u32::MAX as usize - MAX_HEAP as usize;
@@ -111,8 +141,12 @@ fn base(v: &JsValue) -> Result<usize, JsError> {
         (_, Some(s)) => {
             let t = s.trim().replace('_', "");
             let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-                Some(h) if !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()) => u64::from_str_radix(h, 16).ok(),
-                None if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) => t.parse::<u64>().ok(),
+                Some(h) if !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    u64::from_str_radix(h, 16).ok()
+                }
+                None if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) => {
+                    t.parse::<u64>().ok()
+                }
                 _ => return Err(bad("base", WANT, v)),
             };
             match parsed.and_then(|n| usize::try_from(n).ok()) {
@@ -135,13 +169,18 @@ fn too_large_base(shown: &str) -> JsError {
 }
 
 fn small_number(name: &str, v: &JsValue) -> Result<u32, JsError> {
-    let n = v.as_f64().ok_or_else(|| bad(name, "a number of bytes", v))?;
+    let n = v
+        .as_f64()
+        .ok_or_else(|| bad(name, "a number of bytes", v))?;
     let n = whole(n, "new Heap", &format!("option '{name}'"))?;
     Ok(n as u32)
 }
 
 fn bad(name: &str, expected: &str, v: &JsValue) -> JsError {
-    JsError::new(&format!("new Heap: option '{name}' must be {expected}, got {}", describe(v)))
+    JsError::new(&format!(
+        "new Heap: option '{name}' must be {expected}, got {}",
+        describe(v)
+    ))
 }
 
 /// A short description of a JS value for error messages.

@@ -9,8 +9,8 @@ use heaptale::event::Event;
 use heaptale::policy::AnyPolicy;
 use heaptale::HeapError;
 use js_sys::{Array, Object, Reflect, Uint32Array, Uint8Array};
-use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::args::{self, whole};
 use crate::instance;
@@ -44,11 +44,13 @@ impl JsHeap {
     pub fn new(options: JsValue) -> Result<JsHeap, JsError> {
         // Everything that can be refused is checked before the old heap goes.
         let config = args::config(&options)?;
-        let policy = AnyPolicy::new(&config).map_err(|e| JsError::new(&format!("new Heap: {e}")))?;
+        let policy =
+            AnyPolicy::new(&config).map_err(|e| JsError::new(&format!("new Heap: {e}")))?;
         instance::with(|inst| {
             inst.release();
             let id = inst.next_id();
-            inst.make(id, config, policy).map_err(|e| JsError::new(&format!("new Heap: {e}")))?;
+            inst.make(id, config, policy)
+                .map_err(|e| JsError::new(&format!("new Heap: {e}")))?;
             Ok(JsHeap { id })
         })
     }
@@ -71,9 +73,12 @@ impl JsHeap {
                 Ok(())
             });
         }
-        let a = addr
-            .as_f64()
-            .ok_or_else(|| JsError::new(&format!("free: the address must be a number, got {}", args::describe(&addr))))?;
+        let a = addr.as_f64().ok_or_else(|| {
+            JsError::new(&format!(
+                "free: the address must be a number, got {}",
+                args::describe(&addr)
+            ))
+        })?;
         let a = whole(a, "free", "address")?;
         self.call(Call::Free(a as u32))?;
         Ok(())
@@ -105,7 +110,12 @@ impl JsHeap {
     #[wasm_bindgen(js_name = usableSize)]
     pub fn usable_size(&self, addr: f64) -> Result<f64, JsError> {
         let a = whole(addr, "usableSize", "address")?;
-        instance::with_live(self.id, |l| l.heap.usable_size(a).map(|n| n as f64).map_err(engine_error))
+        instance::with_live(self.id, |l| {
+            l.heap
+                .usable_size(a)
+                .map(|n| n as f64)
+                .map_err(engine_error)
+        })
     }
 
     /// Every block from the heap's start to the break, in address order:
@@ -166,7 +176,9 @@ impl JsHeap {
     pub fn free_lists_packed(&self) -> Result<Uint32Array, JsError> {
         let entries = self.free_entries()?;
         let mut words: Vec<u32> = Vec::new();
-        words.try_reserve_exact(entries.len() * 3).map_err(|_| JsError::new("freeListsPacked: out of module memory"))?;
+        words
+            .try_reserve_exact(entries.len() * 3)
+            .map_err(|_| JsError::new("freeListsPacked: out of module memory"))?;
         for (list, addr, size) in entries {
             words.extend_from_slice(&[list as u32, addr as u32, size]);
         }
@@ -180,7 +192,11 @@ impl JsHeap {
         instance::with_live(self.id, |l| {
             let s = l.heap.stats();
             let live = l.live_bytes;
-            let utilization = if s.heap_bytes == 0 { 0.0 } else { live as f64 / s.heap_bytes as f64 };
+            let utilization = if s.heap_bytes == 0 {
+                0.0
+            } else {
+                live as f64 / s.heap_bytes as f64
+            };
             let keys = Keys::new(&[
                 "live_bytes",
                 "heap_bytes",
@@ -225,7 +241,9 @@ impl JsHeap {
     /// `memoryBytes()` unless a `base` was given. The break is at or below it.
     #[wasm_bindgen(js_name = memoryEnd)]
     pub fn memory_end(&self) -> Result<f64, JsError> {
-        instance::with_live(self.id, |l| Ok(l.heap.start() as f64 + (memory_bytes() - l.heap.mem().base_ptr() as usize as f64)))
+        instance::with_live(self.id, |l| {
+            Ok(l.heap.start() as f64 + (memory_bytes() - l.heap.mem().base_ptr() as usize as f64))
+        })
     }
 
     /// The program break.
@@ -266,12 +284,35 @@ impl JsHeap {
         let a = |off: u32| base as f64 + off as f64;
         for e in &events {
             match *e {
-                Event::Alloc { block, size, request, probes } => js::push_alloc(&out, a(block), size, request, probes),
+                Event::Alloc {
+                    block,
+                    size,
+                    request,
+                    probes,
+                } => js::push_alloc(&out, a(block), size, request, probes),
                 Event::Free { block, size } => js::push_free_event(&out, a(block), size),
-                Event::Split { block, size, rest, rest_size } => js::push_split(&out, a(block), size, a(rest), rest_size),
-                Event::Coalesce { block, absorbed, size } => js::push_coalesce(&out, a(block), a(absorbed), size),
-                Event::Grow { old_brk, new_brk, pages } => js::push_grow(&out, a(old_brk), a(new_brk), pages),
-                Event::Realloc { old, new, size, in_place } => js::push_realloc(&out, a(old), a(new), size, in_place),
+                Event::Split {
+                    block,
+                    size,
+                    rest,
+                    rest_size,
+                } => js::push_split(&out, a(block), size, a(rest), rest_size),
+                Event::Coalesce {
+                    block,
+                    absorbed,
+                    size,
+                } => js::push_coalesce(&out, a(block), a(absorbed), size),
+                Event::Grow {
+                    old_brk,
+                    new_brk,
+                    pages,
+                } => js::push_grow(&out, a(old_brk), a(new_brk), pages),
+                Event::Realloc {
+                    old,
+                    new,
+                    size,
+                    in_place,
+                } => js::push_realloc(&out, a(old), a(new), size, in_place),
                 Event::Error(err) => js::push_error(&out, &err.to_string()),
             }
         }
@@ -338,9 +379,15 @@ impl JsHeap {
             let mut n = 0usize;
             h.walk(|_| n += 1);
             let mut words: Vec<u32> = Vec::new();
-            words.try_reserve_exact(n.saturating_mul(4)).map_err(|_| JsError::new("blocks: out of module memory"))?;
+            words
+                .try_reserve_exact(n.saturating_mul(4))
+                .map_err(|_| JsError::new("blocks: out of module memory"))?;
             h.walk(|b| {
-                let requested = if b.used { l.requested.get(&b.block).copied().unwrap_or(0) } else { 0 };
+                let requested = if b.used {
+                    l.requested.get(&b.block).copied().unwrap_or(0)
+                } else {
+                    0
+                };
                 let flags = b.header | if b.used { USED_BIT } else { 0 };
                 words.extend_from_slice(&[h.addr(b.block) as u32, b.size, requested, flags]);
             });
@@ -370,7 +417,11 @@ impl JsHeap {
             let mut out = Vec::new();
             out.try_reserve_exact(listed).map_err(oom)?;
             h.free_lists(|list, b| {
-                let size = sizes.binary_search_by_key(&b, |&(o, _)| o).ok().and_then(|i| sizes.get(i)).map_or(0, |s| s.1);
+                let size = sizes
+                    .binary_search_by_key(&b, |&(o, _)| o)
+                    .ok()
+                    .and_then(|i| sizes.get(i))
+                    .map_or(0, |s| s.1);
                 out.push((list, h.addr(b), size));
             });
             Ok(out)
@@ -398,7 +449,15 @@ export function pushError(a, message) { a.push({ kind: 'error', message }); }
 ")]
     extern "C" {
         #[wasm_bindgen(js_name = pushBlock)]
-        pub fn push_block(a: &Array, addr: f64, payload: f64, size: u32, requested: u32, used: bool, header: u32);
+        pub fn push_block(
+            a: &Array,
+            addr: f64,
+            payload: f64,
+            size: u32,
+            requested: u32,
+            used: bool,
+            header: u32,
+        );
         #[wasm_bindgen(js_name = pushPair)]
         pub fn push_pair(a: &Array, x: f64, y: u32);
         #[wasm_bindgen(js_name = pushFree)]

@@ -66,7 +66,11 @@ struct Global(RefCell<Instance>);
 // RefCell and reported as an error.
 unsafe impl Sync for Global {}
 
-static INSTANCE: Global = Global(RefCell::new(Instance { live: None, spare: None, next_id: 1 }));
+static INSTANCE: Global = Global(RefCell::new(Instance {
+    live: None,
+    spare: None,
+    next_id: 1,
+}));
 
 /// Runs `f` on the instance state; a re-entrant call (say, from a JS getter that calls back
 /// into the heap while it works) gets an error instead of a second `&mut`.
@@ -80,11 +84,15 @@ pub fn with<T>(f: impl FnOnce(&mut Instance) -> Result<T, JsError>) -> Result<T,
 }
 
 /// What a `Heap` object that is no longer the live heap says when it is used.
-pub const NOT_LIVE: &str = "this Heap is no longer live: it was released with free() or replaced by a newer Heap \
+pub const NOT_LIVE: &str =
+    "this Heap is no longer live: it was released with free() or replaced by a newer Heap \
      (one heap per WebAssembly instance owns memory.grow; use another instance to compare heaps)";
 
 /// Runs `f` on the live heap if `id` names it.
-pub fn with_live<T>(id: u32, f: impl FnOnce(&mut Live) -> Result<T, JsError>) -> Result<T, JsError> {
+pub fn with_live<T>(
+    id: u32,
+    f: impl FnOnce(&mut Live) -> Result<T, JsError>,
+) -> Result<T, JsError> {
     with(|inst| match inst.live.as_mut() {
         Some(live) if live.id == id => f(live),
         _ => Err(JsError::new(NOT_LIVE)),
@@ -111,7 +119,12 @@ impl Instance {
         let mem = self.take_memory().with_report_base(config.base);
         // SAFETY: `backup` is used only if no heap was made over `mem` (it was dropped).
         let backup = unsafe { mem.restart() };
-        match Heap::with_policy(mem, PlayPolicy::new(policy), Recorder::default(), config.heap_size) {
+        match Heap::with_policy(
+            mem,
+            PlayPolicy::new(policy),
+            Recorder::default(),
+            config.heap_size,
+        ) {
             Ok(heap) => {
                 let mut live = Live {
                     id,
@@ -141,7 +154,9 @@ impl Instance {
     /// Empties the live heap: the same options, id and start address, no blocks, no
     /// variables, no events.
     pub fn renew(&mut self) -> Result<(), HeapError> {
-        let Some(live) = self.live.as_ref() else { return Ok(()) };
+        let Some(live) = self.live.as_ref() else {
+            return Ok(());
+        };
         let (id, config) = (live.id, live.config);
         let policy = AnyPolicy::new(&config)?;
         // A simulated process attached to the heap stays attached, back at the heap as made.
@@ -178,7 +193,13 @@ impl Live {
     /// break are fresh or were zeroed). `fresh`: the state is the heap as made (no bytes; the
     /// policy sets the heap up itself). Memory never shrinks: `memory.size` stays. The heap
     /// keeps its start address, options and id.
-    pub fn restore_heap(&mut self, policy: AnyPolicy, fresh: bool, brk: u32, bytes: Option<&js_sys::Uint8Array>) -> Result<(), HeapError> {
+    pub fn restore_heap(
+        &mut self,
+        policy: AnyPolicy,
+        fresh: bool,
+        brk: u32,
+        bytes: Option<&js_sys::Uint8Array>,
+    ) -> Result<(), HeapError> {
         let mem = self.heap.mem();
         let old_brk = mem.brk();
         let base = mem.base_ptr();
@@ -200,9 +221,15 @@ impl Live {
         }
         if self.config.heap_size.is_none() && brk > 0 {
             // Inside the pages this heap grew before: no memory.grow.
-            src.sbrk(brk as usize).ok_or(HeapError::OutOfMemory { requested: brk as usize })?;
+            src.sbrk(brk as usize).ok_or(HeapError::OutOfMemory {
+                requested: brk as usize,
+            })?;
         }
-        let policy = if fresh { PlayPolicy::new(policy) } else { PlayPolicy::restored(policy) };
+        let policy = if fresh {
+            PlayPolicy::new(policy)
+        } else {
+            PlayPolicy::restored(policy)
+        };
         let heap = Heap::with_policy(src, policy, Recorder::default(), self.config.heap_size)?;
         drop(core::mem::replace(&mut self.heap, heap));
         self.seen = 0;

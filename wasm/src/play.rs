@@ -22,11 +22,17 @@ pub struct PlayPolicy {
 impl PlayPolicy {
     /// A fresh policy: `init` sets the heap up as usual.
     pub fn new(inner: AnyPolicy) -> PlayPolicy {
-        PlayPolicy { inner, restored: false }
+        PlayPolicy {
+            inner,
+            restored: false,
+        }
     }
     /// A saved policy state: `init` does nothing, the caller restores the bytes.
     pub fn restored(inner: AnyPolicy) -> PlayPolicy {
-        PlayPolicy { inner, restored: true }
+        PlayPolicy {
+            inner,
+            restored: true,
+        }
     }
 }
 
@@ -45,7 +51,13 @@ impl Policy for PlayPolicy {
         self.inner.validate(m, p, addr)
     }
     #[inline]
-    fn malloc<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, request: usize, align: u32) -> Result<u32, HeapError> {
+    fn malloc<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        request: usize,
+        align: u32,
+    ) -> Result<u32, HeapError> {
         self.inner.malloc(m, o, request, align)
     }
     #[inline]
@@ -53,7 +65,13 @@ impl Policy for PlayPolicy {
         self.inner.free(m, o, b)
     }
     #[inline]
-    fn realloc<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O, b: u32, request: usize) -> Result<u32, HeapError> {
+    fn realloc<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        b: u32,
+        request: usize,
+    ) -> Result<u32, HeapError> {
         self.inner.realloc(m, o, b, request)
     }
     #[inline]

@@ -23,7 +23,8 @@
 
 use heaptale::event::Event;
 use heaptale::vm::{
-    BlockFormat, Driver, FrameOwner, FramesConfig, MmapConfig, Mode, PageState, ProcessConfig, ReplacePolicy, TlbConfig, VmaKind,
+    BlockFormat, Driver, FrameOwner, FramesConfig, MmapConfig, Mode, PageState, ProcessConfig,
+    ReplacePolicy, TlbConfig, VmaKind,
 };
 use js_sys::{Array, Float64Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -132,17 +133,26 @@ impl Tracker {
             }
         }
         if i != self.steps.len() {
-            self.off = Some(format!("it missed steps (step {} ran after {} recorded)", i + 1, self.steps.len()));
+            self.off = Some(format!(
+                "it missed steps (step {} ran after {} recorded)",
+                i + 1,
+                self.steps.len()
+            ));
             return;
         }
         if self.steps.len() >= MAX_STEPS {
-            self.off = Some(format!("it follows at most {MAX_STEPS} steps (this timeline has more)"));
+            self.off = Some(format!(
+                "it follows at most {MAX_STEPS} steps (this timeline has more)"
+            ));
             // Give the module's memory back: nothing more will be read from these.
             self.steps = Vec::new();
             self.checkpoints.truncate(1);
             return;
         }
-        self.steps.push(StepRec { events: events.to_vec(), write });
+        self.steps.push(StepRec {
+            events: events.to_vec(),
+            write,
+        });
     }
 
     /// OPT: runs every step once to record the pages accessed, and starts the simulation
@@ -167,10 +177,15 @@ impl Tracker {
     /// Brings the simulation to the state after `n` steps.
     fn go(&mut self, n: u32) -> Result<(), String> {
         if let Some(why) = &self.off {
-            return Err(format!("the simulated process stopped following the heap: {why}"));
+            return Err(format!(
+                "the simulated process stopped following the heap: {why}"
+            ));
         }
         if n as usize > self.steps.len() {
-            return Err(format!("the simulated process has {} steps, not {n}", self.steps.len()));
+            return Err(format!(
+                "the simulated process has {} steps, not {n}",
+                self.steps.len()
+            ));
         }
         if self.scout.is_some() && self.future_for != self.steps.len() {
             self.learn_future();
@@ -178,7 +193,10 @@ impl Tracker {
         if self.cur.0 == n {
             return Ok(());
         }
-        let ci = self.checkpoints.partition_point(|(s, _)| *s <= n).saturating_sub(1);
+        let ci = self
+            .checkpoints
+            .partition_point(|(s, _)| *s <= n)
+            .saturating_sub(1);
         let cs = self.checkpoints[ci].0;
         if !(self.cur.0 < n && self.cur.0 >= cs) {
             self.cur = self.checkpoints[ci].clone();
@@ -213,7 +231,11 @@ impl Tracker {
 pub fn after_step(l: &mut Live, i: u32, before: usize, wrote: Option<(usize, usize)>) {
     if let Some(t) = l.proc.as_mut() {
         let events = &l.heap.observer().events;
-        t.record(i, events.get(before..).unwrap_or(&[]), wrote.map(|(a, n)| (a as u64, n as u64)));
+        t.record(
+            i,
+            events.get(before..).unwrap_or(&[]),
+            wrote.map(|(a, n)| (a as u64, n as u64)),
+        );
     }
 }
 
@@ -221,24 +243,44 @@ pub fn after_step(l: &mut Live, i: u32, before: usize, wrote: Option<(usize, usi
 
 /// The options of `new Process(heap, options)`, checked.
 fn options(v: &JsValue) -> Result<ProcessConfig, JsError> {
-    const KNOWN: [&str; 8] = ["mode", "physicalMemory", "policy", "tlbEntries", "tlbWays", "mmap", "mmapThreshold", "othersPercent"];
+    const KNOWN: [&str; 8] = [
+        "mode",
+        "physicalMemory",
+        "policy",
+        "tlbEntries",
+        "tlbWays",
+        "mmap",
+        "mmapThreshold",
+        "othersPercent",
+    ];
     let mut c = ProcessConfig::default();
     if v.is_undefined() || v.is_null() {
         return Ok(c);
     }
     if !v.is_object() || Array::is_array(v) {
-        return Err(JsError::new("new Process: the options must be an object such as { mode: 'x86-64' }"));
+        return Err(JsError::new(
+            "new Process: the options must be an object such as { mode: 'x86-64' }",
+        ));
     }
     let obj: &Object = v.unchecked_ref();
     for key in Object::keys(obj).iter() {
         let k = key.as_string().unwrap_or_default();
         if !KNOWN.contains(&k.as_str()) {
-            return Err(JsError::new(&format!("new Process: unknown option '{k}': the options are {}", KNOWN.join(", "))));
+            return Err(JsError::new(&format!(
+                "new Process: unknown option '{k}': the options are {}",
+                KNOWN.join(", ")
+            )));
         }
     }
-    let get = |k: &str| Reflect::get(obj, &k.into()).ok().filter(|v| !v.is_undefined() && !v.is_null());
+    let get = |k: &str| {
+        Reflect::get(obj, &k.into())
+            .ok()
+            .filter(|v| !v.is_undefined() && !v.is_null())
+    };
     let num = |k: &str, v: &JsValue, lo: f64, hi: f64| -> Result<u64, JsError> {
-        let n = v.as_f64().or_else(|| v.as_string().and_then(|s| s.trim().parse::<f64>().ok()));
+        let n = v
+            .as_f64()
+            .or_else(|| v.as_string().and_then(|s| s.trim().parse::<f64>().ok()));
         match n {
             Some(n) if n.fract() == 0.0 && n >= lo && n <= hi => Ok(n as u64),
             _ => Err(JsError::new(&format!(
@@ -254,9 +296,14 @@ fn options(v: &JsValue) -> Result<ProcessConfig, JsError> {
     if let Some(v) = get("physicalMemory") {
         let b = num("physicalMemory", &v, MIN_PHYS as f64, MAX_PHYS as f64)?;
         if b % 4096 != 0 {
-            return Err(JsError::new(&format!("new Process: physicalMemory must be a whole number of 4 KiB frames, got {b}")));
+            return Err(JsError::new(&format!(
+                "new Process: physicalMemory must be a whole number of 4 KiB frames, got {b}"
+            )));
         }
-        c.frames = FramesConfig { bytes: b, ..FramesConfig::default() };
+        c.frames = FramesConfig {
+            bytes: b,
+            ..FramesConfig::default()
+        };
     }
     if let Some(v) = get("othersPercent") {
         // The kernel holds its eighth (12 %) of the frames; the others may hold up to the rest
@@ -268,7 +315,12 @@ fn options(v: &JsValue) -> Result<ProcessConfig, JsError> {
     }
     if let Some(v) = get("policy") {
         let s = v.as_string().unwrap_or_default();
-        c.policy = s.parse::<ReplacePolicy>().map_err(|_| JsError::new(&format!("new Process: policy must be one of fifo, lru, clock, opt, random, got {}", crate::args::describe(&v))))?;
+        c.policy = s.parse::<ReplacePolicy>().map_err(|_| {
+            JsError::new(&format!(
+                "new Process: policy must be one of fifo, lru, clock, opt, random, got {}",
+                crate::args::describe(&v)
+            ))
+        })?;
     }
     let entries = match get("tlbEntries") {
         Some(v) => num("tlbEntries", &v, 0.0, 4096.0)? as u32,
@@ -284,10 +336,19 @@ fn options(v: &JsValue) -> Result<ProcessConfig, JsError> {
         if ways != 0 && (ways > entries || entries % ways != 0) {
             return Err(JsError::new(&format!("new Process: tlbWays ({ways}) must divide tlbEntries ({entries}); 0 means fully associative")));
         }
-        Some(TlbConfig { entries, ways, ..TlbConfig::default() })
+        Some(TlbConfig {
+            entries,
+            ways,
+            ..TlbConfig::default()
+        })
     };
     let on = match get("mmap") {
-        Some(v) => v.as_bool().ok_or_else(|| JsError::new(&format!("new Process: mmap must be true or false, got {}", crate::args::describe(&v))))?,
+        Some(v) => v.as_bool().ok_or_else(|| {
+            JsError::new(&format!(
+                "new Process: mmap must be true or false, got {}",
+                crate::args::describe(&v)
+            ))
+        })?,
         None => false,
     };
     if on {
@@ -319,7 +380,10 @@ fn num(x: u64) -> JsValue {
 }
 
 impl JsProcess {
-    fn with<T>(&self, f: impl FnOnce(&mut Live, &Tracker) -> Result<T, JsError>) -> Result<T, JsError> {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Live, &Tracker) -> Result<T, JsError>,
+    ) -> Result<T, JsError> {
         instance::with_live(self.heap, |l| {
             let pos = l.timeline.pos;
             let mut t = match l.proc.take() {
@@ -329,7 +393,10 @@ impl JsProcess {
                     return Err(JsError::new("this Process is no longer attached: a newer Process replaced it on this heap"));
                 }
             };
-            let r = t.go(pos).map_err(|e| JsError::new(&e)).and_then(|()| f(l, &t));
+            let r = t
+                .go(pos)
+                .map_err(|e| JsError::new(&e))
+                .and_then(|()| f(l, &t));
             l.proc = Some(t);
             r
         })
@@ -352,7 +419,9 @@ impl JsProcess {
                 return Err(JsError::new(&format!("new Process: the heap's timeline is off ({why}); the simulated process follows the timeline")));
             }
             if l.timeline.pending() {
-                return Err(JsError::new("new Process: the heap is still loading a trace: attach when it has finished"));
+                return Err(JsError::new(
+                    "new Process: the heap is still loading a trace: attach when it has finished",
+                ));
             }
             let (pos, len) = (l.timeline.pos, l.timeline.len());
             l.proc = None;
@@ -364,12 +433,17 @@ impl JsProcess {
                 Ok(d) => d,
                 Err(e) => {
                     back(l)?;
-                    return Err(JsError::new(&format!("new Process: the simulated process cannot hold this heap: {e}")));
+                    return Err(JsError::new(&format!(
+                        "new Process: the simulated process cannot hold this heap: {e}"
+                    )));
                 }
             };
             // OPT needs the future: a second simulation records the page stream.
             let scout = if cfg.policy == ReplacePolicy::Opt {
-                let sc = ProcessConfig { record_stream: true, ..cfg };
+                let sc = ProcessConfig {
+                    record_stream: true,
+                    ..cfg
+                };
                 Driver::new(&sc, base, brk, BlockFormat::of(&l.config)).ok()
             } else {
                 None
@@ -383,7 +457,11 @@ impl JsProcess {
             back(l)?;
             Ok(gen)
         })?;
-        Ok(JsProcess { heap: heap.id(), gen, cfg })
+        Ok(JsProcess {
+            heap: heap.id(),
+            gen,
+            cfg,
+        })
     }
 
     /// The options in effect: `{simulated, mode, physicalMemory, policy, tlbEntries,
@@ -396,14 +474,32 @@ impl JsProcess {
         set(&o, "mode", &c.mode.name().into());
         set(&o, "physicalMemory", &num(c.frames.bytes));
         set(&o, "policy", &c.policy.name().into());
-        set(&o, "tlbEntries", &num(c.tlb.map_or(0, |t| t.entries as u64)));
+        set(
+            &o,
+            "tlbEntries",
+            &num(c.tlb.map_or(0, |t| t.entries as u64)),
+        );
         set(&o, "tlbWays", &num(c.tlb.map_or(0, |t| t.ways as u64)));
         set(&o, "mmap", &c.mmap.is_some().into());
-        set(&o, "mmapThreshold", &num(c.mmap.map_or(MmapConfig::default().threshold, |m| m.threshold)));
+        set(
+            &o,
+            "mmapThreshold",
+            &num(c
+                .mmap
+                .map_or(MmapConfig::default().threshold, |m| m.threshold)),
+        );
         set(&o, "othersPercent", &num(c.frames.others_percent as u64));
         set(&o, "kernelPercent", &num(c.frames.kernel_percent as u64));
         set(&o, "pageSize", &num(heaptale::vm::PAGE_SIZE));
-        set(&o, "addressSpace", &num(if c.mode == Mode::X86 { 1u64 << 32 } else { 1u64 << 48 }));
+        set(
+            &o,
+            "addressSpace",
+            &num(if c.mode == Mode::X86 {
+                1u64 << 32
+            } else {
+                1u64 << 48
+            }),
+        );
         o
     }
 
@@ -473,14 +569,25 @@ impl JsProcess {
             set(&o, "mmapBase", &num(mm.mmap_base()));
             set(&o, "stackStart", &num(mm.stack_start()));
             set(&o, "memoryEnd", &memory_end(l).into());
-            set(&o, "threshold", &d.process().mmap_threshold().map_or(JsValue::NULL, |m| num(m.threshold())));
+            set(
+                &o,
+                "threshold",
+                &d.process()
+                    .mmap_threshold()
+                    .map_or(JsValue::NULL, |m| num(m.threshold())),
+            );
             let vmas = Array::new();
             for v in mm.vmas() {
                 let x = Object::new();
                 set(&x, "start", &num(v.start));
                 set(&x, "end", &num(v.end));
                 set(&x, "kind", &v.kind.name().into());
-                let p = format!("{}{}{}", if v.prot.read { 'r' } else { '-' }, if v.prot.write { 'w' } else { '-' }, if v.prot.exec { 'x' } else { '-' });
+                let p = format!(
+                    "{}{}{}",
+                    if v.prot.read { 'r' } else { '-' },
+                    if v.prot.write { 'w' } else { '-' },
+                    if v.prot.exec { 'x' } else { '-' }
+                );
                 set(&x, "prot", &p.into());
                 vmas.push(&x);
             }
@@ -520,8 +627,14 @@ impl JsProcess {
                 let (state, frame, slot, acc, dirty) = match s {
                     PageState::Unmapped => ("unmapped", JsValue::NULL, JsValue::NULL, false, false),
                     PageState::Mapped => ("mapped", JsValue::NULL, JsValue::NULL, false, false),
-                    PageState::Resident { frame, accessed, dirty } => ("resident", num(frame), JsValue::NULL, accessed, dirty),
-                    PageState::Swapped { slot } => ("swapped", JsValue::NULL, num(slot as u64), false, false),
+                    PageState::Resident {
+                        frame,
+                        accessed,
+                        dirty,
+                    } => ("resident", num(frame), JsValue::NULL, accessed, dirty),
+                    PageState::Swapped { slot } => {
+                        ("swapped", JsValue::NULL, num(slot as u64), false, false)
+                    }
                 };
                 set(&x, "state", &state.into());
                 set(&x, "frame", &frame);
@@ -595,8 +708,20 @@ impl JsProcess {
                 set(&x, "user", &s.pte.user().into());
                 set(&x, "accessed", &s.pte.accessed().into());
                 set(&x, "dirty", &s.pte.dirty().into());
-                set(&x, "frame", &if s.pte.present() { num(s.pte.frame()) } else { JsValue::NULL });
-                set(&x, "swapSlot", &s.pte.swap_slot().map_or(JsValue::NULL, |v| num(v as u64)));
+                set(
+                    &x,
+                    "frame",
+                    &if s.pte.present() {
+                        num(s.pte.frame())
+                    } else {
+                        JsValue::NULL
+                    },
+                );
+                set(
+                    &x,
+                    "swapSlot",
+                    &s.pte.swap_slot().map_or(JsValue::NULL, |v| num(v as u64)),
+                );
                 set(&x, "text", &s.pte.to_string().into());
                 steps.push(&x);
             }
@@ -658,7 +783,12 @@ fn memory_end(l: &Live) -> f64 {
 
 /// An address: a whole number below 2^53, or a string in decimal or 0x hex.
 fn parse_addr(v: &JsValue) -> Result<u64, JsError> {
-    let bad = || JsError::new(&format!("walk: the address must be a whole number or a hex string such as '0x110008', got {}", crate::args::describe(v)));
+    let bad = || {
+        JsError::new(&format!(
+            "walk: the address must be a whole number or a hex string such as '0x110008', got {}",
+            crate::args::describe(v)
+        ))
+    };
     if let Some(n) = v.as_f64() {
         if n.fract() == 0.0 && (0.0..9007199254740992.0).contains(&n) {
             return Ok(n as u64);
@@ -691,32 +821,58 @@ fn kind_name(k: VmaKind) -> &'static str {
 #[wasm_bindgen(js_name = ostepPaging)]
 pub fn ostep_paging(options: JsValue) -> Result<Object, JsError> {
     use heaptale::vm::ostep::{generate, OstepKnobs};
-    const KNOWN: [&str; 8] = ["addressSpace", "pageSize", "physicalMemory", "percentValid", "count", "seed", "answers", "verbose"];
+    const KNOWN: [&str; 8] = [
+        "addressSpace",
+        "pageSize",
+        "physicalMemory",
+        "percentValid",
+        "count",
+        "seed",
+        "answers",
+        "verbose",
+    ];
     let mut k = OstepKnobs::default();
     let (mut answers, mut verbose) = (false, false);
     if !(options.is_undefined() || options.is_null()) {
         if !options.is_object() || Array::is_array(&options) {
-            return Err(JsError::new("ostepPaging: the options must be an object such as { pageSize: 1024 }"));
+            return Err(JsError::new(
+                "ostepPaging: the options must be an object such as { pageSize: 1024 }",
+            ));
         }
         let obj: &Object = options.unchecked_ref();
         for key in Object::keys(obj).iter() {
             let name = key.as_string().unwrap_or_default();
             if !KNOWN.contains(&name.as_str()) {
-                return Err(JsError::new(&format!("ostepPaging: unknown option '{name}': the options are {}", KNOWN.join(", "))));
+                return Err(JsError::new(&format!(
+                    "ostepPaging: unknown option '{name}': the options are {}",
+                    KNOWN.join(", ")
+                )));
             }
         }
-        let get = |name: &str| Reflect::get(obj, &name.into()).ok().filter(|v| !v.is_undefined() && !v.is_null());
+        let get = |name: &str| {
+            Reflect::get(obj, &name.into())
+                .ok()
+                .filter(|v| !v.is_undefined() && !v.is_null())
+        };
         let whole = |name: &str, lo: f64, hi: f64| -> Result<Option<u64>, JsError> {
             let Some(v) = get(name) else { return Ok(None) };
             match v.as_f64() {
                 Some(n) if n.fract() == 0.0 && n >= lo && n <= hi => Ok(Some(n as u64)),
-                _ => Err(JsError::new(&format!("ostepPaging: {name} must be a whole number from {lo} to {hi}, got {}", crate::args::describe(&v)))),
+                _ => Err(JsError::new(&format!(
+                    "ostepPaging: {name} must be a whole number from {lo} to {hi}, got {}",
+                    crate::args::describe(&v)
+                ))),
             }
         };
         let flag = |name: &str| -> Result<bool, JsError> {
             match get(name) {
                 None => Ok(false),
-                Some(v) => v.as_bool().ok_or_else(|| JsError::new(&format!("ostepPaging: {name} must be true or false, got {}", crate::args::describe(&v)))),
+                Some(v) => v.as_bool().ok_or_else(|| {
+                    JsError::new(&format!(
+                        "ostepPaging: {name} must be true or false, got {}",
+                        crate::args::describe(&v)
+                    ))
+                }),
             }
         };
         let gib = (1u64 << 30) as f64;

@@ -61,7 +61,11 @@ impl Call {
 #[derive(Clone, Copy, Debug)]
 pub enum Src {
     /// A statement of the console or of a script: `text[at .. at + len]`, from `line`.
-    Stmt { line: u32, at: u32, len: u32 },
+    Stmt {
+        line: u32,
+        at: u32,
+        len: u32,
+    },
     Call(Call),
 }
 
@@ -226,7 +230,12 @@ impl Timeline {
             return Some(StepRef::Op(op));
         }
         Some(match *self.extra.get(i - self.ops.len())? {
-            Src::Stmt { line, at, len } => StepRef::Stmt(line, self.text.get(at as usize..(at + len) as usize).unwrap_or("")),
+            Src::Stmt { line, at, len } => StepRef::Stmt(
+                line,
+                self.text
+                    .get(at as usize..(at + len) as usize)
+                    .unwrap_or(""),
+            ),
             Src::Call(c) => StepRef::Call(c),
         })
     }
@@ -304,7 +313,9 @@ impl Timeline {
                     continue;
                 }
                 if pieces.len() >= MAX_STEPS {
-                    return Err(format!("load: more than {MAX_STEPS} statements: the playground takes no more"));
+                    return Err(format!(
+                        "load: more than {MAX_STEPS} statements: the playground takes no more"
+                    ));
                 }
                 pieces.try_reserve(1).map_err(|_| oom())?;
                 pieces.push((line_no, t.as_ptr() as usize - base, t.len()));
@@ -315,11 +326,17 @@ impl Timeline {
         }
         let total: usize = pieces.iter().map(|p| p.2).sum();
         self.text.try_reserve(total).map_err(|_| oom())?;
-        self.extra.try_reserve_exact(pieces.len()).map_err(|_| oom())?;
+        self.extra
+            .try_reserve_exact(pieces.len())
+            .map_err(|_| oom())?;
         for (line, at, len) in pieces {
             let start = self.text.len() as u32;
             self.text.push_str(&src[at..at + len]);
-            self.extra.push(Src::Stmt { line, at: start, len: len as u32 });
+            self.extra.push(Src::Stmt {
+                line,
+                at: start,
+                len: len as u32,
+            });
         }
         self.lines = n;
         self.format = "script";
@@ -329,11 +346,17 @@ impl Timeline {
     /// Prepares room for the outcomes of every step, and the sample stride.
     pub fn prepare(&mut self) -> Result<(), String> {
         let n = self.len() as usize;
-        self.addrs.try_reserve_exact(n).map_err(|_| String::from("load: no module memory left for the steps' results"))?;
+        self.addrs
+            .try_reserve_exact(n)
+            .map_err(|_| String::from("load: no module memory left for the steps' results"))?;
         self.stride = (self.len() / SAMPLES).max(1);
         // Long loads start with fewer snapshots (the budget thins them out anyway).
-        self.k = (self.len() / 512).next_power_of_two().clamp(FIRST_INTERVAL, 4096);
-        self.samples.try_reserve((n / self.stride as usize + 2) * SAMPLE_WORDS).map_err(|_| String::from("load: no module memory left"))?;
+        self.k = (self.len() / 512)
+            .next_power_of_two()
+            .clamp(FIRST_INTERVAL, 4096);
+        self.samples
+            .try_reserve((n / self.stride as usize + 2) * SAMPLE_WORDS)
+            .map_err(|_| String::from("load: no module memory left"))?;
         Ok(())
     }
 
@@ -358,12 +381,24 @@ impl Timeline {
         self.addrs.truncate(p);
         let _ = self.errors.split_off(&pos);
         let _ = self.grown.split_off(&pos);
-        let js: usize = self.snaps.iter().filter(|s| s.step > pos).map(|s| s.js_cost).sum();
-        let ar: usize = self.snaps.iter().filter(|s| s.step > pos).map(|s| s.arena_cost).sum();
+        let js: usize = self
+            .snaps
+            .iter()
+            .filter(|s| s.step > pos)
+            .map(|s| s.js_cost)
+            .sum();
+        let ar: usize = self
+            .snaps
+            .iter()
+            .filter(|s| s.step > pos)
+            .map(|s| s.arena_cost)
+            .sum();
         self.snaps.retain(|s| s.step <= pos);
         self.js_bytes -= js;
         self.arena_bytes -= ar;
-        while self.samples.len() >= SAMPLE_WORDS && self.samples[self.samples.len() - SAMPLE_WORDS] > pos as f64 {
+        while self.samples.len() >= SAMPLE_WORDS
+            && self.samples[self.samples.len() - SAMPLE_WORDS] > pos as f64
+        {
             self.samples.truncate(self.samples.len() - SAMPLE_WORDS);
         }
         self.lines = match p {
@@ -395,7 +430,13 @@ impl Timeline {
 
 /// Runs step `i` on the heap (the timeline's position is not changed).
 fn exec(l: &mut Live, i: u32) -> Outcome {
-    let Live { heap, session, timeline, slots, .. } = l;
+    let Live {
+        heap,
+        session,
+        timeline,
+        slots,
+        ..
+    } = l;
     let before = heap.observer().events.len();
     // The bytes a `write`/`memset` statement wrote (the simulated process touches them).
     let mut wrote = None;
@@ -408,7 +449,18 @@ fn exec(l: &mut Live, i: u32) -> Outcome {
             }
             r
         }
-        None => (Outcome { addr: None, err: Some(StepErr { kind: ErrKind::Usage, message: "no such step".into() }), text: None, pages: 0 }, None),
+        None => (
+            Outcome {
+                addr: None,
+                err: Some(StepErr {
+                    kind: ErrKind::Usage,
+                    message: "no such step".into(),
+                }),
+                text: None,
+                pages: 0,
+            },
+            None,
+        ),
     };
     out.pages = grown_pages(&heap.observer().events[before..]);
     crate::process::after_step(l, i, before, wrote);
@@ -417,14 +469,33 @@ fn exec(l: &mut Live, i: u32) -> Outcome {
 }
 
 fn grown_pages(events: &[Event]) -> u32 {
-    events.iter().map(|e| if let Event::Grow { pages, .. } = e { *pages } else { 0 }).sum()
+    events
+        .iter()
+        .map(|e| {
+            if let Event::Grow { pages, .. } = e {
+                *pages
+            } else {
+                0
+            }
+        })
+        .sum()
 }
 
 /// A trace op on the plain driver: the ids' addresses in `slots`, no checks. The heap sees
 /// exactly the calls the checked replay makes (a failed allocation stores NULL, a failed
 /// `realloc` keeps the block), so both give the same layouts.
-fn plain_op(heap: &mut crate::instance::EngineHeap, slots: &mut Vec<u32>, op: &Op) -> (Outcome, Option<usize>) {
-    let slot = |slots: &Vec<u32>, id: u32| if id == NULL_ID { 0 } else { slots.get(id as usize).copied().unwrap_or(0) };
+fn plain_op(
+    heap: &mut crate::instance::EngineHeap,
+    slots: &mut Vec<u32>,
+    op: &Op,
+) -> (Outcome, Option<usize>) {
+    let slot = |slots: &Vec<u32>, id: u32| {
+        if id == NULL_ID {
+            0
+        } else {
+            slots.get(id as usize).copied().unwrap_or(0)
+        }
+    };
     let src = slot(slots, op.id) as usize;
     let (r, realloc) = match op.kind {
         OpKind::Malloc { size } => (heap.malloc(size as usize), None),
@@ -434,13 +505,29 @@ fn plain_op(heap: &mut crate::instance::EngineHeap, slots: &mut Vec<u32>, op: &O
         OpKind::Realloc { size } => (heap.realloc(src, size as usize), Some(size as usize)),
         OpKind::Write { .. } | OpKind::Memset { .. } => {
             // Only scripts write, and scripts run through the checked replay.
-            let message = format!("{}: the plain driver runs .rep traces, which have no writes", op.kind.name());
-            return (Outcome { addr: None, err: Some(StepErr { kind: ErrKind::Usage, message }), text: None, pages: 0 }, None);
+            let message = format!(
+                "{}: the plain driver runs .rep traces, which have no writes",
+                op.kind.name()
+            );
+            return (
+                Outcome {
+                    addr: None,
+                    err: Some(StepErr {
+                        kind: ErrKind::Usage,
+                        message,
+                    }),
+                    text: None,
+                    pages: 0,
+                },
+                None,
+            );
         }
     };
     let mut set = |id: u32, a: usize| {
         if id != NULL_ID {
-            if slots.len() <= id as usize && slots.try_reserve(id as usize + 1 - slots.len()).is_ok() {
+            if slots.len() <= id as usize
+                && slots.try_reserve(id as usize + 1 - slots.len()).is_ok()
+            {
                 slots.resize(id as usize + 1, 0);
             }
             if let Some(s) = slots.get_mut(id as usize) {
@@ -453,20 +540,42 @@ fn plain_op(heap: &mut crate::instance::EngineHeap, slots: &mut Vec<u32>, op: &O
             if op.kind.allocates() {
                 set(op.to, a);
             }
-            Outcome { addr: if op.kind == OpKind::Free { None } else { Some(a) }, err: None, text: None, pages: 0 }
+            Outcome {
+                addr: if op.kind == OpKind::Free {
+                    None
+                } else {
+                    Some(a)
+                },
+                err: None,
+                text: None,
+                pages: 0,
+            }
         }
         Err(e) => {
-            let keeps = op.kind == OpKind::Free || (matches!(op.kind, OpKind::Realloc { .. }) && op.id == op.to);
+            let keeps = op.kind == OpKind::Free
+                || (matches!(op.kind, OpKind::Realloc { .. }) && op.id == op.to);
             if !keeps {
                 set(op.to, 0);
             }
-            Outcome { addr: None, err: Some(StepErr { kind: ErrKind::Engine, message: e.to_string() }), text: None, pages: 0 }
+            Outcome {
+                addr: None,
+                err: Some(StepErr {
+                    kind: ErrKind::Engine,
+                    message: e.to_string(),
+                }),
+                text: None,
+                pages: 0,
+            }
         }
     };
     (out, realloc)
 }
 
-fn exec_ref(heap: &mut crate::instance::EngineHeap, session: &mut Session, step: StepRef<'_>) -> (Outcome, Option<usize>) {
+fn exec_ref(
+    heap: &mut crate::instance::EngineHeap,
+    session: &mut Session,
+    step: StepRef<'_>,
+) -> (Outcome, Option<usize>) {
     match step {
         StepRef::Op(op) => {
             let realloc = match op.kind {
@@ -476,7 +585,12 @@ fn exec_ref(heap: &mut crate::instance::EngineHeap, session: &mut Session, step:
             // No text for an op that worked (nothing shows it: `stepInfo` makes it when
             // asked); an error names the op, as `Session::step`'s do.
             let out = match session.step_quiet(heap, op) {
-                Ok(addr) => Outcome { addr, err: None, text: None, pages: 0 },
+                Ok(addr) => Outcome {
+                    addr,
+                    err: None,
+                    text: None,
+                    pages: 0,
+                },
                 Err(e) => {
                     let kind = match e.kind {
                         StepErrorKind::Usage => ErrKind::Usage,
@@ -484,7 +598,12 @@ fn exec_ref(heap: &mut crate::instance::EngineHeap, session: &mut Session, step:
                         StepErrorKind::Integrity => ErrKind::Integrity,
                     };
                     let message = format!("{}: {}", session.op_text(op), e.message);
-                    Outcome { addr: None, err: Some(StepErr { kind, message }), text: None, pages: 0 }
+                    Outcome {
+                        addr: None,
+                        err: Some(StepErr { kind, message }),
+                        text: None,
+                        pages: 0,
+                    }
                 }
             };
             (out, realloc)
@@ -492,8 +611,21 @@ fn exec_ref(heap: &mut crate::instance::EngineHeap, session: &mut Session, step:
         StepRef::Stmt(_, text) => {
             let realloc = crate::traces::realloc_size(text);
             let out = match session.run(heap, text) {
-                Ok(s) => Outcome { addr: s.addr, err: None, text: Some(s.text), pages: 0 },
-                Err(message) => Outcome { addr: None, err: Some(StepErr { kind: ErrKind::Usage, message }), text: None, pages: 0 },
+                Ok(s) => Outcome {
+                    addr: s.addr,
+                    err: None,
+                    text: Some(s.text),
+                    pages: 0,
+                },
+                Err(message) => Outcome {
+                    addr: None,
+                    err: Some(StepErr {
+                        kind: ErrKind::Usage,
+                        message,
+                    }),
+                    text: None,
+                    pages: 0,
+                },
             };
             (out, realloc)
         }
@@ -506,8 +638,21 @@ fn exec_ref(heap: &mut crate::instance::EngineHeap, session: &mut Session, step:
                 Call::Realloc(p, n) => (heap.realloc(p as usize, n as usize), Some(n as usize)),
             };
             let out = match r {
-                Ok(a) => Outcome { addr: if a == 0 { None } else { Some(a) }, err: None, text: None, pages: 0 },
-                Err(e) => Outcome { addr: None, err: Some(StepErr { kind: ErrKind::Engine, message: e.to_string() }), text: None, pages: 0 },
+                Ok(a) => Outcome {
+                    addr: if a == 0 { None } else { Some(a) },
+                    err: None,
+                    text: None,
+                    pages: 0,
+                },
+                Err(e) => Outcome {
+                    addr: None,
+                    err: Some(StepErr {
+                        kind: ErrKind::Engine,
+                        message: e.to_string(),
+                    }),
+                    text: None,
+                    pages: 0,
+                },
             };
             (out, realloc)
         }
@@ -576,8 +721,13 @@ fn snapshot(l: &mut Live) {
     let t = &l.timeline;
     // The variables and blocks a `Session` keeps are cloned into the module's arena; the
     // rest goes to JS.
-    let session_blocks = if t.checked || vars > 0 { l.requested.len() } else { 0 };
-    let arena_cost = if t.checked { t.ids as usize * 4 } else { 0 } + vars * 48 + session_blocks * 72 + 512;
+    let session_blocks = if t.checked || vars > 0 {
+        l.requested.len()
+    } else {
+        0
+    };
+    let arena_cost =
+        if t.checked { t.ids as usize * 4 } else { 0 } + vars * 48 + session_blocks * 72 + 512;
     // Ids past the last one that holds an address hold none (zeros): not copied.
     let used_slots = l.slots.iter().rposition(|&a| a != 0).map_or(0, |i| i + 1);
     let js_cost = brk as usize + used_slots * 4 + l.requested.len() * 8;
@@ -592,7 +742,11 @@ fn snapshot(l: &mut Live) {
     let mut k = t.k;
     loop {
         let kept = t.snaps.iter().filter(|s| s.step % k == 0);
-        let (mine_js, mine_ar) = if pos.is_multiple_of(k) { (js_cost, arena_cost) } else { (0, 0) };
+        let (mine_js, mine_ar) = if pos.is_multiple_of(k) {
+            (js_cost, arena_cost)
+        } else {
+            (0, 0)
+        };
         let js: usize = kept.clone().map(|s| s.js_cost).sum::<usize>() + mine_js;
         let ar: usize = kept.map(|s| s.arena_cost).sum::<usize>() + mine_ar;
         if js <= JS_BUDGET && ar <= ARENA_BUDGET {
@@ -611,22 +765,36 @@ fn snapshot(l: &mut Live) {
         return;
     }
     let mut pairs: Vec<u32> = Vec::new();
-    if l.timeline.snaps.try_reserve(1).is_err() || pairs.try_reserve_exact(l.requested.len() * 2).is_err() {
+    if l.timeline.snaps.try_reserve(1).is_err()
+        || pairs.try_reserve_exact(l.requested.len() * 2).is_err()
+    {
         return;
     }
     for (&b, &n) in &l.requested {
         pairs.push(b);
         pairs.push(n);
     }
-    let bytes = if brk == 0 { None } else { Some(Uint8Array::from(l.heap.mem().bytes(0, brk))) };
+    let bytes = if brk == 0 {
+        None
+    } else {
+        Some(Uint8Array::from(l.heap.mem().bytes(0, brk)))
+    };
     let snap = Snap {
         step: l.timeline.pos,
         policy: Some(l.heap.policy().inner.clone()),
         brk,
         bytes,
         session: l.session.clone(),
-        slots: if used_slots == 0 { None } else { Some(Uint32Array::from(&l.slots[..used_slots])) },
-        requested: if pairs.is_empty() { None } else { Some(Uint32Array::from(pairs.as_slice())) },
+        slots: if used_slots == 0 {
+            None
+        } else {
+            Some(Uint32Array::from(&l.slots[..used_slots]))
+        },
+        requested: if pairs.is_empty() {
+            None
+        } else {
+            Some(Uint32Array::from(pairs.as_slice()))
+        },
         live_bytes: l.live_bytes,
         probes: l.probes,
         js_cost,
@@ -654,7 +822,9 @@ pub fn install(l: &mut Live, mut t: Timeline, session: Session) -> Result<(), St
     l.slots = Vec::new();
     if !t.checked && !t.ops.is_empty() {
         if l.slots.try_reserve_exact(t.ids as usize).is_err() {
-            return Err(String::from("load: no module memory left for the trace's ids"));
+            return Err(String::from(
+                "load: no module memory left for the trace's ids",
+            ));
         }
         l.slots.resize(t.ids as usize, 0);
     }
@@ -708,7 +878,9 @@ pub fn run_all(l: &mut Live, max: u32, mut each: impl FnMut(u32, &Outcome) -> bo
     if l.timeline.pending() {
         return false;
     }
-    if l.timeline.samples.len() >= SAMPLE_WORDS && l.timeline.samples[l.timeline.samples.len() - SAMPLE_WORDS] != l.timeline.pos as f64 {
+    if l.timeline.samples.len() >= SAMPLE_WORDS
+        && l.timeline.samples[l.timeline.samples.len() - SAMPLE_WORDS] != l.timeline.pos as f64
+    {
         sample(l);
     }
     true
@@ -718,8 +890,23 @@ pub fn run_all(l: &mut Live, max: u32, mut each: impl FnMut(u32, &Outcome) -> bo
 /// Returns the outcome and whether it was recorded.
 pub fn append(l: &mut Live, step: Appended<'_>) -> (Outcome, bool) {
     if l.timeline.pending() {
-        let message = format!("the trace is still loading ({} of {} steps run): wait until it has finished", l.timeline.addrs.len(), l.timeline.len());
-        return (Outcome { addr: None, err: Some(StepErr { kind: ErrKind::Usage, message }), text: None, pages: 0 }, false);
+        let message = format!(
+            "the trace is still loading ({} of {} steps run): wait until it has finished",
+            l.timeline.addrs.len(),
+            l.timeline.len()
+        );
+        return (
+            Outcome {
+                addr: None,
+                err: Some(StepErr {
+                    kind: ErrKind::Usage,
+                    message,
+                }),
+                text: None,
+                pages: 0,
+            },
+            false,
+        );
     }
     if !l.timeline.room() {
         // Not recorded: run it all the same.
@@ -742,7 +929,11 @@ pub fn append(l: &mut Live, step: Appended<'_>) -> (Outcome, bool) {
             let at = t.text.len() as u32;
             t.text.push_str(text);
             t.lines += 1;
-            t.extra.push(Src::Stmt { line: t.lines, at, len: text.len() as u32 });
+            t.extra.push(Src::Stmt {
+                line: t.lines,
+                at,
+                len: text.len() as u32,
+            });
         }
         Appended::Call(c) => t.extra.push(Src::Call(c)),
     }
@@ -766,16 +957,26 @@ pub fn seek(l: &mut Live, n: u32) -> Result<(), String> {
         return Err(format!("time travel is off for this heap: {why}"));
     }
     if l.timeline.pending() {
-        return Err(format!("seek: the trace is still loading ({} of {} steps run)", l.timeline.addrs.len(), l.timeline.len()));
+        return Err(format!(
+            "seek: the trace is still loading ({} of {} steps run)",
+            l.timeline.addrs.len(),
+            l.timeline.len()
+        ));
     }
     let len = l.timeline.len();
     if n > len {
-        return Err(format!("seek: there is no step {n}: the timeline has {len} steps"));
+        return Err(format!(
+            "seek: there is no step {n}: the timeline has {len} steps"
+        ));
     }
     // The steps to run end with step n - 1 (0-based); start from the latest snapshot at or
     // before it, or from where the heap is when that is nearer.
     let last = n.saturating_sub(1);
-    let si = l.timeline.snaps.partition_point(|s| s.step <= last).saturating_sub(1);
+    let si = l
+        .timeline
+        .snaps
+        .partition_point(|s| s.step <= last)
+        .saturating_sub(1);
     let s_step = l.timeline.snaps.get(si).map_or(0, |s| s.step);
     let pos = l.timeline.pos;
     let from = if n > 0 && pos <= last && pos >= s_step {
@@ -806,7 +1007,9 @@ fn clear_events(l: &mut Live) {
 
 /// Puts snapshot `si` back.
 fn restore(l: &mut Live, si: usize) -> Result<(), HeapError> {
-    let Some(s) = l.timeline.snaps.get(si) else { return Err(HeapError::BadConfig("no snapshot")) };
+    let Some(s) = l.timeline.snaps.get(si) else {
+        return Err(HeapError::BadConfig("no snapshot"));
+    };
     let policy = s.policy.clone();
     let brk = s.brk;
     let bytes = s.bytes.clone();
@@ -820,7 +1023,10 @@ fn restore(l: &mut Live, si: usize) -> Result<(), HeapError> {
     };
     l.restore_heap(fresh.0, fresh.1, brk, bytes.as_ref())?;
     l.session = session;
-    let n = slots.as_ref().map_or(0, |a| a.length() as usize).min(l.slots.len());
+    let n = slots
+        .as_ref()
+        .map_or(0, |a| a.length() as usize)
+        .min(l.slots.len());
     if let Some(a) = slots.filter(|_| n > 0) {
         a.subarray(0, n as u32).copy_to(&mut l.slots[..n]);
     }
@@ -843,7 +1049,12 @@ impl Live {
         let events = &self.heap.observer().events;
         for e in events.iter().skip(self.seen) {
             match *e {
-                Event::Alloc { block, request, probes, .. } => {
+                Event::Alloc {
+                    block,
+                    request,
+                    probes,
+                    ..
+                } => {
                     if let Some(old) = self.requested.insert(block, request) {
                         self.live_bytes -= old as u64;
                     }
@@ -855,7 +1066,12 @@ impl Live {
                         self.live_bytes -= old as u64;
                     }
                 }
-                Event::Realloc { old, new, in_place: true, .. } if old == new => {
+                Event::Realloc {
+                    old,
+                    new,
+                    in_place: true,
+                    ..
+                } if old == new => {
                     if let Some(n) = realloc_request {
                         let n = n.min(u32::MAX as usize) as u32;
                         if let Some(before) = self.requested.insert(old, n) {
@@ -911,8 +1127,17 @@ mod js {
         set(&o, "line", &(t.line(i) as f64).into());
         set(&o, "grewPages", &(t.grown(i) as f64).into());
         set(&o, "text", &text.into());
-        set(&o, "addr", &t.addr(i).map_or(JsValue::NULL, |a| (a as f64).into()));
-        set(&o, "error", &t.error(i).map_or(JsValue::NULL, |e| e.message.as_str().into()));
+        set(
+            &o,
+            "addr",
+            &t.addr(i).map_or(JsValue::NULL, |a| (a as f64).into()),
+        );
+        set(
+            &o,
+            "error",
+            &t.error(i)
+                .map_or(JsValue::NULL, |e| e.message.as_str().into()),
+        );
         if let Some(e) = t.error(i) {
             let kind = match e.kind {
                 super::ErrKind::Usage => "usage",
@@ -1005,7 +1230,9 @@ mod js {
             instance::with_live(self.id(), |l| {
                 let s = l.timeline.samples();
                 // Only the rows up to the current position's future are real: all of them.
-                Ok(Float64Array::from(&s[..s.len() / SAMPLE_WORDS * SAMPLE_WORDS]))
+                Ok(Float64Array::from(
+                    &s[..s.len() / SAMPLE_WORDS * SAMPLE_WORDS],
+                ))
             })
         }
 
@@ -1029,7 +1256,11 @@ mod js {
                 set(&o, "recording", &t.full.is_none().into());
                 set(&o, "loading", &t.pending().into());
                 set(&o, "done", &(t.done() as f64).into());
-                set(&o, "why", &t.full.as_deref().map_or(JsValue::NULL, JsValue::from_str));
+                set(
+                    &o,
+                    "why",
+                    &t.full.as_deref().map_or(JsValue::NULL, JsValue::from_str),
+                );
                 Ok(o)
             })
         }

@@ -46,11 +46,20 @@ impl JsHeap {
         // to run, or several statements, are refused without becoming a step.
         let pieces = statements(&text);
         let one = match pieces.as_slice() {
-            [] => return run_result("", None, Some("nothing to run: type a statement such as p = malloc(24)")),
+            [] => {
+                return run_result(
+                    "",
+                    None,
+                    Some("nothing to run: type a statement such as p = malloc(24)"),
+                )
+            }
             [one] => *one,
             _ => return run_result(text.trim(), None, Some("one statement at a time, please")),
         };
-        let r = instance::with_live(self.id(), |l| Ok(timeline::append(l, Appended::Stmt(one)).0));
+        let r = instance::with_live(
+            self.id(),
+            |l| Ok(timeline::append(l, Appended::Stmt(one)).0),
+        );
         match r {
             Ok(out) => match out.err {
                 Some(e) => run_result(one, None, Some(&e.message)),
@@ -162,16 +171,34 @@ impl JsHeap {
         Ok(src)
     }
 
-    fn load_inner(&self, text: &JsValue, limit: &JsValue, run: bool) -> Result<(u32, &'static str, usize, u32), String> {
+    fn load_inner(
+        &self,
+        text: &JsValue,
+        limit: &JsValue,
+        run: bool,
+    ) -> Result<(u32, &'static str, usize, u32), String> {
         let limit = if limit.is_undefined() || limit.is_null() {
             None
         } else {
-            let n = limit.as_f64().ok_or_else(|| format!("load: the step limit must be a number, got {}", describe(limit)))?;
-            Some(crate::args::whole(n, "load", "step limit").map_err(crate::heap::js_error_message)?.min(u32::MAX as usize) as u32)
+            let n = limit.as_f64().ok_or_else(|| {
+                format!(
+                    "load: the step limit must be a number, got {}",
+                    describe(limit)
+                )
+            })?;
+            Some(
+                crate::args::whole(n, "load", "step limit")
+                    .map_err(crate::heap::js_error_message)?
+                    .min(u32::MAX as usize) as u32,
+            )
         };
         let src = self.checked_text(text, "load")?;
         let mut t = Timeline::default();
-        let is_rep = src.lines().map(str::trim).find(|l| !l.is_empty()).is_some_and(|l| l.as_bytes()[0].is_ascii_digit());
+        let is_rep = src
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .is_some_and(|l| l.as_bytes()[0].is_ascii_digit());
         let session = if is_rep {
             let mut parsed = trace::parse(&src).map_err(|e| format!("load: {e}"))?;
             drop(src);
@@ -194,7 +221,8 @@ impl JsHeap {
             if inst.live.as_ref().is_none_or(|l| l.id != id) {
                 return Err(JsError::new(crate::instance::NOT_LIVE));
             }
-            inst.renew().map_err(|e| JsError::new(&format!("load: {e}")))?;
+            inst.renew()
+                .map_err(|e| JsError::new(&format!("load: {e}")))?;
             let Some(l) = inst.live.as_mut() else {
                 return Err(JsError::new(crate::instance::NOT_LIVE));
             };
@@ -202,7 +230,12 @@ impl JsHeap {
             if run {
                 timeline::run_all(l, u32::MAX, |_, _| true);
             }
-            Ok((l.timeline.len(), l.timeline.format, l.timeline.failed_count(), l.timeline.lines))
+            Ok((
+                l.timeline.len(),
+                l.timeline.format,
+                l.timeline.failed_count(),
+                l.timeline.lines,
+            ))
         })
         .map_err(crate::heap::js_error_message)
     }
@@ -224,7 +257,8 @@ impl JsHeap {
             if inst.live.as_ref().is_none_or(|l| l.id != id) {
                 return Err(JsError::new(crate::instance::NOT_LIVE));
             }
-            inst.renew().map_err(|e| JsError::new(&format!("replay: {e}")))?;
+            inst.renew()
+                .map_err(|e| JsError::new(&format!("replay: {e}")))?;
             let Some(l) = inst.live.as_mut() else {
                 return Err(JsError::new(crate::instance::NOT_LIVE));
             };
@@ -257,10 +291,14 @@ impl JsHeap {
             r.integrity_errors = integrity.iter().map(|(i, m)| at(*i, m)).collect();
             r.write_errors = writes.iter().map(|(i, m)| at(*i, m)).collect();
             if r.integrity_errors.len() >= MAX_ERRORS {
-                r.integrity_errors.push(format!("stopped after {} integrity errors", r.integrity_errors.len()));
+                r.integrity_errors.push(format!(
+                    "stopped after {} integrity errors",
+                    r.integrity_errors.len()
+                ));
             }
             if let Err(e) = l.heap.check() {
-                r.integrity_errors.push(format!("at the end: heap check failed: {e}"));
+                r.integrity_errors
+                    .push(format!("at the end: heap check failed: {e}"));
             }
             r.peak_live_bytes = l.session.peak_live_bytes();
             r.peak_heap_bytes = l.session.peak_heap_bytes();
@@ -285,7 +323,11 @@ struct Summary {
 
 fn report_object(r: &Summary, format: &str, heap_bytes: u64) -> Object {
     let o = Object::new();
-    let utilization = if r.peak_heap_bytes == 0 { 0.0 } else { r.peak_live_bytes as f64 / r.peak_heap_bytes as f64 };
+    let utilization = if r.peak_heap_bytes == 0 {
+        0.0
+    } else {
+        r.peak_live_bytes as f64 / r.peak_heap_bytes as f64
+    };
     set(&o, "ops", &(r.ops as f64).into());
     set(&o, "peak_live_bytes", &(r.peak_live_bytes as f64).into());
     set(&o, "peak_heap_bytes", &(r.peak_heap_bytes as f64).into());
@@ -302,7 +344,13 @@ fn report_object(r: &Summary, format: &str, heap_bytes: u64) -> Object {
     }
     set(&o, "write_errors", &writes);
     set(&o, "alloc_failures", &(r.alloc_failures as f64).into());
-    set(&o, "first_alloc_failure", &r.first_alloc_failure.as_deref().map_or(JsValue::NULL, JsValue::from_str));
+    set(
+        &o,
+        "first_alloc_failure",
+        &r.first_alloc_failure
+            .as_deref()
+            .map_or(JsValue::NULL, JsValue::from_str),
+    );
     set(&o, "format", &format.into());
     set(&o, "error", &JsValue::NULL);
     o
@@ -315,7 +363,15 @@ pub(crate) fn realloc_size(text: &str) -> Option<usize> {
     if !text.contains("realloc") {
         return None;
     }
-    const WORDS: [&str; 7] = ["malloc", "calloc", "realloc", "free", "memalign", "aligned_alloc", "NULL"];
+    const WORDS: [&str; 7] = [
+        "malloc",
+        "calloc",
+        "realloc",
+        "free",
+        "memalign",
+        "aligned_alloc",
+        "NULL",
+    ];
     let mut script = String::new();
     for w in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
         if w.is_empty() || w.starts_with(|c: char| c.is_ascii_digit()) || WORDS.contains(&w) {
@@ -334,7 +390,11 @@ pub(crate) fn realloc_size(text: &str) -> Option<usize> {
 fn run_result(text: &str, addr: Option<usize>, error: Option<&str>) -> Object {
     let o = Object::new();
     set(&o, "text", &text.into());
-    set(&o, "addr", &addr.map_or(JsValue::NULL, |a| JsValue::from_f64(a as f64)));
+    set(
+        &o,
+        "addr",
+        &addr.map_or(JsValue::NULL, |a| JsValue::from_f64(a as f64)),
+    );
     set(&o, "error", &error.map_or(JsValue::NULL, JsValue::from_str));
     o
 }
@@ -343,11 +403,16 @@ fn run_result(text: &str, addr: Option<usize>, error: Option<&str>) -> Object {
 /// that a huge string cannot make an allocation fail (which would trap).
 pub(crate) fn js_string(v: &JsValue, max: u32, call: &str, what: &str) -> Result<String, String> {
     let Some(s) = v.dyn_ref::<JsString>() else {
-        return Err(format!("{call}: the {what} must be a string, got {}", describe(v)));
+        return Err(format!(
+            "{call}: the {what} must be a string, got {}",
+            describe(v)
+        ));
     };
     let n = s.length();
     if n > max {
-        return Err(format!("{call}: the {what} is {n} characters long, more than the {max} the playground takes"));
+        return Err(format!(
+            "{call}: the {what} is {n} characters long, more than the {max} the playground takes"
+        ));
     }
     let oom = || format!("{call}: no module memory left for a {what} of {n} characters");
     let mut out = String::new();
@@ -378,7 +443,11 @@ pub(crate) fn estimate(text: &str) -> u64 {
     let mut body = text.lines().map(str::trim).filter(|l| !l.is_empty());
     let first = body.clone().next().unwrap_or("");
     if first.as_bytes().first().is_some_and(u8::is_ascii_digit) {
-        let header: Vec<u64> = body.by_ref().take(4).map(|l| l.parse::<u64>().unwrap_or(0)).collect();
+        let header: Vec<u64> = body
+            .by_ref()
+            .take(4)
+            .map(|l| l.parse::<u64>().unwrap_or(0))
+            .collect();
         let declared_ids = header.get(1).copied().unwrap_or(0);
         let declared_ops = header.get(2).copied().unwrap_or(0);
         let max_id = body
@@ -392,5 +461,7 @@ pub(crate) fn estimate(text: &str) -> u64 {
             + ids.saturating_mul(BYTES_PER_ID)
             + chars.saturating_mul(BYTES_PER_CHAR);
     }
-    lines.saturating_mul(BYTES_PER_OP) + ids.saturating_mul(BYTES_PER_ID) + chars.saturating_mul(BYTES_PER_CHAR)
+    lines.saturating_mul(BYTES_PER_OP)
+        + ids.saturating_mul(BYTES_PER_ID)
+        + chars.saturating_mul(BYTES_PER_CHAR)
 }

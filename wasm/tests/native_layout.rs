@@ -30,7 +30,10 @@ fn native_engine_gives_the_stated_layout() {
     assert_eq!(blocks, want);
     let mut free = Vec::new();
     h.free_lists(|_, b| free.push(b));
-    assert_eq!(free, layout::FREE_LIST.iter().map(|f| f.0).collect::<Vec<_>>());
+    assert_eq!(
+        free,
+        layout::FREE_LIST.iter().map(|f| f.0).collect::<Vec<_>>()
+    );
     assert_eq!(h.brk() - start, layout::BRK as usize);
     h.check().unwrap();
 }

@@ -34,10 +34,14 @@ fn get(o: &JsValue, k: &str) -> JsValue {
     Reflect::get(o, &JsValue::from_str(k)).expect("property")
 }
 fn get_f(o: &JsValue, k: &str) -> f64 {
-    get(o, k).as_f64().unwrap_or_else(|| panic!("{k} is not a number"))
+    get(o, k)
+        .as_f64()
+        .unwrap_or_else(|| panic!("{k} is not a number"))
 }
 fn heap(json: &str) -> JsHeap {
-    JsHeap::new(opts(json)).map_err(message).unwrap_or_else(|e| panic!("new Heap({json}): {e}"))
+    JsHeap::new(opts(json))
+        .map_err(message)
+        .unwrap_or_else(|e| panic!("new Heap({json}): {e}"))
 }
 
 /// Counts the refusals and insists that each one carries a readable message.
@@ -57,7 +61,10 @@ impl Tally {
             }
             Err(e) => {
                 let m = message(e);
-                assert!(m.len() >= 8 && !m.contains("unreachable") && !m.contains("panicked"), "{what}: {m:?}");
+                assert!(
+                    m.len() >= 8 && !m.contains("unreachable") && !m.contains("panicked"),
+                    "{what}: {m:?}"
+                );
                 self.refused += 1;
                 None
             }
@@ -81,7 +88,9 @@ impl Tally {
             self.accepted += 1;
             return None;
         }
-        let m = e.as_string().unwrap_or_else(|| panic!("{what}: error is not a string"));
+        let m = e
+            .as_string()
+            .unwrap_or_else(|| panic!("{what}: error is not a string"));
         assert!(m.len() >= 8, "{what}: {m:?}");
         self.refused += 1;
         Some(m)
@@ -178,14 +187,30 @@ fn barrage(h: &JsHeap, label: &str, header: u32, t: &mut Tally) {
     for v in not_numbers() {
         // (free() with no argument, undefined, releases the whole heap: by design, below)
         if !v.is_undefined() {
-            t.err("free(not a number)", h.free_block(v.clone()), "free: the address must be a number");
+            t.err(
+                "free(not a number)",
+                h.free_block(v.clone()),
+                "free: the address must be a number",
+            );
         }
         t.field("run(not a string)", &h.run(v.clone()).into());
-        t.field("load limit", &h.load(JsValue::from_str("p = malloc(1)\n"), v).into());
+        t.field(
+            "load limit",
+            &h.load(JsValue::from_str("p = malloc(1)\n"), v).into(),
+        );
     }
-    h.check().map_err(message).expect("after values that are not numbers");
+    h.check()
+        .map_err(message)
+        .expect("after values that are not numbers");
     // ---- zero sizes, huge sizes, every alignment that is not a power of two
-    for s in [0.0, 1.0, 4294967295.0, 4294967288.0, 2147483648.0, 1073741824.0] {
+    for s in [
+        0.0,
+        1.0,
+        4294967295.0,
+        4294967288.0,
+        2147483648.0,
+        1073741824.0,
+    ] {
         if let Some(p) = t.any("malloc", h.malloc(s)) {
             t.any("free", h.free_block(p.into()));
         }
@@ -196,8 +221,21 @@ fn barrage(h: &JsHeap, label: &str, header: u32, t: &mut Tally) {
             t.any("free", h.free_block(p.into()));
         }
     }
-    h.check().map_err(message).expect("after zero and huge sizes");
-    for a in [0.0, 3.0, 6.0, 12.0, 24.0, 100.0, 65537.0, 131072.0, 1048576.0, 2147483648.0] {
+    h.check()
+        .map_err(message)
+        .expect("after zero and huge sizes");
+    for a in [
+        0.0,
+        3.0,
+        6.0,
+        12.0,
+        24.0,
+        100.0,
+        65537.0,
+        131072.0,
+        1048576.0,
+        2147483648.0,
+    ] {
         t.err("memalign", h.memalign(a, 8.0), "bad alignment");
     }
     // ---- an overflow out of a into b's header (its size word, the first of its `header` bytes),
@@ -208,21 +246,39 @@ fn barrage(h: &JsHeap, label: &str, header: u32, t: &mut Tally) {
     let mem: js_sys::WebAssembly::Memory = heaptale_wasm::wasm_memory().dyn_into().unwrap();
     let buf: js_sys::ArrayBuffer = mem.buffer().unchecked_into();
     // (a view of just that word: a 4 GiB buffer's length does not fit in wasm32's usize)
-    let view = js_sys::DataView::new(&buf, (h.real_start().unwrap() + (b - start) - f64::from(header)) as usize, 4);
+    let view = js_sys::DataView::new(
+        &buf,
+        (h.real_start().unwrap() + (b - start) - f64::from(header)) as usize,
+        4,
+    );
     let at = 0;
     let word = view.get_uint32_endian(at, true);
-    for bad in [word ^ 0x40, word ^ 1, word ^ 2, word ^ 4, 0, u32::MAX, word.wrapping_add(8), word.wrapping_sub(8)] {
+    for bad in [
+        word ^ 0x40,
+        word ^ 1,
+        word ^ 2,
+        word ^ 4,
+        0,
+        u32::MAX,
+        word.wrapping_add(8),
+        word.wrapping_sub(8),
+    ] {
         view.set_uint32_endian(at, bad, true);
         if header >= 8 {
             // a check tag guards the header: every call on either block refuses
-            let why = |call: &str| format!("{label}: {call} took b's header {word:#x} overwritten as {bad:#x}");
-            t.any("free(b corrupt)", h.free_block(b.into())).map(|()| panic!("{}", why("free(b)")));
+            let why = |call: &str| {
+                format!("{label}: {call} took b's header {word:#x} overwritten as {bad:#x}")
+            };
+            t.any("free(b corrupt)", h.free_block(b.into()))
+                .map(|()| panic!("{}", why("free(b)")));
             // freeing the block before it looks at b to coalesce (the buddy allocator looks at
             // b only when b is a's buddy and of a's order: a damaged b just does not merge)
             if !label.contains("buddy") {
-                t.any("free(a before corrupt b)", h.free_block(a.into())).map(|()| panic!("{}", why("free(a)")));
+                t.any("free(a before corrupt b)", h.free_block(a.into()))
+                    .map(|()| panic!("{}", why("free(a)")));
             }
-            t.any("realloc(b corrupt)", h.realloc(b, 200.0)).map(|_| panic!("{}", why("realloc(b, 200)")));
+            t.any("realloc(b corrupt)", h.realloc(b, 200.0))
+                .map(|_| panic!("{}", why("realloc(b, 200)")));
         }
         t.any("usableSize(corrupt)", h.usable_size(b));
         t.any("check(corrupt)", h.check());
@@ -236,15 +292,31 @@ fn barrage(h: &JsHeap, label: &str, header: u32, t: &mut Tally) {
     assert!(b - a > size);
     for off in 1..((b - a) as u32) {
         let p = a + f64::from(off);
-        t.any("free(interior)", h.free_block(p.into())).map(|()| panic!("free(a + {off}) succeeded"));
-        t.any("realloc(interior)", h.realloc(p, 8.0)).map(|_| panic!("realloc(a + {off}) succeeded"));
+        t.any("free(interior)", h.free_block(p.into()))
+            .map(|()| panic!("free(a + {off}) succeeded"));
+        t.any("realloc(interior)", h.realloc(p, 8.0))
+            .map(|_| panic!("realloc(a + {off}) succeeded"));
         t.any("usableSize(interior)", h.usable_size(p));
     }
     let brk = h.brk().unwrap();
     let end = h.memory_end().unwrap();
-    for p in [1.0, 8.0, start - 8.0, start, brk, brk + 8.0, end - 8.0, end, end + 8.0, 4294967288.0, 4294967295.0] {
-        t.any("free(foreign)", h.free_block(p.into())).map(|()| panic!("free({p}) succeeded"));
-        t.any("realloc(foreign)", h.realloc(p, 8.0)).map(|_| panic!("realloc({p}) succeeded"));
+    for p in [
+        1.0,
+        8.0,
+        start - 8.0,
+        start,
+        brk,
+        brk + 8.0,
+        end - 8.0,
+        end,
+        end + 8.0,
+        4294967288.0,
+        4294967295.0,
+    ] {
+        t.any("free(foreign)", h.free_block(p.into()))
+            .map(|()| panic!("free({p}) succeeded"));
+        t.any("realloc(foreign)", h.realloc(p, 8.0))
+            .map(|_| panic!("realloc({p}) succeeded"));
         t.any("usableSize(foreign)", h.usable_size(p));
         t.any("bytes(foreign)", h.bytes(p, 4096.0));
     }
@@ -262,14 +334,28 @@ fn barrage(h: &JsHeap, label: &str, header: u32, t: &mut Tally) {
         t.field("load", &h.load(v.clone(), JsValue::UNDEFINED).into());
         h.check().unwrap();
     }
-    t.field("run (4,097 characters)", &h.run(JsString::from("p").repeat(4097).into()).into());
+    t.field(
+        "run (4,097 characters)",
+        &h.run(JsString::from("p").repeat(4097).into()).into(),
+    );
     // A loadStart left half done: seek and new steps refused, then it finishes.
-    let ls: JsValue = h.load_start(JsValue::from_str(&"x = malloc(8)\nfree(x)\n".repeat(100)), JsValue::UNDEFINED).into();
+    let ls: JsValue = h
+        .load_start(
+            JsValue::from_str(&"x = malloc(8)\nfree(x)\n".repeat(100)),
+            JsValue::UNDEFINED,
+        )
+        .into();
     assert!(get(&ls, "error").is_null());
     t.any("loadContinue", h.load_continue(3.0));
     t.any("seek while loading", h.seek(1.0));
-    t.field("run while loading", &h.run(JsValue::from_str("y = malloc(1)")).into());
-    t.any("new Process while loading", JsProcess::new(h, JsValue::UNDEFINED));
+    t.field(
+        "run while loading",
+        &h.run(JsValue::from_str("y = malloc(1)")).into(),
+    );
+    t.any(
+        "new Process while loading",
+        JsProcess::new(h, JsValue::UNDEFINED),
+    );
     h.load_continue(1e6).unwrap();
     // ---- the simulated process: bad knobs, bad addresses to walk
     for o in [
@@ -309,7 +395,11 @@ fn barrage(h: &JsHeap, label: &str, header: u32, t: &mut Tally) {
     // A newer process replaces this one: the old handle answers with an Error.
     let p2 = JsProcess::new(h, JsValue::UNDEFINED).unwrap();
     t.err("stale process", p.stats(), "no longer attached");
-    t.err("stale process walk", p.walk(start.into()), "no longer attached");
+    t.err(
+        "stale process walk",
+        p.walk(start.into()),
+        "no longer attached",
+    );
     drop(p2);
 }
 
@@ -334,7 +424,14 @@ fn allocates_exactly(t: &mut Tally) {
         .blocks()
         .unwrap()
         .iter()
-        .map(|b| ((get_f(&b, "addr") as usize - start) as u32, get_f(&b, "size") as u32, get(&b, "used").as_bool().unwrap(), get_f(&b, "requested") as u32))
+        .map(|b| {
+            (
+                (get_f(&b, "addr") as usize - start) as u32,
+                get_f(&b, "size") as u32,
+                get(&b, "used").as_bool().unwrap(),
+                get_f(&b, "requested") as u32,
+            )
+        })
         .collect();
     assert_eq!(blocks, layout::BLOCKS.to_vec());
     let free: Vec<(u32, u32)> = h
@@ -343,7 +440,10 @@ fn allocates_exactly(t: &mut Tally) {
         .iter()
         .map(|e| {
             let e: Array = e.dyn_into().unwrap();
-            ((e.get(0).as_f64().unwrap() as usize - start) as u32, e.get(1).as_f64().unwrap() as u32)
+            (
+                (e.get(0).as_f64().unwrap() as usize - start) as u32,
+                e.get(1).as_f64().unwrap() as u32,
+            )
         })
         .collect();
     assert_eq!(free, layout::FREE_LIST.to_vec());
@@ -382,22 +482,52 @@ fn every_bad_input_gets_an_error_and_the_same_instance_still_allocates_exactly()
     t.err("stale malloc", old.malloc(8.0), "no longer live");
     t.err("stale free", old.free_block(p.into()), "no longer live");
     t.err("stale seek", old.seek(0.0), "no longer live");
-    t.err("stale process", JsProcess::new(&old, JsValue::UNDEFINED).map(|_| ()), "no longer live");
-    t.field("stale run", &old.run(JsValue::from_str("q = malloc(1)")).into());
+    t.err(
+        "stale process",
+        JsProcess::new(&old, JsValue::UNDEFINED).map(|_| ()),
+        "no longer live",
+    );
+    t.field(
+        "stale run",
+        &old.run(JsValue::from_str("q = malloc(1)")).into(),
+    );
     // free() with no argument releases the heap; its handle then refuses every call.
     let released = heap("{}");
     released.free_block(JsValue::UNDEFINED).unwrap();
     t.err("released malloc", released.malloc(8.0), "no longer live");
-    t.err("released load", released.load_continue(1.0), "no longer live");
-    t.field("released load", &released.load(JsValue::from_str("a = malloc(1)"), JsValue::UNDEFINED).into());
+    t.err(
+        "released load",
+        released.load_continue(1.0),
+        "no longer live",
+    );
+    t.field(
+        "released load",
+        &released
+            .load(JsValue::from_str("a = malloc(1)"), JsValue::UNDEFINED)
+            .into(),
+    );
     // Bad options for a new heap leave the live one as it was.
-    for o in ["{\"policy\": \"nope\"}", "{\"header\": 1e300}", "{\"align\": 0}", "{\"heapSize\": -1}", "{\"base\": \"0xfffffffff\"}", "{\"base\": -1}", "{\"order\": 3}", "{\"coalesce\": 1}", "7", "\"first\""] {
+    for o in [
+        "{\"policy\": \"nope\"}",
+        "{\"header\": 1e300}",
+        "{\"align\": 0}",
+        "{\"heapSize\": -1}",
+        "{\"base\": \"0xfffffffff\"}",
+        "{\"base\": -1}",
+        "{\"order\": 3}",
+        "{\"coalesce\": 1}",
+        "7",
+        "\"first\"",
+    ] {
         t.any("new Heap", JsHeap::new(opts(o)));
     }
     drop(_new);
     allocates_exactly(&mut t);
     let arena_after = get_f(&heaptale_wasm::module_memory(), "arena_used");
-    assert!(arena_after <= arena_before + 1_048_576.0, "the module's arena grew from {arena_before} to {arena_after} bytes");
+    assert!(
+        arena_after <= arena_before + 1_048_576.0,
+        "the module's arena grew from {arena_before} to {arena_after} bytes"
+    );
     assert!(t.refused > 1500, "only {} refusals", t.refused);
     web_sys_log(&format!(
         "never trap: {} bad calls refused with a message, {} accepted, no trap; the same instance then allocated exactly (arena {} -> {} bytes)",
@@ -422,26 +552,56 @@ fn with_memory_at_its_maximum_every_call_fails_cleanly_and_small_ones_still_work
         }
     }
     let pages = core::arch::wasm32::memory_size(0);
-    assert_eq!(core::arch::wasm32::memory_grow(0, 1), usize::MAX, "memory is at its maximum ({pages} pages)");
+    assert_eq!(
+        core::arch::wasm32::memory_grow(0, 1),
+        usize::MAX,
+        "memory is at its maximum ({pages} pages)"
+    );
     let before = h.brk().unwrap();
     for size in [1048576.0, 65536.0 * 3.0, 524288000.0] {
         t.err("malloc past the cap", h.malloc(size), "out of memory");
         t.err("calloc past the cap", h.calloc(size, 1.0), "out of memory");
-        t.err("realloc past the cap", h.realloc(keep, size), "out of memory");
-        t.err("memalign past the cap", h.memalign(4096.0, size), "out of memory");
+        t.err(
+            "realloc past the cap",
+            h.realloc(keep, size),
+            "out of memory",
+        );
+        t.err(
+            "memalign past the cap",
+            h.memalign(4096.0, size),
+            "out of memory",
+        );
         assert_eq!(h.brk().unwrap(), before, "a failed call leaves the break");
         h.check().unwrap();
     }
-    assert_eq!(h.usable_size(keep).unwrap(), keep_size, "a failed realloc keeps the block");
+    assert_eq!(
+        h.usable_size(keep).unwrap(),
+        keep_size,
+        "a failed realloc keeps the block"
+    );
     // What fits in the heap's own page still works.
     let small = h.malloc(64.0).unwrap();
     h.free_block(small.into()).unwrap();
     // A script whose steps need memory: each such step fails with a message, the rest run.
-    let r: JsValue = h.load(JsValue::from_str("a = malloc(16)\nb = malloc(2000000)\nc = malloc(24)\nfree(a)\nfree(b)\nfree(c)\n"), JsValue::UNDEFINED).into();
+    let r: JsValue = h
+        .load(
+            JsValue::from_str(
+                "a = malloc(16)\nb = malloc(2000000)\nc = malloc(24)\nfree(a)\nfree(b)\nfree(c)\n",
+            ),
+            JsValue::UNDEFINED,
+        )
+        .into();
     assert!(get(&r, "error").is_null());
-    assert_eq!(get_f(&r, "failed"), 2.0, "b = malloc(2000000) and free(b) fail");
+    assert_eq!(
+        get_f(&r, "failed"),
+        2.0,
+        "b = malloc(2000000) and free(b) fail"
+    );
     let fails = h.failures(10.0).unwrap();
-    assert!(get(&fails.get(0), "error").as_string().unwrap().contains("out of memory"));
+    assert!(get(&fails.get(0), "error")
+        .as_string()
+        .unwrap()
+        .contains("out of memory"));
     for n in [0.0, 3.0, 6.0] {
         h.seek(n).unwrap();
         h.check().unwrap();
@@ -453,7 +613,10 @@ fn with_memory_at_its_maximum_every_call_fails_cleanly_and_small_ones_still_work
     drop(p);
     drop(h);
     allocates_exactly(&mut t);
-    web_sys_log(&format!("never trap at the 4 GiB cap ({pages} pages): {} refusals with a message, {} accepted", t.refused, t.accepted));
+    web_sys_log(&format!(
+        "never trap at the 4 GiB cap ({pages} pages): {} refusals with a message, {} accepted",
+        t.refused, t.accepted
+    ));
 }
 
 fn web_sys_log(s: &str) {

@@ -21,17 +21,25 @@ fn get(o: &JsValue, k: &str) -> JsValue {
     Reflect::get(o, &k.into()).expect("property")
 }
 fn n(o: &JsValue, k: &str) -> f64 {
-    get(o, k).as_f64().unwrap_or_else(|| panic!("{k} is not a number: {:?}", get(o, k)))
+    get(o, k)
+        .as_f64()
+        .unwrap_or_else(|| panic!("{k} is not a number: {:?}", get(o, k)))
 }
 fn heap() -> JsHeap {
     JsHeap::new(opts("{}")).map_err(message).expect("heap")
 }
 fn process(h: &JsHeap, json: &str) -> JsProcess {
-    JsProcess::new(h, opts(json)).map_err(message).expect("process")
+    JsProcess::new(h, opts(json))
+        .map_err(message)
+        .expect("process")
 }
 fn run(h: &JsHeap, s: &str) -> JsValue {
     let r: JsValue = h.run(s.into()).into();
-    assert!(get(&r, "error").is_null() || get(&r, "error").is_undefined(), "{s}: {:?}", get(&r, "error"));
+    assert!(
+        get(&r, "error").is_null() || get(&r, "error").is_undefined(),
+        "{s}: {:?}",
+        get(&r, "error")
+    );
     r
 }
 
@@ -40,17 +48,29 @@ fn bad_options_are_refused_with_clear_errors() {
     let h = heap();
     for (json, want) in [
         (r#"{"mode": "arm"}"#, "mode must be 'x86'"),
-        (r#"{"physicalMemory": 1000}"#, "physicalMemory must be a whole number from"),
-        (r#"{"physicalMemory": 70000}"#, "whole number of 4 KiB frames"),
+        (
+            r#"{"physicalMemory": 1000}"#,
+            "physicalMemory must be a whole number from",
+        ),
+        (
+            r#"{"physicalMemory": 70000}"#,
+            "whole number of 4 KiB frames",
+        ),
         (r#"{"policy": "mru"}"#, "policy must be one of"),
         (r#"{"tlbEntries": 64, "tlbWays": 3}"#, "must divide"),
         (r#"{"mmap": "yes"}"#, "mmap must be true or false"),
         (r#"{"colour": 1}"#, "unknown option 'colour'"),
     ] {
-        let e = JsProcess::new(&h, opts(json)).err().map(message).unwrap_or_else(|| panic!("{json} accepted"));
+        let e = JsProcess::new(&h, opts(json))
+            .err()
+            .map(message)
+            .unwrap_or_else(|| panic!("{json} accepted"));
         assert!(e.contains(want), "{json}: {e}");
     }
-    let p = process(&h, r#"{"mode": "x86-64", "policy": "clock", "tlbEntries": 0, "mmap": true}"#);
+    let p = process(
+        &h,
+        r#"{"mode": "x86-64", "policy": "clock", "tlbEntries": 0, "mmap": true}"#,
+    );
     let o: JsValue = p.options().into();
     assert_eq!(get(&o, "mode").as_string().unwrap(), "x86-64");
     assert_eq!(get(&o, "simulated").as_bool(), Some(true));
@@ -94,7 +114,10 @@ fn first_touch_faults_once_and_seek_undoes_them() {
     // Attached late: rebuilt from the steps so far, same figures.
     let q = process(&h, "{}");
     let late: JsValue = q.stats().map_err(message).unwrap().into();
-    assert_eq!(JSON::stringify(&late).unwrap(), JSON::stringify(&d).unwrap());
+    assert_eq!(
+        JSON::stringify(&late).unwrap(),
+        JSON::stringify(&d).unwrap()
+    );
     assert!(p.stats().is_err(), "the older Process was replaced");
 }
 
@@ -107,7 +130,10 @@ fn layout_pages_walk_and_frames() {
     assert_eq!(n(&lay, "startBrk"), h.heap_start().unwrap());
     assert_eq!(n(&lay, "brk"), h.brk().unwrap());
     assert!(n(&lay, "memoryEnd") >= n(&lay, "brk"));
-    let kinds: Vec<String> = Array::from(&get(&lay, "vmas")).iter().map(|v| get(&v, "kind").as_string().unwrap()).collect();
+    let kinds: Vec<String> = Array::from(&get(&lay, "vmas"))
+        .iter()
+        .map(|v| get(&v, "kind").as_string().unwrap())
+        .collect();
     for k in ["code", "data", "bss", "heap", "stack"] {
         assert!(kinds.iter().any(|x| x == k), "{k} in {kinds:?}");
     }
@@ -115,7 +141,11 @@ fn layout_pages_walk_and_frames() {
     let pages = Array::from(&get(&grid, "pages"));
     assert_eq!(get(&pages.get(0), "state").as_string().unwrap(), "resident");
     // x86: 10/10/12 over the real address, two levels, the frame of the grid's page.
-    let w: JsValue = p.walk(JsValue::from_f64(a)).map_err(message).unwrap().into();
+    let w: JsValue = p
+        .walk(JsValue::from_f64(a))
+        .map_err(message)
+        .unwrap()
+        .into();
     let f = Array::from(&get(&w, "fields"));
     assert_eq!(f.length(), 3);
     let a = a as u64;
@@ -143,11 +173,18 @@ fn layout_pages_walk_and_frames() {
     assert_eq!(detail.get_index(frame as u32) as u64, a >> 12);
     // x86-64: four levels, 9/9/9/9/12.
     let q = process(&h, r#"{"mode": "x86-64"}"#);
-    let w: JsValue = q.walk(JsValue::from_f64(a as f64)).map_err(message).unwrap().into();
+    let w: JsValue = q
+        .walk(JsValue::from_f64(a as f64))
+        .map_err(message)
+        .unwrap()
+        .into();
     assert_eq!(Array::from(&get(&w, "fields")).length(), 5);
     let lv = Array::from(&get(&w, "levels"));
     assert_eq!(lv.length(), 4);
-    let names: Vec<String> = lv.iter().map(|v| get(&v, "entry").as_string().unwrap()).collect();
+    let names: Vec<String> = lv
+        .iter()
+        .map(|v| get(&v, "entry").as_string().unwrap())
+        .collect();
     assert_eq!(names, ["PML4E", "PDPTE", "PDE", "PTE"]);
     assert_eq!(n(&lv.get(3), "index") as u64, (a >> 12) & 0x1ff);
     let _ = Object::new();
@@ -160,14 +197,28 @@ fn mmap_threshold_maps_big_blocks_apart_and_free_unmaps_them() {
     run(&h, "big = malloc(200000)");
     let lay: JsValue = p.layout().map_err(message).unwrap().into();
     let chunks = Array::from(&get(&lay, "chunks"));
-    assert_eq!(chunks.length(), 1, "a request above 128 KiB has its own mapping");
-    let kinds: Vec<String> = Array::from(&get(&lay, "vmas")).iter().map(|v| get(&v, "kind").as_string().unwrap()).collect();
+    assert_eq!(
+        chunks.length(),
+        1,
+        "a request above 128 KiB has its own mapping"
+    );
+    let kinds: Vec<String> = Array::from(&get(&lay, "vmas"))
+        .iter()
+        .map(|v| get(&v, "kind").as_string().unwrap())
+        .collect();
     assert!(kinds.iter().any(|k| k == "mmap"), "{kinds:?}");
     assert!(n(&chunks.get(0), "mapStart") >= n(&lay, "mmapBase") - 64.0 * 1024.0 * 1024.0);
     run(&h, "free(big)");
     let lay: JsValue = p.layout().map_err(message).unwrap().into();
-    assert_eq!(Array::from(&get(&lay, "chunks")).length(), 0, "free unmaps it");
-    assert!(n(&lay, "threshold") > 128.0 * 1024.0, "and raises the threshold, as glibc's dynamic threshold does");
+    assert_eq!(
+        Array::from(&get(&lay, "chunks")).length(),
+        0,
+        "free unmaps it"
+    );
+    assert!(
+        n(&lay, "threshold") > 128.0 * 1024.0,
+        "and raises the threshold, as glibc's dynamic threshold does"
+    );
     // Without the threshold, no mapping.
     let q = process(&h, "{}");
     h.seek(1.0).map_err(message).unwrap();
@@ -184,33 +235,58 @@ fn a_small_physical_memory_evicts_to_swap_and_faults_pages_back() {
         run(&h, &format!("p{i} = malloc(5000)"));
     }
     let s: JsValue = p.stats().map_err(message).unwrap().into();
-    assert!(n(&s, "evictions") > 0.0, "more pages than free frames: evictions");
+    assert!(
+        n(&s, "evictions") > 0.0,
+        "more pages than free frames: evictions"
+    );
     assert!(n(&s, "swappedPages") > 0.0);
     assert!(n(&s, "rssPages") <= n(&s, "frames"));
     run(&h, "free(p0)"); // its header's page went to swap first (FIFO)
     let t: JsValue = p.stats().map_err(message).unwrap().into();
-    assert!(n(&t, "majorFaults") > n(&s, "majorFaults"), "touching a swapped page is a major fault");
+    assert!(
+        n(&t, "majorFaults") > n(&s, "majorFaults"),
+        "touching a swapped page is a major fault"
+    );
     let grid: JsValue = p.pages().map_err(message).unwrap().into();
-    let states: Vec<String> = Array::from(&get(&grid, "pages")).iter().map(|v| get(&v, "state").as_string().unwrap()).collect();
+    let states: Vec<String> = Array::from(&get(&grid, "pages"))
+        .iter()
+        .map(|v| get(&v, "state").as_string().unwrap())
+        .collect();
     assert!(states.iter().any(|s| s == "swapped"), "{states:?}");
 }
 
 #[wasm_bindgen_test]
 fn opt_knows_the_recorded_future_and_evicts_no_more_than_fifo_or_lru() {
     let h = heap();
-    let script: Vec<String> = (0..24).map(|i| format!("p{i} = malloc(5000)")).chain((0..24).rev().map(|i| format!("free(p{i})"))).collect();
+    let script: Vec<String> = (0..24)
+        .map(|i| format!("p{i} = malloc(5000)"))
+        .chain((0..24).rev().map(|i| format!("free(p{i})")))
+        .collect();
     for s in &script {
         run(&h, s);
     }
     let major = |policy: &str| {
-        let p = process(&h, &format!(r#"{{"physicalMemory": 65536, "policy": "{policy}"}}"#));
+        let p = process(
+            &h,
+            &format!(r#"{{"physicalMemory": 65536, "policy": "{policy}"}}"#),
+        );
         let s: JsValue = p.stats().map_err(message).unwrap().into();
-        (n(&s, "majorFaults"), n(&s, "evictions"), n(&s, "minorFaults"))
+        (
+            n(&s, "majorFaults"),
+            n(&s, "evictions"),
+            n(&s, "minorFaults"),
+        )
     };
     let (opt, fifo, lru) = (major("opt"), major("fifo"), major("lru"));
     assert!(fifo.1 > 0.0, "the script must evict: {fifo:?}");
-    assert!(opt.0 <= fifo.0 && opt.0 <= lru.0, "OPT {opt:?}, FIFO {fifo:?}, LRU {lru:?}");
-    assert_eq!(opt.2, fifo.2, "first touches are the same under every policy");
+    assert!(
+        opt.0 <= fifo.0 && opt.0 <= lru.0,
+        "OPT {opt:?}, FIFO {fifo:?}, LRU {lru:?}"
+    );
+    assert_eq!(
+        opt.2, fifo.2,
+        "first touches are the same under every policy"
+    );
     // Stepping back and forth under OPT gives the same figures.
     let p = process(&h, r#"{"physicalMemory": 65536, "policy": "opt"}"#);
     let end: JsValue = p.stats().map_err(message).unwrap().into();
@@ -218,7 +294,10 @@ fn opt_knows_the_recorded_future_and_evicts_no_more_than_fifo_or_lru() {
     p.stats().map_err(message).unwrap();
     h.seek(script.len() as f64).map_err(message).unwrap();
     let again: JsValue = p.stats().map_err(message).unwrap().into();
-    assert_eq!(JSON::stringify(&again).unwrap(), JSON::stringify(&end).unwrap());
+    assert_eq!(
+        JSON::stringify(&again).unwrap(),
+        JSON::stringify(&end).unwrap()
+    );
 }
 
 #[wasm_bindgen_test]
@@ -231,21 +310,41 @@ fn user_writes_put_real_bytes_touch_pages_and_follow_time_travel() {
     let end = a + 8999;
     // write(a + 8999, "!"): the block's last page, untouched until now: a minor fault.
     let r = run(&h, "write(a + 8999, \"!\")");
-    assert_eq!(get(&r, "text").as_string().unwrap(), "write(a + 8999, \"!\")");
+    assert_eq!(
+        get(&r, "text").as_string().unwrap(),
+        "write(a + 8999, \"!\")"
+    );
     assert!(get(&r, "addr").is_null());
     let s2: JsValue = p.stats().map_err(message).unwrap().into();
     assert_eq!(n(&s2, "minorFaults"), f1 + 1.0);
-    let notes: Vec<String> = p.notes().map_err(message).unwrap().iter().filter_map(|v| v.as_string()).collect();
+    let notes: Vec<String> = p
+        .notes()
+        .map_err(message)
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_string())
+        .collect();
     assert_eq!(notes.len(), 1, "{notes:?}");
-    let want = format!("writing 1 byte at {end:#x} touched page {:#x}: page fault (minor: first touch), frame 0x", end >> 12);
+    let want = format!(
+        "writing 1 byte at {end:#x} touched page {:#x}: page fault (minor: first touch), frame 0x",
+        end >> 12
+    );
     assert!(notes[0].starts_with(&want), "{notes:?} against {want}");
     // The byte is in the real heap.
-    assert_eq!(h.bytes(end as f64, 1.0).map_err(message).unwrap().to_vec(), b"!");
+    assert_eq!(
+        h.bytes(end as f64, 1.0).map_err(message).unwrap().to_vec(),
+        b"!"
+    );
     // Its page is resident and dirty; a page in the middle of the block still has no frame
     // unless the header or the write reached it.
     let pages = get(&p.pages().map_err(message).unwrap().into(), "pages");
     let pages: Array = pages.dyn_into().unwrap();
-    let page = |addr: u64| pages.iter().find(|pg| n(pg, "vpn") as u64 == addr >> 12).expect("page in the grid");
+    let page = |addr: u64| {
+        pages
+            .iter()
+            .find(|pg| n(pg, "vpn") as u64 == addr >> 12)
+            .expect("page in the grid")
+    };
     let last = page(end);
     assert_eq!(get(&last, "state").as_string().unwrap(), "resident");
     assert_eq!(get(&last, "dirty").as_bool(), Some(true));
@@ -259,29 +358,63 @@ fn user_writes_put_real_bytes_touch_pages_and_follow_time_travel() {
     let pages_spanned = ((end >> 12) - (a >> 12) + 1) as f64;
     // Resident already: the last page, and the header's page when the payload starts on it.
     let header_page_spanned = if (a - 8) >> 12 == a >> 12 { 1.0 } else { 0.0 };
-    assert_eq!(n(&s3, "minorFaults"), f1 + 1.0 + pages_spanned - 1.0 - header_page_spanned);
-    assert_eq!(h.bytes(a as f64, 4.0).map_err(message).unwrap().to_vec(), b"AAAA");
+    assert_eq!(
+        n(&s3, "minorFaults"),
+        f1 + 1.0 + pages_spanned - 1.0 - header_page_spanned
+    );
+    assert_eq!(
+        h.bytes(a as f64, 4.0).map_err(message).unwrap().to_vec(),
+        b"AAAA"
+    );
     run(&h, "memset(a, 0x42, 9000)");
-    assert_eq!(n(&p.stats().map_err(message).unwrap().into(), "minorFaults"), n(&s3, "minorFaults"), "a second touch is no fault");
+    assert_eq!(
+        n(&p.stats().map_err(message).unwrap().into(), "minorFaults"),
+        n(&s3, "minorFaults"),
+        "a second touch is no fault"
+    );
     // A write past the usable size is refused and is a step that failed: nothing touched.
     let r: JsValue = h.run("write(a + 9000, \"xyz\")".into()).into();
     let e = get(&r, "error").as_string().expect("an error");
     let usable = h.usable_size(a as f64).map_err(message).unwrap();
     assert_eq!(e, format!("write(a + 9000, \"xyz\"): 3 bytes at offset 9000 would overflow the block of a at {a:#x}: it holds {usable} usable bytes"));
-    assert_eq!(n(&p.stats().map_err(message).unwrap().into(), "minorFaults"), n(&s3, "minorFaults"));
+    assert_eq!(
+        n(&p.stats().map_err(message).unwrap().into(), "minorFaults"),
+        n(&s3, "minorFaults")
+    );
     // Back in time the faults and the bytes are undone; forward, the same again.
     h.seek(1.0).map_err(message).unwrap();
-    assert_eq!(n(&p.stats().map_err(message).unwrap().into(), "minorFaults"), f1);
+    assert_eq!(
+        n(&p.stats().map_err(message).unwrap().into(), "minorFaults"),
+        f1
+    );
     h.seek(2.0).map_err(message).unwrap();
-    assert_eq!(n(&p.stats().map_err(message).unwrap().into(), "minorFaults"), f1 + 1.0);
-    let again: Vec<String> = p.notes().map_err(message).unwrap().iter().filter_map(|v| v.as_string()).collect();
+    assert_eq!(
+        n(&p.stats().map_err(message).unwrap().into(), "minorFaults"),
+        f1 + 1.0
+    );
+    let again: Vec<String> = p
+        .notes()
+        .map_err(message)
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_string())
+        .collect();
     assert_eq!(again, notes);
     h.seek(3.0).map_err(message).unwrap();
-    assert_eq!(h.bytes(a as f64, 4.0).map_err(message).unwrap().to_vec(), b"AAAA");
-    assert_eq!(n(&p.stats().map_err(message).unwrap().into(), "minorFaults"), n(&s3, "minorFaults"));
+    assert_eq!(
+        h.bytes(a as f64, 4.0).map_err(message).unwrap().to_vec(),
+        b"AAAA"
+    );
+    assert_eq!(
+        n(&p.stats().map_err(message).unwrap().into(), "minorFaults"),
+        n(&s3, "minorFaults")
+    );
     // A process attached afterwards rebuilds the same from the steps.
     let p2 = process(&h, "{}");
-    assert_eq!(n(&p2.stats().map_err(message).unwrap().into(), "minorFaults"), n(&s3, "minorFaults"));
+    assert_eq!(
+        n(&p2.stats().map_err(message).unwrap().into(), "minorFaults"),
+        n(&s3, "minorFaults")
+    );
 }
 
 #[wasm_bindgen_test]
@@ -302,14 +435,27 @@ fn other_processes_hold_the_share_of_frames_asked_for() {
     let (c0, o0) = kinds(r#"{"physicalMemory": 1048576, "othersPercent": 0}"#);
     assert_eq!((c0[1], c0[2]), (30, 0));
     assert_eq!(n(&o0, "othersPercent"), 0.0);
-    assert_eq!((n(&o0, "kernelPercent"), n(&o0, "pageSize"), n(&o0, "addressSpace")), (12.0, 4096.0, 4294967296.0));
+    assert_eq!(
+        (
+            n(&o0, "kernelPercent"),
+            n(&o0, "pageSize"),
+            n(&o0, "addressSpace")
+        ),
+        (12.0, 4096.0, 4294967296.0)
+    );
     let (c75, _) = kinds(r#"{"physicalMemory": 1048576, "othersPercent": 75}"#);
     assert_eq!((c75[1], c75[2]), (30, 192));
     // Our page, its page table and the directory take frames either way, the rest is free.
     assert_eq!((c0[3], c0[4], c0[0]), (2, 1, 256 - 30 - 3));
     assert_eq!((c75[3], c75[4], c75[0]), (2, 1, 256 - 30 - 192 - 3));
-    let e = JsProcess::new(&h, opts(r#"{"othersPercent": 90}"#)).err().map(message).unwrap();
-    assert_eq!(e, "new Process: othersPercent must be a whole number from 0 to 80, got the number 90");
+    let e = JsProcess::new(&h, opts(r#"{"othersPercent": 90}"#))
+        .err()
+        .map(message)
+        .unwrap();
+    assert_eq!(
+        e,
+        "new Process: othersPercent must be a whole number from 0 to 80, got the number 90"
+    );
     let (_, o64) = kinds(r#"{"mode": "x86-64"}"#);
     assert_eq!(n(&o64, "addressSpace"), 281474976710656.0);
 }
@@ -323,26 +469,50 @@ fn ostep_paging_exercise_matches_the_script() {
     .map_err(message)
     .unwrap()
     .into();
-    assert_eq!(get(&o, "text").as_string().unwrap(), include_str!("../../tests/vm_ostep_seed1.txt"));
+    assert_eq!(
+        get(&o, "text").as_string().unwrap(),
+        include_str!("../../tests/vm_ostep_seed1.txt")
+    );
     let table: Array = get(&o, "pageTable").dyn_into().unwrap();
     assert_eq!(table.length(), 32);
     let trace: Array = get(&o, "trace").dyn_into().unwrap();
     assert_eq!(trace.length(), 6);
     let t0 = trace.get(0);
-    assert_eq!((n(&t0, "vaddr"), n(&t0, "vpn"), n(&t0, "paddr")), (0x1f12 as f64, 7.0, 0xb12 as f64));
+    assert_eq!(
+        (n(&t0, "vaddr"), n(&t0, "vpn"), n(&t0, "paddr")),
+        (0x1f12 as f64, 7.0, 0xb12 as f64)
+    );
     assert!(get(&trace.get(1), "paddr").is_null());
     // The defaults: the script's (16k space, 4k pages, 64k memory, 50 %, 5 addresses).
-    let d: JsValue = heaptale_wasm::process::ostep_paging(JsValue::UNDEFINED).map_err(message).unwrap().into();
+    let d: JsValue = heaptale_wasm::process::ostep_paging(JsValue::UNDEFINED)
+        .map_err(message)
+        .unwrap()
+        .into();
     assert_eq!(Array::from(&get(&d, "pageTable")).length(), 4);
-    assert!(get(&d, "text").as_string().unwrap().ends_with("--> PA or invalid address?\n"));
+    assert!(get(&d, "text")
+        .as_string()
+        .unwrap()
+        .ends_with("--> PA or invalid address?\n"));
     for (json, want) in [
         (r#"{"pageSize": 3000}"#, "ostepPaging: bad setting: "),
-        (r#"{"percentValid": 101}"#, "ostepPaging: percentValid must be a whole number from 0 to 100, got the number 101"),
-        (r#"{"addressSpace": 1073741824, "pageSize": 1024, "physicalMemory": 1073741824}"#, "ostepPaging: 1048576 virtual pages is more than the 4,096 this page shows"),
+        (
+            r#"{"percentValid": 101}"#,
+            "ostepPaging: percentValid must be a whole number from 0 to 100, got the number 101",
+        ),
+        (
+            r#"{"addressSpace": 1073741824, "pageSize": 1024, "physicalMemory": 1073741824}"#,
+            "ostepPaging: 1048576 virtual pages is more than the 4,096 this page shows",
+        ),
         (r#"{"colour": 1}"#, "ostepPaging: unknown option 'colour'"),
-        (r#"{"answers": "yes"}"#, "ostepPaging: answers must be true or false"),
+        (
+            r#"{"answers": "yes"}"#,
+            "ostepPaging: answers must be true or false",
+        ),
     ] {
-        let e = heaptale_wasm::process::ostep_paging(opts(json)).err().map(message).unwrap_or_else(|| panic!("{json} accepted"));
+        let e = heaptale_wasm::process::ostep_paging(opts(json))
+            .err()
+            .map(message)
+            .unwrap_or_else(|| panic!("{json} accepted"));
         assert!(e.starts_with(want), "{json}: {e}");
     }
 }

@@ -13,20 +13,31 @@ use walrus::*;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mut m = Module::from_file(&args[1]).expect("read module");
-    let g = m.globals.add_local(ValType::I64, true, false, ConstExpr::Value(Value::I64(0)));
+    let g = m
+        .globals
+        .add_local(ValType::I64, true, false, ConstExpr::Value(Value::I64(0)));
     m.exports.add("__icount", g);
     let ids: Vec<FunctionId> = m.funcs.iter_local().map(|(id, _)| id).collect();
     let per_fn = std::env::var("ICOUNT_PER_FUNCTION").is_ok();
     for (k, id) in ids.into_iter().enumerate() {
         let g = if per_fn {
-            let name = m.funcs.get(id).name.clone().unwrap_or_else(|| format!("f{k}"));
-            let fg = m.globals.add_local(ValType::I64, true, false, ConstExpr::Value(Value::I64(0)));
+            let name = m
+                .funcs
+                .get(id)
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("f{k}"));
+            let fg =
+                m.globals
+                    .add_local(ValType::I64, true, false, ConstExpr::Value(Value::I64(0)));
             m.exports.add(&format!("__ic:{name}"), fg);
             fg
         } else {
             g
         };
-        let FunctionKind::Local(f) = &mut m.funcs.get_mut(id).kind else { continue };
+        let FunctionKind::Local(f) = &mut m.funcs.get_mut(id).kind else {
+            continue;
+        };
         let mut stack = vec![f.entry_block()];
         let mut seqs = Vec::new();
         while let Some(s) = stack.pop() {
@@ -55,15 +66,32 @@ fn main() {
                 let n = seg.len() as i64;
                 let loc = InstrLocId::default();
                 new.push((Instr::GlobalGet(GlobalGet { global: g }), loc));
-                new.push((Instr::Const(Const { value: Value::I64(n) }), loc));
-                new.push((Instr::Binop(Binop { op: BinaryOp::I64Add }), loc));
+                new.push((
+                    Instr::Const(Const {
+                        value: Value::I64(n),
+                    }),
+                    loc,
+                ));
+                new.push((
+                    Instr::Binop(Binop {
+                        op: BinaryOp::I64Add,
+                    }),
+                    loc,
+                ));
                 new.push((Instr::GlobalSet(GlobalSet { global: g }), loc));
                 new.append(seg);
             };
             for (ins, loc) in old {
                 let ends = matches!(
                     ins,
-                    Instr::BrIf(_) | Instr::Block(_) | Instr::Loop(_) | Instr::IfElse(_) | Instr::Br(_) | Instr::BrTable(_) | Instr::Return(_) | Instr::Unreachable(_)
+                    Instr::BrIf(_)
+                        | Instr::Block(_)
+                        | Instr::Loop(_)
+                        | Instr::IfElse(_)
+                        | Instr::Br(_)
+                        | Instr::BrTable(_)
+                        | Instr::Return(_)
+                        | Instr::Unreachable(_)
                 );
                 seg.push((ins, loc));
                 if ends {

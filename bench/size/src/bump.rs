@@ -26,7 +26,9 @@ unsafe impl GlobalAlloc for Bump {
             s.0 = s.1;
         }
         let start = (s.0 + l.align() - 1) & !(l.align() - 1);
-        let Some(end) = start.checked_add(l.size()) else { return core::ptr::null_mut() };
+        let Some(end) = start.checked_add(l.size()) else {
+            return core::ptr::null_mut();
+        };
         if end > s.1 {
             let pages = (end - s.1).div_ceil(65536);
             if wasm32::memory_grow(0, pages) == usize::MAX {

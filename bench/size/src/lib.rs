@@ -71,7 +71,8 @@ static ALLOC: wee_alloc::WeeAlloc = wee_alloc::WeeAlloc::INIT;
 
 #[cfg(feature = "buddy_system_allocator")]
 #[global_allocator]
-static ALLOC: buddy_system_allocator::LockedHeapWithRescue<32> = buddy_system_allocator::LockedHeapWithRescue::new(buddy_rescue);
+static ALLOC: buddy_system_allocator::LockedHeapWithRescue<32> =
+    buddy_system_allocator::LockedHeapWithRescue::new(buddy_rescue);
 
 #[cfg(feature = "buddy_system_allocator")]
 #[path = "../../src/buddy.rs"]

@@ -40,11 +40,18 @@ fn knobs(args: &ReplayArgs) -> Result<Knobs, String> {
         }
     };
     if args.check_every != 0 {
-        return Err("--ostep: --check-every does not apply (malloc.py's allocator has no heap to check)".into());
+        return Err(
+            "--ostep: --check-every does not apply (malloc.py's allocator has no heap to check)"
+                .into(),
+        );
     }
     let align = match args.align {
         None | Some(1) => -1,
-        Some(0) => return Err("--ostep: --align must be 1 (no alignment, malloc.py's -a -1) or more".into()),
+        Some(0) => {
+            return Err(
+                "--ostep: --align must be 1 (no alignment, malloc.py's -a -1) or more".into(),
+            )
+        }
         Some(a) => a as i64,
     };
     let base = match args.base {
@@ -74,7 +81,10 @@ fn random_opts(args: &ReplayArgs) -> Result<RandomOps, String> {
         return Err(format!("--ostep: --percent-alloc must be above 0, not {} (malloc.py stops with an AssertionError)", r.percent_alloc));
     }
     if r.num_ops > MAX_OPS as u64 {
-        return Err(format!("--ostep: --num-ops {} is more than heaptale runs ({MAX_OPS})", r.num_ops));
+        return Err(format!(
+            "--ostep: --num-ops {} is more than heaptale runs ({MAX_OPS})",
+            r.num_ops
+        ));
     }
     Ok(r)
 }
@@ -166,7 +176,14 @@ struct Tally {
 }
 
 /// Runs one op source; the outcome, or an error writing standard output.
-fn run_one(args: &ReplayArgs, knobs: Knobs, random: RandomOps, name: &str, ops: Ops, out: &mut impl Write) -> io::Result<Outcome> {
+fn run_one(
+    args: &ReplayArgs,
+    knobs: Knobs,
+    random: RandomOps,
+    name: &str,
+    ops: Ops,
+    out: &mut impl Write,
+) -> io::Result<Outcome> {
     let (mut run, list, ids) = match ops {
         Ops::List(ops, ids) => match Run::with_ops_and(knobs, ops.clone(), random) {
             Ok(mut r) => {
@@ -233,7 +250,10 @@ fn run_one(args: &ReplayArgs, knobs: Knobs, random: RandomOps, name: &str, ops: 
                     out.write_all(run.text_crash(c).as_bytes())?;
                 }
                 let op = list.as_ref().and_then(|l| l.get(i).copied());
-                eprintln!("heaptale: {name}: op {i}{}: {c}", op.map(|o| format!(" ({o})")).unwrap_or_default());
+                eprintln!(
+                    "heaptale: {name}: op {i}{}: {c}",
+                    op.map(|o| format!(" ({o})")).unwrap_or_default()
+                );
                 outcome = Outcome::BadInput;
                 crash_json(&run, i, id, op, c)
             }
@@ -264,11 +284,21 @@ fn free_list(run: &Run) -> Vec<[i64; 2]> {
 /// One `--steps` line for an op malloc.py ran.
 fn step_json(run: &Run, i: usize, id: Option<u32>, e: &Event) -> serde_json::Value {
     let (op, id, size, addr, error) = match *e {
-        Event::Alloc { ptr, size, addr, block, .. } => {
+        Event::Alloc {
+            ptr,
+            size,
+            addr,
+            block,
+            ..
+        } => {
             let id = id.or(u32::try_from(ptr).ok());
             if block == -1 {
-                let need = run.sim().block_size(size).map_or_else(|_| String::from("too many"), |n| n.to_string());
-                let msg = format!("out of memory: no free block of {need} bytes (malloc.py returns -1)");
+                let need = run
+                    .sim()
+                    .block_size(size)
+                    .map_or_else(|_| String::from("too many"), |n| n.to_string());
+                let msg =
+                    format!("out of memory: no free block of {need} bytes (malloc.py returns -1)");
                 ("malloc", id, Some(size), None, Some(msg))
             } else {
                 ("malloc", id, Some(size), Some(addr), None)
@@ -282,14 +312,26 @@ fn step_json(run: &Run, i: usize, id: Option<u32>, e: &Event) -> serde_json::Val
         Event::InvalidFree { index } => {
             let n = run.successful_allocs();
             let msg = format!("Invalid Free: Skipping (malloc.py skips -{index}: only {n} allocation{} succeeded)", if n == 1 { "" } else { "s" });
-            ("free", id.or(u32::try_from(index).ok()), None, None, Some(msg))
+            (
+                "free",
+                id.or(u32::try_from(index).ok()),
+                None,
+                None,
+                Some(msg),
+            )
         }
     };
     serde_json::json!({"i": i, "op": op, "id": id, "size": size, "addr": addr, "error": error, "free_list": free_list(run)})
 }
 
 /// The `--steps` line for the op malloc.py stops at.
-fn crash_json(run: &Run, i: usize, id: Option<u32>, op: Option<OpSpec>, c: &Crash) -> serde_json::Value {
+fn crash_json(
+    run: &Run,
+    i: usize,
+    id: Option<u32>,
+    op: Option<OpSpec>,
+    c: &Crash,
+) -> serde_json::Value {
     let (kind, size) = match op {
         Some(OpSpec::Alloc(n)) => ("malloc", Some(n)),
         Some(OpSpec::Free(_)) => ("free", None),
@@ -316,7 +358,15 @@ fn summary(out: &mut impl Write, run: &Run, name: &str, t: &Tally, json: bool) -
     let s = |n: usize| if n == 1 { "" } else { "s" };
     writeln!(out, "{name}")?;
     writeln!(out, "  as                {}", run.command())?;
-    writeln!(out, "  ops               {} ({} alloc{}, {} free{})", t.ops, t.allocs, s(t.allocs), t.frees + t.skipped_frees, s(t.frees + t.skipped_frees))?;
+    writeln!(
+        out,
+        "  ops               {} ({} alloc{}, {} free{})",
+        t.ops,
+        t.allocs,
+        s(t.allocs),
+        t.frees + t.skipped_frees,
+        s(t.frees + t.skipped_frees)
+    )?;
     writeln!(
         out,
         "  returned -1       {} alloc{}, {} free{} ({} free{} skipped)",

@@ -32,7 +32,12 @@ pub struct RecordArgs {
     #[arg(long)]
     keep_raw: bool,
     /// The program to run and its arguments (after `--`).
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
     command: Vec<OsString>,
 }
 
@@ -76,7 +81,10 @@ fn word(b: &[u8], i: usize) -> u64 {
 
 fn c_string(b: &[u8]) -> String {
     let end = b.iter().rposition(|&c| c != 0).map_or(0, |i| i + 1);
-    let text: Vec<u8> = b[..end].iter().map(|&c| if c == 0 { b' ' } else { c }).collect();
+    let text: Vec<u8> = b[..end]
+        .iter()
+        .map(|&c| if c == 0 { b' ' } else { c })
+        .collect();
     String::from_utf8_lossy(&text).into_owned()
 }
 
@@ -85,7 +93,10 @@ pub fn parse_header(h: &[u8; HEADER]) -> Result<RawHeader, String> {
         return Err("not a heaptale-record log (bad magic)".into());
     }
     if word(h, 6) != RECORD as u64 {
-        return Err(format!("records of {} bytes, expected {RECORD}", word(h, 6)));
+        return Err(format!(
+            "records of {} bytes, expected {RECORD}",
+            word(h, 6)
+        ));
     }
     Ok(RawHeader {
         pid: word(h, 1),
@@ -242,7 +253,10 @@ impl Converter {
                     return true;
                 }
                 // A begin record not written (or not logged): the block is still in `live`.
-                let id = self.pending.remove(&(arg, thread)).or_else(|| self.live.remove(&arg));
+                let id = self
+                    .pending
+                    .remove(&(arg, thread))
+                    .or_else(|| self.live.remove(&arg));
                 match (id, result) {
                     (Some(id), 0) if size == 0 => self.op_f(id), // realloc(p, 0) freed p
                     (Some(id), 0) => {
@@ -277,7 +291,12 @@ impl Converter {
 
     /// Frees what is still live, by id, and returns the trace's text and its stats.
     pub fn finish(mut self) -> (String, Stats) {
-        let mut left: Vec<u32> = self.live.values().chain(self.pending.values()).copied().collect();
+        let mut left: Vec<u32> = self
+            .live
+            .values()
+            .chain(self.pending.values())
+            .copied()
+            .collect();
         left.sort_unstable();
         self.stats.end_frees = left.len() as u64;
         for id in left {
@@ -295,7 +314,8 @@ pub fn convert_file(path: &Path) -> Result<(RawHeader, String, Stats), String> {
     let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut r = io::BufReader::with_capacity(1 << 20, f);
     let mut h = [0u8; HEADER];
-    r.read_exact(&mut h).map_err(|_| "shorter than its header".to_string())?;
+    r.read_exact(&mut h)
+        .map_err(|_| "shorter than its header".to_string())?;
     let header = parse_header(&h)?;
     let mut c = Converter::default();
     let mut rec = [0u8; RECORD];
@@ -327,10 +347,16 @@ pub fn convert_file(path: &Path) -> Result<(RawHeader, String, Stats), String> {
 /// Where the interposer is looked for, in order.
 fn candidates() -> Vec<PathBuf> {
     let mut v = Vec::new();
-    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
         v.push(dir.join(LIB));
     }
-    for base in [PathBuf::from("target"), Path::new(env!("CARGO_MANIFEST_DIR")).join("target")] {
+    for base in [
+        PathBuf::from("target"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
+    ] {
         for profile in ["release", "debug"] {
             let p = base.join(profile).join(LIB);
             if !v.contains(&p) {
@@ -347,14 +373,20 @@ fn find_library() -> Result<PathBuf, String> {
         return if p.is_file() {
             Ok(p)
         } else {
-            Err(format!("HEAPTALE_RECORD_LIB names {}, which is not a file", p.display()))
+            Err(format!(
+                "HEAPTALE_RECORD_LIB names {}, which is not a file",
+                p.display()
+            ))
         };
     }
     let looked = candidates();
     if let Some(p) = looked.iter().find(|p| p.is_file()) {
         return Ok(p.clone());
     }
-    let list: Vec<String> = looked.iter().map(|p| format!("  {}", p.display())).collect();
+    let list: Vec<String> = looked
+        .iter()
+        .map(|p| format!("  {}", p.display()))
+        .collect();
     Err(format!(
         "the recording library {LIB} was not found; looked at\n{}\nbuild it with `cargo build -p heaptale-record --release` \
          (it lands next to target/release/heaptale), or set HEAPTALE_RECORD_LIB to its path",
@@ -385,8 +417,17 @@ fn one_line(s: &str, max: usize) -> String {
 }
 
 fn file_stem(h: &RawHeader) -> String {
-    let mut name: String =
-        h.comm.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
+    let mut name: String = h
+        .comm
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     if name.is_empty() || name.starts_with('.') {
         name.insert_str(0, "process");
     }
@@ -431,7 +472,10 @@ pub fn record(args: &RecordArgs, out: &mut impl Write) -> ExitCode {
         eprintln!("heaptale: record works on Linux only (it preloads a library with LD_PRELOAD)");
         return ExitCode::from(BAD);
     }
-    let lib = match find_library().and_then(|p| p.canonicalize().map_err(|e| format!("{}: {e}", p.display()))) {
+    let lib = match find_library().and_then(|p| {
+        p.canonicalize()
+            .map_err(|e| format!("{}: {e}", p.display()))
+    }) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("heaptale: {e}");
@@ -461,7 +505,15 @@ pub fn record(args: &RecordArgs, out: &mut impl Write) -> ExitCode {
         return ExitCode::from(BAD);
     }
     let program = &args.command[0];
-    let shown = one_line(&args.command.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "), 100);
+    let shown = one_line(
+        &args
+            .command
+            .iter()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" "),
+        100,
+    );
     let preload = match std::env::var_os("LD_PRELOAD") {
         Some(old) if !old.is_empty() => {
             let mut v = OsString::from(&lib_text);
@@ -482,7 +534,9 @@ pub fn record(args: &RecordArgs, out: &mut impl Write) -> ExitCode {
             let _ = std::fs::remove_dir_all(&raw_dir);
             let why = match e.kind() {
                 io::ErrorKind::NotFound => "no such command".to_string(),
-                io::ErrorKind::PermissionDenied => "permission denied (not an executable?)".to_string(),
+                io::ErrorKind::PermissionDenied => {
+                    "permission denied (not an executable?)".to_string()
+                }
                 _ => e.to_string(),
             };
             eprintln!("heaptale: cannot run {}: {why}", program.to_string_lossy());
@@ -517,9 +571,21 @@ pub fn record(args: &RecordArgs, out: &mut impl Write) -> ExitCode {
     }
     done.sort_by_key(|(h, _, _)| (h.start_ns, h.pid, h.seq));
     let mut written = 0;
-    let _ = writeln!(out, "recorded `{shown}`: {} process{}", done.len(), if done.len() == 1 { "" } else { "es" });
+    let _ = writeln!(
+        out,
+        "recorded `{shown}`: {} process{}",
+        done.len(),
+        if done.len() == 1 { "" } else { "es" }
+    );
     for (h, text, s) in &done {
-        let what = one_line(if h.cmdline.is_empty() { &h.comm } else { &h.cmdline }, 60);
+        let what = one_line(
+            if h.cmdline.is_empty() {
+                &h.comm
+            } else {
+                &h.cmdline
+            },
+            60,
+        );
         if s.ops() == 0 {
             let _ = writeln!(out, "  (no trace)  pid {} ({what}): no allocations", h.pid);
             continue;
@@ -551,7 +617,10 @@ pub fn record(args: &RecordArgs, out: &mut impl Write) -> ExitCode {
             }
         };
         note(s.free_null, "free(NULL) dropped");
-        note(s.free_unknown, "frees of blocks allocated before the log dropped");
+        note(
+            s.free_unknown,
+            "frees of blocks allocated before the log dropped",
+        );
         note(s.failed, "failed calls dropped");
         note(s.too_large, "blocks of 4 GiB or more dropped");
         note(s.realloc_unknown, "reallocs of unseen blocks as a");
@@ -590,7 +659,10 @@ pub fn record(args: &RecordArgs, out: &mut impl Write) -> ExitCode {
     match status {
         Ok(s) if s.success() => ExitCode::from(if failed { 1 } else { 0 }),
         Ok(s) => {
-            eprintln!("heaptale: {} ended with {s}; its traces are written all the same", program.to_string_lossy());
+            eprintln!(
+                "heaptale: {} ended with {s}; its traces are written all the same",
+                program.to_string_lossy()
+            );
             ExitCode::from(1)
         }
         Err(e) => {
@@ -633,7 +705,16 @@ mod tests {
         ]);
         assert_eq!(text, "0\n5\n11\n1\na 0 24\na 1 64\na 2 100\nr 0 200\na 3 8\nf 1\na 4 32\nf 0\nf 2\nf 3\nf 4\n");
         assert_eq!(
-            (s.a, s.r, s.f, s.ids, s.free_null, s.free_unknown, s.failed, s.end_frees),
+            (
+                s.a,
+                s.r,
+                s.f,
+                s.ids,
+                s.free_null,
+                s.free_unknown,
+                s.failed,
+                s.end_frees
+            ),
             (5, 1, 5, 5, 1, 1, 1, 4)
         );
         heaptale::trace::parse_rep(&text).unwrap();
@@ -660,8 +741,14 @@ mod tests {
             // A claimed, never written record.
             rec(0, 0, 0, 0),
         ]);
-        assert_eq!(text, "0\n4\n9\n1\na 0 24\na 1 24\nf 0\na 2 16\nr 1 48\na 3 8\nf 1\nf 2\nf 3\n");
-        assert_eq!((s.failed, s.realloc_unknown, s.unwritten, s.reused_live), (1, 1, 1, 0));
+        assert_eq!(
+            text,
+            "0\n4\n9\n1\na 0 24\na 1 24\nf 0\na 2 16\nr 1 48\na 3 8\nf 1\nf 2\nf 3\n"
+        );
+        assert_eq!(
+            (s.failed, s.realloc_unknown, s.unwritten, s.reused_live),
+            (1, 1, 1, 0)
+        );
         heaptale::trace::parse_rep(&text).unwrap();
     }
 
@@ -677,7 +764,10 @@ mod tests {
             rec(OP_REALLOC | t1, 0x1000, 4000, 0x9000),
             rec(OP_REALLOC | t2, 0x1000, 32, 0x1000),
         ]);
-        assert_eq!(text, "0\n2\n6\n1\na 0 24\na 1 16\nr 0 4000\nr 1 32\nf 0\nf 1\n");
+        assert_eq!(
+            text,
+            "0\n2\n6\n1\na 0 24\na 1 16\nr 0 4000\nr 1 32\nf 0\nf 1\n"
+        );
         assert_eq!((s.reused_live, s.realloc_unknown), (0, 0));
     }
 
@@ -712,10 +802,20 @@ mod tests {
             cmdline: String::new(),
         };
         assert_eq!(file_stem(&h), "py_thon_3-7");
-        assert_eq!(file_stem(&RawHeader { seq: 2, comm: String::new(), ..h }), "process-7-2");
+        assert_eq!(
+            file_stem(&RawHeader {
+                seq: 2,
+                comm: String::new(),
+                ..h
+            }),
+            "process-7-2"
+        );
         assert_eq!(thousands(1234567), "1,234,567");
         assert_eq!(thousands(12), "12");
-        assert_eq!(one_line("python3 -c '\nx = 1\n'", 100), "python3 -c ' x = 1 '");
+        assert_eq!(
+            one_line("python3 -c '\nx = 1\n'", 100),
+            "python3 -c ' x = 1 '"
+        );
         assert_eq!(one_line("abcdefghij", 8), "abcde...");
     }
 }

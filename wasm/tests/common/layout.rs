@@ -34,7 +34,12 @@ pub const SCRIPT: [(Op, Option<u32>); 10] = [
 ];
 
 /// The blocks at the end: (offset, size, used, requested).
-pub const BLOCKS: [(u32, u32, bool, u32); 4] = [(0, 24, true, 15), (24, 32, false, 0), (56, 24, true, 10), (80, 112, true, 100)];
+pub const BLOCKS: [(u32, u32, bool, u32); 4] = [
+    (0, 24, true, 15),
+    (24, 32, false, 0),
+    (56, 24, true, 10),
+    (80, 112, true, 100),
+];
 
 /// The free list at the end: (offset, size).
 pub const FREE_LIST: [(u32, u32); 1] = [(24, 32)];
@@ -44,7 +49,10 @@ pub const BRK: u32 = 192;
 
 /// Runs the script: `call(op, vars)` performs one op and returns the payload address (0 for
 /// free); `vars(name)` gives the address a name holds. Returns the offsets seen.
-pub fn run(start: usize, mut call: impl FnMut(Op, &dyn Fn(&str) -> usize) -> usize) -> Vec<Option<u32>> {
+pub fn run(
+    start: usize,
+    mut call: impl FnMut(Op, &dyn Fn(&str) -> usize) -> usize,
+) -> Vec<Option<u32>> {
     let mut vars: Vec<(&'static str, usize)> = Vec::new();
     let mut seen = Vec::new();
     for (op, _) in SCRIPT {

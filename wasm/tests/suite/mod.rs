@@ -49,7 +49,9 @@ fn get(o: &JsValue, k: &str) -> JsValue {
     Reflect::get(o, &JsValue::from_str(k)).expect("property")
 }
 fn get_f(o: &JsValue, k: &str) -> f64 {
-    get(o, k).as_f64().unwrap_or_else(|| panic!("{k} is not a number"))
+    get(o, k)
+        .as_f64()
+        .unwrap_or_else(|| panic!("{k} is not a number"))
 }
 
 /// The blocks as (offset, size, used, requested).
@@ -76,13 +78,19 @@ fn free_list(h: &JsHeap) -> Vec<(u32, u32)> {
         .iter()
         .map(|e| {
             let e: Array = e.dyn_into().unwrap();
-            ((e.get(0).as_f64().unwrap() - start) as u32, e.get(1).as_f64().unwrap() as u32)
+            (
+                (e.get(0).as_f64().unwrap() - start) as u32,
+                e.get(1).as_f64().unwrap() as u32,
+            )
         })
         .collect()
 }
 
 fn kinds(events: &Array) -> Vec<String> {
-    events.iter().map(|e| get(&e, "kind").as_string().unwrap()).collect()
+    events
+        .iter()
+        .map(|e| get(&e, "kind").as_string().unwrap())
+        .collect()
 }
 
 /// After an error: the same heap still works and is intact.
@@ -121,13 +129,19 @@ fn the_module_allocates_without_growing_memory() {
     for i in 0..200 {
         v.push(vec![i as u8; 20_000]);
     }
-    let s: String = (0..100_000).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let s: String = (0..100_000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
     assert_eq!(s.len(), 100_000);
     for _ in 0..20 {
         let _ = heaptale_wasm::policies();
     }
     drop(v);
-    assert_eq!(h.memory_bytes(), before, "module bookkeeping grew linear memory");
+    assert_eq!(
+        h.memory_bytes(),
+        before,
+        "module bookkeeping grew linear memory"
+    );
     // The arena lies below the heap.
     let mm = heaptale_wasm::module_memory();
     assert!(get_f(&mm, "arena_end") <= h.heap_start().unwrap());
@@ -188,16 +202,26 @@ fn malloc_grows_real_linear_memory_page_by_page() {
         let (mem0, brk0) = (h.memory_bytes(), h.brk().unwrap());
         let p = h.malloc(24_000.0).unwrap();
         let (mem1, brk1) = (h.memory_bytes(), h.brk().unwrap());
-        assert_eq!(p, brk0 + 8.0, "each block goes on top, payload after the 8-byte header");
+        assert_eq!(
+            p,
+            brk0 + 8.0,
+            "each block goes on top, payload after the 8-byte header"
+        );
         assert_eq!(brk1 - brk0, 24_008.0, "the break moves by the block size");
         let want_mem = mem0.max((brk1 / PAGE).ceil() * PAGE);
-        assert_eq!(mem1, want_mem, "memory grows by whole pages, only as far as needed");
+        assert_eq!(
+            mem1, want_mem,
+            "memory grows by whole pages, only as far as needed"
+        );
         if brk1 % PAGE != 0.0 {
             inside_page += 1;
         }
         // The events tell the same story.
         let ev = h.events().unwrap();
-        let grow = ev.iter().find(|e| get(e, "kind").as_string().as_deref() == Some("grow")).expect("a grow event");
+        let grow = ev
+            .iter()
+            .find(|e| get(e, "kind").as_string().as_deref() == Some("grow"))
+            .expect("a grow event");
         assert_eq!(get_f(&grow, "old_brk"), brk0);
         assert_eq!(get_f(&grow, "new_brk"), brk1);
         assert_eq!(get_f(&grow, "pages"), (mem1 - mem0) / PAGE);
@@ -210,7 +234,10 @@ fn malloc_grows_real_linear_memory_page_by_page() {
     assert!(grows >= 3, "memory.grow ran {grows} times");
     // memoryBytes() is the real memory's size.
     let mem: WebAssembly::Memory = heaptale_wasm::wasm_memory().dyn_into().unwrap();
-    assert_eq!(js_sys::ArrayBuffer::from(mem.buffer()).byte_length() as f64, h.memory_bytes());
+    assert_eq!(
+        js_sys::ArrayBuffer::from(mem.buffer()).byte_length() as f64,
+        h.memory_bytes()
+    );
     assert!(grown_pages >= 3.0);
     assert!(inside_page > 0);
     assert_eq!(h.brk().unwrap() - start, total);
@@ -228,7 +255,10 @@ fn a_script_under_first_gives_the_native_engines_offsets() {
     assert_eq!(run_layout_script(&h), layout::expected());
     assert_eq!(blocks(&h), layout::BLOCKS.to_vec());
     assert_eq!(free_list(&h), layout::FREE_LIST.to_vec());
-    assert_eq!(h.brk().unwrap() - h.heap_start().unwrap(), layout::BRK as f64);
+    assert_eq!(
+        h.brk().unwrap() - h.heap_start().unwrap(),
+        layout::BRK as f64
+    );
     h.check().unwrap();
     let s = h.stats().unwrap();
     assert_eq!(get_f(&s, "live_bytes"), 125.0); // 15 + 10 + 100
@@ -277,16 +307,28 @@ fn a_new_heap_starts_at_the_same_address_and_repeats_the_same_addresses() {
     let mem = h1.memory_bytes();
 
     let h2 = heap("{}");
-    assert_eq!(h2.heap_start().unwrap(), start, "a new heap reuses the old heap's start");
+    assert_eq!(
+        h2.heap_start().unwrap(),
+        start,
+        "a new heap reuses the old heap's start"
+    );
     assert_eq!(h2.brk().unwrap(), start, "the break fell back to the start");
     assert_eq!(h2.memory_bytes(), mem, "memory never shrinks");
-    assert_eq!(run_layout_script(&h2), first, "same script, same policy: same addresses");
+    assert_eq!(
+        run_layout_script(&h2),
+        first,
+        "same script, same policy: same addresses"
+    );
     assert_eq!(h2.memory_bytes(), mem, "reused pages: no growth");
     // The old heap's bytes are gone: a block where the big one was reads as zeros.
     let p = h2.malloc(1000.0).unwrap();
     assert_eq!(p, start + 192.0 + 8.0);
     // (All but the last word, where the engine wrote the footer of the free block it cut.)
-    assert_eq!(h2.bytes(p, 996.0).unwrap().to_vec(), vec![0u8; 996], "reused pages are zeroed");
+    assert_eq!(
+        h2.bytes(p, 996.0).unwrap().to_vec(),
+        vec![0u8; 996],
+        "reused pages are zeroed"
+    );
 
     // The replaced heap refuses to work, with a clear message; the new one is unaffected.
     let m = err(h1.malloc(8.0));
@@ -309,8 +351,14 @@ fn a_new_heap_starts_at_the_same_address_and_repeats_the_same_addresses() {
 #[wasm_bindgen_test]
 fn policies_lists_every_policy_with_a_description() {
     let p = heaptale_wasm::policies();
-    let names: Vec<String> = p.iter().map(|o| get(&o, "name").as_string().unwrap()).collect();
-    let want: Vec<String> = heaptale::PolicyKind::ALL.iter().map(|k| k.name().to_string()).collect();
+    let names: Vec<String> = p
+        .iter()
+        .map(|o| get(&o, "name").as_string().unwrap())
+        .collect();
+    let want: Vec<String> = heaptale::PolicyKind::ALL
+        .iter()
+        .map(|k| k.name().to_string())
+        .collect();
     assert_eq!(names, want);
     for o in p.iter() {
         assert!(!get(&o, "description").as_string().unwrap().is_empty());
@@ -332,7 +380,8 @@ fn every_policy_but_buddy_serves_the_layout_script() {
         };
         let q = h.realloc(p, 300.0).unwrap();
         h.free_block(q.into()).unwrap();
-        h.check().unwrap_or_else(|e| panic!("{}: {}", k.name(), message(e)));
+        h.check()
+            .unwrap_or_else(|e| panic!("{}: {}", k.name(), message(e)));
     }
 }
 
@@ -346,13 +395,19 @@ fn events_are_plain_objects_with_addresses_and_are_drained() {
     let _ = h.free_block(a.into()); // double free: an error event
     h.free_block(b.into()).unwrap();
     let ev = h.events().unwrap();
-    assert_eq!(kinds(&ev), ["grow", "alloc", "grow", "alloc", "free", "error", "free", "coalesce"]);
+    assert_eq!(
+        kinds(&ev),
+        ["grow", "alloc", "grow", "alloc", "free", "error", "free", "coalesce"]
+    );
     let alloc = ev.get(1);
     assert_eq!(get_f(&alloc, "block"), start);
     assert_eq!(get_f(&alloc, "size"), 32.0);
     assert_eq!(get_f(&alloc, "request"), 24.0);
     let e = ev.get(5);
-    assert_eq!(get(&e, "message").as_string().unwrap(), HeapError::DoubleFree { addr: a as usize }.to_string());
+    assert_eq!(
+        get(&e, "message").as_string().unwrap(),
+        HeapError::DoubleFree { addr: a as usize }.to_string()
+    );
     let c = ev.get(7);
     assert_eq!(get_f(&c, "block"), start);
     assert_eq!(get_f(&c, "absorbed"), start + 32.0);
@@ -374,7 +429,10 @@ fn bytes_are_the_real_heap_bytes() {
     assert_eq!(got, (0..16).map(|i| 0xA0 + i as u8).collect::<Vec<_>>());
     // The header word: size 24, used, previous used (the first block).
     let hdr = h.bytes(p - 8.0, 4.0).unwrap().to_vec();
-    assert_eq!(u32::from_le_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]), 24 | 1 << 31 | 1 << 30);
+    assert_eq!(
+        u32::from_le_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]),
+        24 | 1 << 31 | 1 << 30
+    );
     // Clipped to the heap.
     assert_eq!(h.bytes(h.brk().unwrap() - 4.0, 100.0).unwrap().length(), 4);
     assert_eq!(h.bytes(0.0, 100.0).unwrap().length(), 0);
@@ -384,7 +442,10 @@ fn bytes_are_the_real_heap_bytes() {
     assert_eq!(q, p);
     assert_eq!(h.bytes(q, 16.0).unwrap().to_vec(), vec![0u8; 16]);
     let packed = h.blocks_packed().unwrap().to_vec();
-    assert_eq!(packed, vec![h.heap_start().unwrap() as u32, 24, 16, 8 | 1 << 31]);
+    assert_eq!(
+        packed,
+        vec![h.heap_start().unwrap() as u32, 24, 16, 8 | 1 << 31]
+    );
 }
 
 #[wasm_bindgen_test]
@@ -398,9 +459,15 @@ fn realloc_keeps_requested_sizes_and_data() {
     let a3 = h.realloc(a2, 100.0).unwrap(); // moves to the top
     assert_ne!(a3, a2);
     let bl = blocks(&h);
-    assert_eq!(bl.iter().filter(|b| b.2).map(|b| b.3).collect::<Vec<_>>(), vec![10, 100]);
+    assert_eq!(
+        bl.iter().filter(|b| b.2).map(|b| b.3).collect::<Vec<_>>(),
+        vec![10, 100]
+    );
     assert!(h.usable_size(a3).unwrap() >= 100.0);
-    assert!(h.realloc(0.0, 8.0).unwrap() > 0.0, "realloc(0, n) is malloc");
+    assert!(
+        h.realloc(0.0, 8.0).unwrap() > 0.0,
+        "realloc(0, n) is malloc"
+    );
     h.free_block(0.0.into()).unwrap(); // free(0) does nothing
     h.check().unwrap();
 }
@@ -413,9 +480,18 @@ fn a_double_free_throws_and_the_heap_goes_on() {
     let a = h.malloc(40.0).unwrap();
     let _keep = h.malloc(8.0).unwrap();
     h.free_block(a.into()).unwrap();
-    assert_eq!(err(h.free_block(a.into())), HeapError::DoubleFree { addr: a as usize }.to_string());
-    assert_eq!(err(h.realloc(a, 8.0)), HeapError::DoubleFree { addr: a as usize }.to_string());
-    assert_eq!(err(h.usable_size(a)), HeapError::DoubleFree { addr: a as usize }.to_string());
+    assert_eq!(
+        err(h.free_block(a.into())),
+        HeapError::DoubleFree { addr: a as usize }.to_string()
+    );
+    assert_eq!(
+        err(h.realloc(a, 8.0)),
+        HeapError::DoubleFree { addr: a as usize }.to_string()
+    );
+    assert_eq!(
+        err(h.usable_size(a)),
+        HeapError::DoubleFree { addr: a as usize }.to_string()
+    );
     still_usable(&h);
 }
 
@@ -425,13 +501,36 @@ fn foreign_and_interior_pointers_throw() {
     let start = h.heap_start().unwrap();
     let a = h.malloc(64.0).unwrap();
     let _keep = h.malloc(8.0).unwrap();
-    for bad in [8.0, 12345.0, start - 8.0, start + 1.0, h.brk().unwrap() + 64.0, 4294967288.0] {
-        assert_eq!(err(h.free_block(bad.into())), HeapError::Foreign { addr: bad as usize }.to_string(), "free({bad})");
+    for bad in [
+        8.0,
+        12345.0,
+        start - 8.0,
+        start + 1.0,
+        h.brk().unwrap() + 64.0,
+        4294967288.0,
+    ] {
+        assert_eq!(
+            err(h.free_block(bad.into())),
+            HeapError::Foreign { addr: bad as usize }.to_string(),
+            "free({bad})"
+        );
         h.check().unwrap();
     }
     let inside = a + 16.0;
-    assert_eq!(err(h.free_block(inside.into())), HeapError::Interior { addr: inside as usize }.to_string());
-    assert_eq!(err(h.realloc(inside, 8.0)), HeapError::Interior { addr: inside as usize }.to_string());
+    assert_eq!(
+        err(h.free_block(inside.into())),
+        HeapError::Interior {
+            addr: inside as usize
+        }
+        .to_string()
+    );
+    assert_eq!(
+        err(h.realloc(inside, 8.0)),
+        HeapError::Interior {
+            addr: inside as usize
+        }
+        .to_string()
+    );
     still_usable(&h);
     // The block survived every bad call.
     h.free_block(a.into()).unwrap();
@@ -442,11 +541,23 @@ fn foreign_and_interior_pointers_throw() {
 fn bad_alignments_and_overflowing_sizes_throw() {
     let h = heap("{}");
     for al in [0.0, 3.0, 24.0, 131072.0] {
-        assert_eq!(err(h.memalign(al, 8.0)), HeapError::BadAlignment { align: al as usize }.to_string());
+        assert_eq!(
+            err(h.memalign(al, 8.0)),
+            HeapError::BadAlignment { align: al as usize }.to_string()
+        );
     }
-    assert_eq!(err(h.calloc(65536.0, 65537.0)), HeapError::SizeOverflow.to_string());
-    assert_eq!(err(h.calloc(2147483648.0, 2.0)), HeapError::SizeOverflow.to_string());
-    assert_eq!(err(h.malloc(4294967295.0)), HeapError::SizeOverflow.to_string());
+    assert_eq!(
+        err(h.calloc(65536.0, 65537.0)),
+        HeapError::SizeOverflow.to_string()
+    );
+    assert_eq!(
+        err(h.calloc(2147483648.0, 2.0)),
+        HeapError::SizeOverflow.to_string()
+    );
+    assert_eq!(
+        err(h.malloc(4294967295.0)),
+        HeapError::SizeOverflow.to_string()
+    );
     let p = h.memalign(4096.0, 10.0).unwrap();
     assert_eq!(p % 4096.0, 0.0);
     still_usable(&h);
@@ -465,7 +576,10 @@ fn bad_numbers_throw_errors_not_traps() {
     ];
     for (v, want) in cases {
         let m = err(h.malloc(v));
-        assert!(m.starts_with("malloc: size") && m.contains(want), "malloc({v}): {m}");
+        assert!(
+            m.starts_with("malloc: size") && m.contains(want),
+            "malloc({v}): {m}"
+        );
         assert!(err(h.realloc(v, 8.0)).contains(want));
         assert!(err(h.realloc(0.0, v)).contains(want));
         assert!(err(h.calloc(v, 1.0)).contains(want));
@@ -474,7 +588,12 @@ fn bad_numbers_throw_errors_not_traps() {
         assert!(err(h.bytes(v, 1.0)).contains(want));
         assert!(err(h.free_block(v.into())).contains(want));
     }
-    for v in [JsValue::NULL, JsValue::from_str("0x10008"), JsValue::TRUE, Array::new().into()] {
+    for v in [
+        JsValue::NULL,
+        JsValue::from_str("0x10008"),
+        JsValue::TRUE,
+        Array::new().into(),
+    ] {
         assert!(err(h.free_block(v)).starts_with("free: the address must be a number"));
     }
     still_usable(&h);
@@ -486,7 +605,10 @@ fn a_full_fixed_heap_throws_out_of_memory() {
     let start = h.heap_start().unwrap();
     assert_eq!(h.brk().unwrap(), start + 4096.0);
     assert_eq!(blocks(&h), vec![(0, 4096, false, 0)]);
-    assert_eq!(err(h.malloc(5000.0)), HeapError::OutOfMemory { requested: 5000 }.to_string());
+    assert_eq!(
+        err(h.malloc(5000.0)),
+        HeapError::OutOfMemory { requested: 5000 }.to_string()
+    );
     let mut n = 0;
     while h.malloc(1000.0).is_ok() {
         n += 1;
@@ -508,14 +630,35 @@ fn malformed_options_throw_and_keep_the_live_heap() {
         (opts("{\"policy\": \"nope\"}"), "unknown policy"),
         (opts("{\"policy\": 7}"), "option 'policy' must be"),
         (opts("{\"order\": \"sideways\"}"), "unknown order"),
-        (opts("{\"coalesce\": \"maybe\"}"), "option 'coalesce' must be"),
-        (opts("{\"header\": 2}"), "the header must be at least 4 bytes"),
-        (opts("{\"header\": 1000}"), "the header must be at most 256 bytes"),
-        (opts("{\"align\": 3}"), "the alignment must be a power of two"),
+        (
+            opts("{\"coalesce\": \"maybe\"}"),
+            "option 'coalesce' must be",
+        ),
+        (
+            opts("{\"header\": 2}"),
+            "the header must be at least 4 bytes",
+        ),
+        (
+            opts("{\"header\": 1000}"),
+            "the header must be at most 256 bytes",
+        ),
+        (
+            opts("{\"align\": 3}"),
+            "the alignment must be a power of two",
+        ),
         (opts("{\"align\": -8}"), "must not be negative"),
-        (opts("{\"header\": \"8\"}"), "option 'header' must be a number"),
-        (opts("{\"heapSize\": 0}"), "the heap size must be between 1 byte and 1 GiB"),
-        (opts("{\"heapSize\": 2147483648}"), "the heap size must be between 1 byte and 1 GiB"),
+        (
+            opts("{\"header\": \"8\"}"),
+            "option 'header' must be a number",
+        ),
+        (
+            opts("{\"heapSize\": 0}"),
+            "the heap size must be between 1 byte and 1 GiB",
+        ),
+        (
+            opts("{\"heapSize\": 2147483648}"),
+            "the heap size must be between 1 byte and 1 GiB",
+        ),
         (opts("{\"heapSize\": 1.5}"), "must be a whole number"),
         (opts("{\"polcy\": \"first\"}"), "unknown option 'polcy'"),
         (JsValue::from_f64(42.0), "the options must be an object"),
@@ -524,13 +667,20 @@ fn malformed_options_throw_and_keep_the_live_heap() {
     ];
     for (o, want) in cases {
         let m = err(JsHeap::new(o));
-        assert!(m.starts_with("new Heap: ") && m.contains(want), "{want}: {m}");
+        assert!(
+            m.starts_with("new Heap: ") && m.contains(want),
+            "{want}: {m}"
+        );
     }
     // The heap made before is still the live one, intact.
     assert_eq!(h.usable_size(p).unwrap(), 24.0);
     still_usable(&h);
     // Undefined and null options (and undefined values) mean the defaults.
-    for o in [JsValue::UNDEFINED, JsValue::NULL, opts("{\"heapSize\": null}")] {
+    for o in [
+        JsValue::UNDEFINED,
+        JsValue::NULL,
+        opts("{\"heapSize\": null}"),
+    ] {
         let h = JsHeap::new(o).unwrap();
         still_usable(&h);
     }
@@ -542,13 +692,20 @@ fn malformed_options_throw_and_keep_the_live_heap() {
 
 fn run(h: &JsHeap, stmt: &str) -> (String, Option<f64>, Option<String>) {
     let r = h.run(JsValue::from_str(stmt));
-    (get(&r, "text").as_string().unwrap(), get(&r, "addr").as_f64(), get(&r, "error").as_string())
+    (
+        get(&r, "text").as_string().unwrap(),
+        get(&r, "addr").as_f64(),
+        get(&r, "error").as_string(),
+    )
 }
 
 fn run_ok(h: &JsHeap, stmt: &str) -> Option<f64> {
     let (text, addr, error) = run(h, stmt);
     assert!(error.is_none(), "{stmt}: {error:?}");
-    assert!(text.starts_with(stmt.trim_end_matches(';')), "{stmt} -> {text}");
+    assert!(
+        text.starts_with(stmt.trim_end_matches(';')),
+        "{stmt} -> {text}"
+    );
     addr
 }
 
@@ -556,7 +713,11 @@ fn run_err(h: &JsHeap, stmt: &str) -> String {
     let before = blocks(h);
     let (_, addr, error) = run(h, stmt);
     assert_eq!(addr, None);
-    assert_eq!(blocks(h), before, "{stmt}: a failed statement changed the heap");
+    assert_eq!(
+        blocks(h),
+        before,
+        "{stmt}: a failed statement changed the heap"
+    );
     let e = error.unwrap_or_else(|| panic!("{stmt}: expected an error"));
     // The heap and the console go on.
     still_usable(h);
@@ -594,7 +755,15 @@ fn bad_statements_return_errors_and_change_nothing() {
     run_ok(&h, "p = malloc(24)");
     run_ok(&h, "free(p)");
     let e = run_err(&h, "free(p)");
-    assert!(e.ends_with(&HeapError::DoubleFree { addr: h.heap_start().unwrap() as usize + 8 }.to_string()), "{e}");
+    assert!(
+        e.ends_with(
+            &HeapError::DoubleFree {
+                addr: h.heap_start().unwrap() as usize + 8
+            }
+            .to_string()
+        ),
+        "{e}"
+    );
     for (stmt, want) in [
         ("", "nothing to run"),
         ("   ", "nothing to run"),
@@ -614,16 +783,25 @@ fn bad_statements_return_errors_and_change_nothing() {
         assert!(e.contains(want), "{stmt:?}: {e}");
     }
     // Not a string, or far too long.
-    for v in [JsValue::from_f64(42.0), JsValue::NULL, JsValue::UNDEFINED, Array::new().into()] {
+    for v in [
+        JsValue::from_f64(42.0),
+        JsValue::NULL,
+        JsValue::UNDEFINED,
+        Array::new().into(),
+    ] {
         let r = h.run(v);
-        assert!(get(&r, "error").as_string().unwrap().starts_with("run: the statement must be a string"));
+        assert!(get(&r, "error")
+            .as_string()
+            .unwrap()
+            .starts_with("run: the statement must be a string"));
     }
     let long = format!("p = malloc({})", "1".repeat(5000));
     assert!(run(&h, &long).2.unwrap().contains("characters long"));
     still_usable(&h);
 }
 
-const SMALL_REP: &str = "0\r\n3\r\n6\r\n1\r\na 0 24\r\na 1 40\r\nf 0\r\nr 1 100\r\na 2 16\r\nf 2\r\n";
+const SMALL_REP: &str =
+    "0\r\n3\r\n6\r\n1\r\na 0 24\r\na 1 40\r\nf 0\r\nr 1 100\r\na 2 16\r\nf 2\r\n";
 
 fn replay(h: &JsHeap, text: &str) -> JsValue {
     h.replay(JsValue::from_str(text)).into()
@@ -660,7 +838,10 @@ fn replay_of_a_small_rep_file() {
 #[wasm_bindgen_test]
 fn replay_of_a_script() {
     let h = heap("{}");
-    let r = replay(&h, "a = malloc(24)\nb = malloc(40) // comment\nfree(a)\nc = realloc(b, 200);\nfree(c)\n");
+    let r = replay(
+        &h,
+        "a = malloc(24)\nb = malloc(40) // comment\nfree(a)\nc = realloc(b, 200);\nfree(c)\n",
+    );
     assert!(get(&r, "error").is_null());
     assert_eq!(get(&r, "format").as_string().unwrap(), "script");
     assert_eq!(get_f(&r, "ops"), 5.0);
@@ -681,17 +862,25 @@ fn bad_traces_return_errors_and_leave_the_heap() {
         ("p = malloc(8)\nfree(q)\n", "line 2"),
         // Headers that would make the parser reserve far too much: refused up front.
         ("0\n1\n10000000\n1\na 0 8\n", "too large for the playground"),
-        ("0\n1000000\n2\n1\na 999999 8\nf 999999\n", "too large for the playground"),
+        (
+            "0\n1000000\n2\n1\na 999999 8\nf 999999\n",
+            "too large for the playground",
+        ),
     ];
     for (text, want) in cases {
         let r = replay(&h, text);
-        let e = get(&r, "error").as_string().unwrap_or_else(|| panic!("{text:?}: expected an error"));
+        let e = get(&r, "error")
+            .as_string()
+            .unwrap_or_else(|| panic!("{text:?}: expected an error"));
         assert!(e.contains(want), "{text:?}: {e}");
         assert_eq!(blocks(&h), before, "{text:?} changed the heap");
     }
     for v in [JsValue::from_f64(1.0), JsValue::NULL, Object::new().into()] {
         let r = h.replay(v);
-        assert!(get(&r, "error").as_string().unwrap().starts_with("replay: the trace must be a string"));
+        assert!(get(&r, "error")
+            .as_string()
+            .unwrap()
+            .starts_with("replay: the trace must be a string"));
     }
     assert_eq!(h.usable_size(p).unwrap(), 24.0);
     still_usable(&h);
@@ -729,9 +918,18 @@ fn replay_of_a_larger_trace_stays_inside_the_module_arena() {
     let text = synthetic_rep(40_000);
     let r = replay(&h, &text);
     assert!(get(&r, "error").is_null(), "{:?}", get(&r, "error"));
-    assert_eq!(Array::from(&get(&r, "integrity_errors")).length(), 0, "{:?}", JSON::stringify(&get(&r, "integrity_errors")));
+    assert_eq!(
+        Array::from(&get(&r, "integrity_errors")).length(),
+        0,
+        "{:?}",
+        JSON::stringify(&get(&r, "integrity_errors"))
+    );
     assert!(get_f(&r, "ops") > 80_000.0);
-    assert_eq!(blocks(&h).iter().filter(|b| b.2).count(), 0, "the trace frees everything");
+    assert_eq!(
+        blocks(&h).iter().filter(|b| b.2).count(),
+        0,
+        "the trace frees everything"
+    );
     // The events went unread: they are bounded, and the count of dropped ones comes first.
     let ev = h.events().unwrap();
     assert!(ev.length() <= 1 << 17 | 1);
@@ -752,7 +950,9 @@ fn state(h: &JsHeap) -> State {
     let start = h.heap_start().unwrap();
     let brk = h.brk().unwrap();
     let bytes = h.bytes(start, brk - start).unwrap().to_vec();
-    let hash = bytes.iter().fold(0xcbf29ce484222325u64, |a, &b| (a ^ b as u64).wrapping_mul(0x100000001b3));
+    let hash = bytes.iter().fold(0xcbf29ce484222325u64, |a, &b| {
+        (a ^ b as u64).wrapping_mul(0x100000001b3)
+    });
     (brk - start, blocks(h), hash)
 }
 
@@ -770,7 +970,9 @@ fn synthetic_script(n: usize) -> String {
     let mut x: u64 = 12345;
     let mut next = 0;
     for _ in 0..n {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let r = (x >> 33) as usize;
         if live.len() > 3 && r.is_multiple_of(3) {
             let v = live.swap_remove(r % live.len());
@@ -844,16 +1046,30 @@ fn seek_returns_the_heap_to_the_exact_state_of_every_step() {
 fn stepping_back_past_memory_grow_leaves_the_break_below_memory_size() {
     let h = heap("{\"policy\": \"first\"}");
     let start = h.heap_start().unwrap();
-    load(&h, "a = malloc(100)\nb = malloc(200000)\nc = malloc(300000)\n");
+    load(
+        &h,
+        "a = malloc(100)\nb = malloc(200000)\nc = malloc(300000)\n",
+    );
     let mem = h.memory_bytes();
     assert!(h.brk().unwrap() > start + 500_000.0);
     let info = h.seek(1.0).unwrap();
     assert_eq!(get(&info, "text").as_string().unwrap(), "a = malloc(100)");
     assert_eq!(h.brk().unwrap(), start + 112.0, "the break went back");
-    assert_eq!(h.memory_bytes(), mem, "memory.size stays: memory never shrinks");
+    assert_eq!(
+        h.memory_bytes(),
+        mem,
+        "memory.size stays: memory never shrinks"
+    );
     // The bytes above the break are zero again, as they were the first time.
-    let view = Uint8Array::new(&heaptale_wasm::wasm_memory().dyn_into::<WebAssembly::Memory>().unwrap().buffer());
-    let above = view.subarray(start as u32 + 112, start as u32 + 600_000).to_vec();
+    let view = Uint8Array::new(
+        &heaptale_wasm::wasm_memory()
+            .dyn_into::<WebAssembly::Memory>()
+            .unwrap()
+            .buffer(),
+    );
+    let above = view
+        .subarray(start as u32 + 112, start as u32 + 600_000)
+        .to_vec();
     assert!(above.iter().all(|&b| b == 0));
     // Step 2's events: the grow with its pages.
     let info = h.seek(2.0).unwrap();
@@ -878,10 +1094,19 @@ fn a_script_with_errors_loads_and_each_error_names_its_line() {
     assert_eq!(get_f(&r, "steps"), 7.0);
     assert_eq!(get_f(&r, "failed"), 3.0);
     let f = h.failures(10.0).unwrap();
-    let got: Vec<(f64, f64)> = f.iter().map(|e| (get_f(&e, "step"), get_f(&e, "line"))).collect();
+    let got: Vec<(f64, f64)> = f
+        .iter()
+        .map(|e| (get_f(&e, "step"), get_f(&e, "line")))
+        .collect();
     assert_eq!(got, vec![(2.0, 4.0), (5.0, 6.0), (6.0, 7.0)]);
-    assert!(get(&f.get(0), "error").as_string().unwrap().contains("q was never allocated"));
-    assert!(get(&f.get(1), "error").as_string().unwrap().contains("double free"));
+    assert!(get(&f.get(0), "error")
+        .as_string()
+        .unwrap()
+        .contains("q was never allocated"));
+    assert!(get(&f.get(1), "error")
+        .as_string()
+        .unwrap()
+        .contains("double free"));
     // The steps after the errors ran.
     assert_eq!(blocks(&h).iter().filter(|b| b.2).count(), 2);
     let last = h.step_info(7.0).unwrap();
@@ -890,7 +1115,12 @@ fn a_script_with_errors_loads_and_each_error_names_its_line() {
     assert!(get(&last, "addr").as_f64().is_some());
     // A .rep file that cannot be read is refused as a whole, and nothing changes.
     let before = state(&h);
-    let bad: JsValue = h.load(JsValue::from_str("0\n1\n2\n1\na 0 8\nx 0\n"), JsValue::UNDEFINED).into();
+    let bad: JsValue = h
+        .load(
+            JsValue::from_str("0\n1\n2\n1\na 0 8\nx 0\n"),
+            JsValue::UNDEFINED,
+        )
+        .into();
     assert!(get(&bad, "error").as_string().unwrap().contains("line 6"));
     assert_eq!(state(&h), before);
     assert_eq!(h.step_count().unwrap(), 7.0);
@@ -910,7 +1140,10 @@ fn calls_and_statements_are_steps_too() {
     assert_eq!(get(&info, "text").as_string().unwrap(), "malloc(24)");
     assert_eq!(state(&h), s0);
     let info = h.step_info(4.0).unwrap();
-    assert!(get(&info, "error").as_string().unwrap().contains("double free"));
+    assert!(get(&info, "error")
+        .as_string()
+        .unwrap()
+        .contains("double free"));
     h.seek(4.0).unwrap();
     assert_eq!(state(&h), end);
     assert_eq!(kinds(&h.events().unwrap()), ["error"]);
@@ -942,7 +1175,10 @@ fn a_large_trace_can_be_stepped_anywhere() {
     assert!(s.len() / 10 > 100, "samples over the steps");
     assert_eq!(s[s.len() - 10], n, "the last sample is the last step");
     let text_info = h.step_info(1.0).unwrap();
-    assert_eq!(get(&text_info, "text").as_string().unwrap(), "#0 = malloc(1)");
+    assert_eq!(
+        get(&text_info, "text").as_string().unwrap(),
+        "#0 = malloc(1)"
+    );
     assert!(err(h.seek(n + 1.0)).contains("no step"));
     still_usable(&h);
 }
@@ -957,14 +1193,21 @@ fn a_load_can_stop_early_and_run_in_parts() {
     h.seek(1000.0).unwrap();
     let at_1000 = state(&h);
     // A limit keeps the first steps only.
-    let r: JsValue = h.load(JsValue::from_str(&text), JsValue::from_f64(1000.0)).into();
+    let r: JsValue = h
+        .load(JsValue::from_str(&text), JsValue::from_f64(1000.0))
+        .into();
     assert_eq!(get_f(&r, "steps"), 1000.0);
     assert_eq!(state(&h), at_1000);
     // In parts: nothing runs until loadContinue, and seek waits for the end.
-    let r: JsValue = h.load_start(JsValue::from_str(&text), JsValue::UNDEFINED).into();
+    let r: JsValue = h
+        .load_start(JsValue::from_str(&text), JsValue::UNDEFINED)
+        .into();
     assert_eq!(get_f(&r, "steps"), n);
     assert!(err(h.seek(1.0)).contains("still loading"));
-    assert!(run(&h, "x = malloc(1)").2.unwrap().contains("still loading"));
+    assert!(run(&h, "x = malloc(1)")
+        .2
+        .unwrap()
+        .contains("still loading"));
     let mut parts = 0;
     loop {
         let p = h.load_continue(2_500.0).unwrap();
@@ -986,8 +1229,25 @@ const BASE: f64 = 4096.0;
 
 /// The events of the step shown, their addresses made offsets from `start`.
 fn relative_events(h: &JsHeap, start: f64) -> Vec<String> {
-    let keys = ["kind", "block", "rest", "absorbed", "old_brk", "new_brk", "old", "new", "size", "rest_size", "request", "probes", "pages", "message"];
-    let addr_keys = ["block", "rest", "absorbed", "old_brk", "new_brk", "old", "new"];
+    let keys = [
+        "kind",
+        "block",
+        "rest",
+        "absorbed",
+        "old_brk",
+        "new_brk",
+        "old",
+        "new",
+        "size",
+        "rest_size",
+        "request",
+        "probes",
+        "pages",
+        "message",
+    ];
+    let addr_keys = [
+        "block", "rest", "absorbed", "old_brk", "new_brk", "old", "new",
+    ];
     h.events()
         .unwrap()
         .iter()
@@ -1017,11 +1277,17 @@ fn a_base_shifts_every_address_by_base_minus_the_real_start() {
     let (real_start, real_addrs, real_packed, real_free, real_state, real_events, real_memory) = {
         let h = heap("{\"policy\": \"first\"}");
         let start = h.heap_start().unwrap();
-        assert_eq!(h.real_start().unwrap(), start, "no base: reports give real addresses");
+        assert_eq!(
+            h.real_start().unwrap(),
+            start,
+            "no base: reports give real addresses"
+        );
         assert_eq!(h.memory_end().unwrap(), h.memory_bytes());
         load(&h, &script);
         let n = h.step_count().unwrap() as u32;
-        let addrs: Vec<Option<f64>> = (1..=n).map(|i| get(&h.step_info(i as f64).unwrap(), "addr").as_f64()).collect();
+        let addrs: Vec<Option<f64>> = (1..=n)
+            .map(|i| get(&h.step_info(i as f64).unwrap(), "addr").as_f64())
+            .collect();
         let packed = h.blocks_packed().unwrap().to_vec();
         let free = h.free_lists_packed().unwrap().to_vec();
         let st = state(&h);
@@ -1035,25 +1301,67 @@ fn a_base_shifts_every_address_by_base_minus_the_real_start() {
     let h = heap("{\"policy\": \"first\", \"base\": 4096}");
     let shift = BASE - real_start;
     assert_eq!(h.heap_start().unwrap(), BASE);
-    assert_eq!(h.real_start().unwrap(), real_start, "the bytes stay where they are");
+    assert_eq!(
+        h.real_start().unwrap(),
+        real_start,
+        "the bytes stay where they are"
+    );
     load(&h, &script);
     assert_eq!(h.memory_bytes(), real_memory);
     assert_eq!(h.memory_end().unwrap(), real_memory + shift);
     let n = h.step_count().unwrap() as u32;
-    let addrs: Vec<Option<f64>> = (1..=n).map(|i| get(&h.step_info(i as f64).unwrap(), "addr").as_f64()).collect();
-    assert_eq!(addrs, real_addrs.iter().map(|a| a.map(|a| a + shift)).collect::<Vec<_>>());
-    assert!(addrs.iter().flatten().all(|&a| a > BASE && a < BASE + (1 << 20) as f64));
+    let addrs: Vec<Option<f64>> = (1..=n)
+        .map(|i| get(&h.step_info(i as f64).unwrap(), "addr").as_f64())
+        .collect();
+    assert_eq!(
+        addrs,
+        real_addrs
+            .iter()
+            .map(|a| a.map(|a| a + shift))
+            .collect::<Vec<_>>()
+    );
+    assert!(addrs
+        .iter()
+        .flatten()
+        .all(|&a| a > BASE && a < BASE + (1 << 20) as f64));
     let packed = h.blocks_packed().unwrap().to_vec();
-    let want: Vec<u32> =
-        real_packed.iter().enumerate().map(|(i, &w)| if i % 4 == 0 { (w as f64 + shift) as u32 } else { w }).collect();
+    let want: Vec<u32> = real_packed
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| {
+            if i % 4 == 0 {
+                (w as f64 + shift) as u32
+            } else {
+                w
+            }
+        })
+        .collect();
     assert_eq!(packed, want, "blocksPacked");
     let free = h.free_lists_packed().unwrap().to_vec();
-    let want: Vec<u32> = real_free.iter().enumerate().map(|(i, &w)| if i % 3 == 1 { (w as f64 + shift) as u32 } else { w }).collect();
+    let want: Vec<u32> = real_free
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| {
+            if i % 3 == 1 {
+                (w as f64 + shift) as u32
+            } else {
+                w
+            }
+        })
+        .collect();
     assert_eq!(free, want, "freeListsPacked");
-    assert_eq!(state(&h), real_state, "the same break, blocks and bytes from the heap's start");
+    assert_eq!(
+        state(&h),
+        real_state,
+        "the same break, blocks and bytes from the heap's start"
+    );
     assert_eq!(h.brk().unwrap(), BASE + real_state.0);
     h.seek(40.0).unwrap();
-    assert_eq!(relative_events(&h, BASE), real_events, "the events of step 40");
+    assert_eq!(
+        relative_events(&h, BASE),
+        real_events,
+        "the events of step 40"
+    );
     h.seek(n as f64).unwrap();
     h.check().unwrap();
 
@@ -1069,10 +1377,17 @@ fn a_base_shifts_every_address_by_base_minus_the_real_start() {
     assert_eq!(h.bytes(p, 16.0).unwrap().to_vec(), pattern);
     let q = h.realloc(p, 70000.0).unwrap();
     assert!(q > BASE && q < h.brk().unwrap(), "{q}");
-    assert_eq!(h.bytes(q, 16.0).unwrap().to_vec(), pattern, "realloc kept the data");
+    assert_eq!(
+        h.bytes(q, 16.0).unwrap().to_vec(),
+        pattern,
+        "realloc kept the data"
+    );
     assert!(h.usable_size(q).unwrap() >= 70000.0);
     h.free_block(q.into()).unwrap();
-    assert_eq!(err(h.free_block(q.into())), HeapError::DoubleFree { addr: q as usize }.to_string());
+    assert_eq!(
+        err(h.free_block(q.into())),
+        HeapError::DoubleFree { addr: q as usize }.to_string()
+    );
     // A real address means nothing to it.
     let c = h.calloc(4.0, 8.0).unwrap();
     assert!(err(h.free_block((c - shift).into())).contains(&format!("{:#x}", (c - shift) as u32)));
@@ -1086,7 +1401,10 @@ fn a_base_shifts_every_address_by_base_minus_the_real_start() {
     assert_eq!(text, format!("x = realloc(x, 3000) = {:#x}", x2 as u32));
     assert!(run_ok(&h, "free(x)").is_none());
     let e = run(&h, "free(x)").2.unwrap();
-    assert!(e.contains("double free") && e.contains(&format!("{:#x}", x2 as u32)), "{e}");
+    assert!(
+        e.contains("double free") && e.contains(&format!("{:#x}", x2 as u32)),
+        "{e}"
+    );
     still_usable(&h);
 
     // A replay from the base reports what it reports without one, and lays the heap out
@@ -1135,7 +1453,10 @@ fn a_base_is_a_number_or_a_string_and_a_bad_one_is_refused() {
     ];
     for (json, want) in cases {
         let m = err(JsHeap::new(opts(json)));
-        assert!(m.starts_with("new Heap: ") && m.contains("option 'base'") && m.contains(want), "{json}: {m}");
+        assert!(
+            m.starts_with("new Heap: ") && m.contains("option 'base'") && m.contains(want),
+            "{json}: {m}"
+        );
     }
     // The heap made before is still the live one, from its base.
     assert_eq!(h.usable_size(p).unwrap(), 24.0);
@@ -1151,7 +1472,15 @@ fn a_failed_op_of_a_replay_names_its_index_line_and_text() {
     assert_eq!(get_f(&r, "alloc_failures"), 1.0);
     let m = get(&r, "first_alloc_failure").as_string().unwrap();
     assert_eq!(m, "op 0 (line 5): #0 = malloc(100000): out of memory: no room for 100000 bytes and the heap cannot grow");
-    assert_eq!(get(&h.step_info(1.0).unwrap(), "error").as_string().unwrap(), "#0 = malloc(100000): out of memory: no room for 100000 bytes and the heap cannot grow");
-    assert_eq!(get(&h.step_info(2.0).unwrap(), "text").as_string().unwrap(), "#1 = malloc(24)");
+    assert_eq!(
+        get(&h.step_info(1.0).unwrap(), "error")
+            .as_string()
+            .unwrap(),
+        "#0 = malloc(100000): out of memory: no room for 100000 bytes and the heap cannot grow"
+    );
+    assert_eq!(
+        get(&h.step_info(2.0).unwrap(), "text").as_string().unwrap(),
+        "#1 = malloc(24)"
+    );
     assert!(get(&h.step_info(2.0).unwrap(), "error").is_null());
 }

@@ -24,7 +24,9 @@ fn collections_churn_on_it() {
         if i % 3 == 0 {
             map.remove(&(i / 2));
         }
-        tree.entry(format!("k{}", i % 300)).or_default().push(i as u64);
+        tree.entry(format!("k{}", i % 300))
+            .or_default()
+            .push(i as u64);
     }
     assert!(map.iter().all(|(k, v)| v.starts_with(&format!("v{k}"))));
     assert_eq!(tree.values().map(Vec::len).sum::<usize>(), 20_000);
@@ -84,7 +86,9 @@ fn alignments_from_1_to_65536() {
     }
     for (p, layout, v) in blocks {
         // SAFETY: p holds 100 bytes written above.
-        assert!(unsafe { std::slice::from_raw_parts(p, 100) }.iter().all(|&b| b == v));
+        assert!(unsafe { std::slice::from_raw_parts(p, 100) }
+            .iter()
+            .all(|&b| b == v));
         // SAFETY: allocated above with this layout.
         unsafe { ALLOC.dealloc(p, layout) };
     }
@@ -121,7 +125,10 @@ fn realloc_keeps_the_bytes() {
     for i in 0..200_000u32 {
         v.push(i.wrapping_mul(2_654_435_761));
     }
-    assert!(v.iter().enumerate().all(|(i, &x)| x == (i as u32).wrapping_mul(2_654_435_761)));
+    assert!(v
+        .iter()
+        .enumerate()
+        .all(|(i, &x)| x == (i as u32).wrapping_mul(2_654_435_761)));
     v.truncate(10);
     v.shrink_to_fit();
     assert_eq!(v[9], 9u32.wrapping_mul(2_654_435_761));
@@ -145,10 +152,15 @@ fn other_code_growing_memory_is_stepped_over() {
     let big: Vec<Vec<u8>> = (0..8).map(|i| vec![i as u8; PAGE]).collect();
     for (i, b) in big.iter().enumerate() {
         let (lo, hi) = (b.as_ptr() as usize, b.as_ptr() as usize + b.len());
-        assert!(hi <= theirs * PAGE || lo >= (theirs + 2) * PAGE, "block {i} overlaps the foreign pages");
+        assert!(
+            hi <= theirs * PAGE || lo >= (theirs + 2) * PAGE,
+            "block {i} overlaps the foreign pages"
+        );
     }
     // SAFETY: the two pages grown above.
-    let ok = unsafe { std::slice::from_raw_parts(region, 2 * PAGE) }.iter().all(|&b| b == 0xEE);
+    let ok = unsafe { std::slice::from_raw_parts(region, 2 * PAGE) }
+        .iter()
+        .all(|&b| b == 0xEE);
     assert!(ok, "the allocator wrote someone else's pages");
     drop(big);
     ALLOC.check().unwrap();
