@@ -105,6 +105,21 @@ pub struct Outcome {
     pub pages: u32,
 }
 
+impl Outcome {
+    /// A step refused before it reached the heap (a usage error): nothing ran, nothing grew.
+    fn usage(message: String) -> Self {
+        Outcome {
+            addr: None,
+            err: Some(StepErr {
+                kind: ErrKind::Usage,
+                message,
+            }),
+            text: None,
+            pages: 0,
+        }
+    }
+}
+
 /// The state of the heap after `step` steps.
 struct Snap {
     step: u32,
@@ -449,18 +464,7 @@ fn exec(l: &mut Live, i: u32) -> Outcome {
             }
             r
         }
-        None => (
-            Outcome {
-                addr: None,
-                err: Some(StepErr {
-                    kind: ErrKind::Usage,
-                    message: "no such step".into(),
-                }),
-                text: None,
-                pages: 0,
-            },
-            None,
-        ),
+        None => (Outcome::usage("no such step".into()), None),
     };
     out.pages = grown_pages(&heap.observer().events[before..]);
     crate::process::after_step(l, i, before, wrote);
@@ -509,18 +513,7 @@ fn plain_op(
                 "{}: the plain driver runs .rep traces, which have no writes",
                 op.kind.name()
             );
-            return (
-                Outcome {
-                    addr: None,
-                    err: Some(StepErr {
-                        kind: ErrKind::Usage,
-                        message,
-                    }),
-                    text: None,
-                    pages: 0,
-                },
-                None,
-            );
+            return (Outcome::usage(message), None);
         }
     };
     let mut set = |id: u32, a: usize| {
@@ -617,15 +610,7 @@ fn exec_ref(
                     text: Some(s.text),
                     pages: 0,
                 },
-                Err(message) => Outcome {
-                    addr: None,
-                    err: Some(StepErr {
-                        kind: ErrKind::Usage,
-                        message,
-                    }),
-                    text: None,
-                    pages: 0,
-                },
+                Err(message) => Outcome::usage(message),
             };
             (out, realloc)
         }
@@ -895,18 +880,7 @@ pub fn append(l: &mut Live, step: Appended<'_>) -> (Outcome, bool) {
             l.timeline.addrs.len(),
             l.timeline.len()
         );
-        return (
-            Outcome {
-                addr: None,
-                err: Some(StepErr {
-                    kind: ErrKind::Usage,
-                    message,
-                }),
-                text: None,
-                pages: 0,
-            },
-            false,
-        );
+        return (Outcome::usage(message), false);
     }
     if !l.timeline.room() {
         // Not recorded: run it all the same.
