@@ -310,6 +310,24 @@ export class HeapTaleElement extends HTMLElement {
     this._els = { title, settings, bar, buttons: { first, back, fwd, last }, count, narration, loading, error, cols, failures, hexPanel, hexBox, consolePanel };
   }
 
+  /** A one-line form: a labelled text input and a submit button (the statement box, the walk box). */
+  _textForm(cls, name, labelText, placeholder, buttonText) {
+    const form = el('form', cls);
+    form.setAttribute('autocomplete', 'off');
+    const id = `ht-${this._uid}-${name}`;
+    const label = el('label', null, labelText);
+    label.htmlFor = id;
+    const input = el('input');
+    input.id = id;
+    input.type = 'text';
+    input.spellcheck = false;
+    input.placeholder = placeholder;
+    const button = el('button', null, buttonText);
+    button.type = 'submit';
+    form.append(label, input, button);
+    return { form, input };
+  }
+
   _buildConsole() {
     const panel = el('div', 'panel console-panel');
     panel.append(el('p', 'panel-title', 'Steps'));
@@ -319,19 +337,7 @@ export class HeapTaleElement extends HTMLElement {
       const b = e.target.closest('button[data-step]');
       if (b) this.goTo(Number(b.dataset.step));
     });
-    const form = el('form', 'run');
-    form.setAttribute('autocomplete', 'off');
-    const id = `ht-${this._uid}-stmt`;
-    const label = el('label', null, 'Statement');
-    label.htmlFor = id;
-    const input = el('input');
-    input.id = id;
-    input.type = 'text';
-    input.spellcheck = false;
-    input.placeholder = 'p = malloc(24)';
-    const run = el('button', null, 'Run');
-    run.type = 'submit';
-    form.append(label, input, run);
+    const { form, input } = this._textForm('run', 'stmt', 'Statement', 'p = malloc(24)', 'Run');
     form.addEventListener('submit', (e) => {
       e.preventDefault();
       const r = this._runStatement(input.value);
@@ -426,19 +432,7 @@ export class HeapTaleElement extends HTMLElement {
     processPanel.append(processBox);
     let walkEls = null;
     if (index === 0) {
-      const form = el('form', 'run walk-form');
-      form.setAttribute('autocomplete', 'off');
-      const id = `ht-${this._uid}-walk`;
-      const label = el('label', null, 'Walk the page tables for');
-      label.htmlFor = id;
-      const input = el('input');
-      input.id = id;
-      input.type = 'text';
-      input.spellcheck = false;
-      input.placeholder = '0x4120008';
-      const go = el('button', null, 'Walk');
-      go.type = 'submit';
-      form.append(label, input, go);
+      const { form, input } = this._textForm('run walk-form', 'walk', 'Walk the page tables for', '0x4120008', 'Walk');
       const out = el('div', 'walk-out');
       out.setAttribute('aria-live', 'polite');
       form.addEventListener('submit', (e) => {
