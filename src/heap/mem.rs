@@ -1,7 +1,9 @@
 //! The heap's bytes: the one place that reads and writes raw memory.
 //!
 //! Everything above this module names memory by `u32` offsets from the heap's start, so the
-//! same heap has the same bytes (and the same reported addresses) on every target. Every
+//! same heap has the same bytes (and the same reported addresses) on every target; over a
+//! source that says [`Source::ADDRESSED`], offsets are the real addresses instead (the heap
+//! starts at offset [`Mem::start`]), which saves adding a base on every access. Every
 //! access is bounds-checked against the break in debug builds; release builds rely on the
 //! engine's invariants, which `Heap::check` verifies.
 
@@ -12,6 +14,7 @@ use crate::HeapError;
 pub struct Mem<S: Source> {
     src: S,
     base: *mut u8,
+    start: u32,
     brk: u32,
     report_base: usize,
     /// `Some(n)`: the heap was made `n` bytes long at the start and never grows.
@@ -32,15 +35,40 @@ pub const MAX_HEAP: u32 = 1 << 30;
 
 impl<S: Source> Mem<S> {
     pub fn new(mut src: S) -> Self {
-        let base = src.start();
-        let report_base = src.report_base();
+        let start = src.start();
+        let base = if S::ADDRESSED {
+            core::ptr::null_mut()
+        } else {
+            start
+        };
+        let report_base = src
+            .report_base()
+            .wrapping_sub(start as usize - base as usize);
         let brk = (src.brk() as usize - base as usize) as u32;
         Mem {
             src,
             base,
+            start: (start as usize - base as usize) as u32,
             brk,
             report_base,
             fixed: None,
+        }
+    }
+    /// The highest offset the break may reach: [`MAX_HEAP`] bytes past the start, and below
+    /// the last 64 KiB of a 32-bit space (offsets and the links' marks must fit in `u32`).
+    #[inline]
+    fn limit(&self) -> u32 {
+        self.start()
+            .saturating_add(MAX_HEAP)
+            .min(u32::MAX - PAGE as u32 + 1)
+    }
+    /// The offset of the heap's start (0 unless the source's offsets are addresses).
+    #[inline(always)]
+    pub fn start(&self) -> u32 {
+        if S::ADDRESSED {
+            self.start
+        } else {
+            0
         }
     }
 
@@ -101,7 +129,7 @@ impl<S: Source> Mem<S> {
         };
         self.brk
             .checked_add(bytes)
-            .filter(|&b| b <= MAX_HEAP)
+            .filter(|&b| b <= self.limit())
             .ok_or(oom)?;
         if self.fixed.is_some() {
             return Err(oom);
@@ -112,7 +140,7 @@ impl<S: Source> Mem<S> {
             .checked_sub(self.base as usize)
             .and_then(|s| u32::try_from(s).ok());
         let Some(start) =
-            start.filter(|&s| s >= self.brk && s as u64 + bytes as u64 <= MAX_HEAP as u64)
+            start.filter(|&s| s >= self.brk && s as u64 + bytes as u64 <= self.limit() as u64)
         else {
             // Beyond what offsets can name: the heap cannot use it.
             return Err(oom);
@@ -130,6 +158,9 @@ impl<S: Source> Mem<S> {
     /// Real address of an offset.
     #[inline]
     pub fn ptr(&self, off: u32) -> *mut u8 {
+        if S::ADDRESSED {
+            return off as usize as *mut u8;
+        }
         self.base.wrapping_add(off as usize)
     }
 

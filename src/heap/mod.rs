@@ -117,7 +117,7 @@ impl<S: Source, P: Policy, O: Observer> Heap<S, P, O> {
     }
     /// Where the heap starts.
     pub fn start(&self) -> usize {
-        self.addr(0)
+        self.addr(self.mem.start())
     }
     /// The break.
     pub fn brk(&self) -> usize {

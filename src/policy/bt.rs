@@ -335,7 +335,11 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
 
     /// Sets up a heap whose source is at its start; a fixed heap becomes one free block.
     pub fn init<S: Source>(&mut self, m: &mut Mem<S>) {
-        self.first = self.layout.first_block(m.base_ptr() as usize);
+        let start = m.start();
+        self.first = start
+            + self
+                .layout
+                .first_block(m.base_ptr() as usize + start as usize);
         let brk = m.brk();
         if brk >= self.first + self.layout.min_block() {
             let size = (brk - self.first) / self.layout.align() * self.layout.align();

@@ -427,7 +427,8 @@ impl Policy for Buddy {
             self.first = brk + self.layout.first_block(base + brk as usize);
             return;
         }
-        self.first = self.layout.first_block(base);
+        let start = m.start();
+        self.first = start + self.layout.first_block(base + start as usize);
         let area = brk.saturating_sub(self.first);
         self.span = area & !((1u32 << self.kmin) - 1);
         // One tree per set bit of the span, largest first.

@@ -17,6 +17,10 @@ pub use arena::Arena;
 pub use fixed::FixedRegion;
 #[cfg(target_arch = "wasm32")]
 pub use wasm::WasmMemory;
+#[cfg(target_pointer_width = "32")]
+mod addressed;
+#[cfg(target_pointer_width = "32")]
+pub use addressed::Addressed;
 
 /// The size of a WebAssembly page, the unit in which `memory.grow` works.
 pub const PAGE: usize = 64 * 1024;
@@ -28,6 +32,11 @@ pub const PAGE: usize = 64 * 1024;
 /// else uses while the source lives, that it stays in place, and that a successful
 /// `sbrk(n)` makes the `n` bytes after the old break part of it.
 pub unsafe trait Source {
+    /// Whether the heap names its bytes by their addresses (offset = address) rather than
+    /// by their distance from [`Source::start`]. Then every access to the heap's memory is
+    /// one instruction shorter (no base to add), which is what [`Addressed`] is for; only
+    /// where addresses fit in 32 bits.
+    const ADDRESSED: bool = false;
     /// Where the heap starts: the break before the first growth. Must be 64 KiB aligned, so
     /// that layouts (and so addresses) are the same on every target.
     fn start(&mut self) -> *mut u8;

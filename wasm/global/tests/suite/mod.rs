@@ -165,3 +165,87 @@ fn other_code_growing_memory_is_stepped_over() {
     drop(big);
     ALLOC.check().unwrap();
 }
+
+/// The allocator's heap names bytes by address (`Addressed`): the same calls over the same
+/// kind of region must give the same layout, block for block, as a heap that names them by
+/// offset from its start, and pass the checker after every call.
+#[wasm_bindgen_test]
+fn a_heap_named_by_address_lays_out_as_one_named_by_offset() {
+    use heaptale::allocator::QUICK_MAX;
+    use heaptale::policy::block::Compact;
+    use heaptale::policy::bt::Bt;
+    use heaptale::policy::tlsf::Tlsf;
+    use heaptale::source::{Addressed, FixedRegion, Source};
+    use heaptale::{BlockInfo, Heap, NoObserver};
+
+    const CAP: usize = 4 * PAGE;
+    fn engine<S: Source>(src: S) -> Heap<S, Bt<Tlsf, Compact>> {
+        let policy = Bt::new(Compact, true, Tlsf::new())
+            .with_quick_lists(QUICK_MAX)
+            .with_top_apart();
+        Heap::with_policy(src, policy, NoObserver, None).unwrap()
+    }
+    fn layout<S: Source>(h: &Heap<S, Bt<Tlsf, Compact>>) -> Vec<(usize, u32, bool)> {
+        let start = h.start();
+        let mut v = Vec::new();
+        h.walk(|b: BlockInfo| v.push((h.addr(b.block) - start, b.size, b.used)));
+        v
+    }
+    let region = Layout::from_size_align(CAP, PAGE).unwrap();
+    // SAFETY: two fresh regions of CAP bytes, each used only by its heap below.
+    let (ra, rb) = unsafe { (std::alloc::alloc(region), std::alloc::alloc(region)) };
+    assert!(!ra.is_null() && !rb.is_null());
+    let mut by_addr = engine(Addressed(unsafe { FixedRegion::real(ra, CAP) }));
+    let mut by_off = engine(unsafe { FixedRegion::real(rb, CAP) });
+    assert_eq!(by_addr.mem().start() as usize, ra as usize);
+    assert_eq!(by_off.mem().start(), 0);
+
+    let mut live: Vec<(usize, usize)> = Vec::new();
+    let mut x = 0x9E37_79B9u32;
+    for step in 0..4000 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let (a, b) = match x % 4 {
+            0 | 1 => {
+                let size = 1 + (x >> 8) as usize % 700;
+                let align = 1usize << ((x >> 20) % 8);
+                match (by_addr.memalign(align, size), by_off.memalign(align, size)) {
+                    (Ok(a), Ok(b)) => {
+                        assert_eq!(a % align, 0);
+                        live.push((a, b));
+                        (true, true)
+                    }
+                    (a, b) => (a.is_ok(), b.is_ok()),
+                }
+            }
+            2 if !live.is_empty() => {
+                let (a, b) = live.swap_remove((x >> 8) as usize % live.len());
+                (by_addr.free(a).is_ok(), by_off.free(b).is_ok())
+            }
+            _ if !live.is_empty() => {
+                let i = (x >> 8) as usize % live.len();
+                let size = 1 + (x >> 16) as usize % 2000;
+                let (a, b) = live[i];
+                match (by_addr.realloc(a, size), by_off.realloc(b, size)) {
+                    (Ok(a), Ok(b)) => {
+                        live[i] = (a, b);
+                        (true, true)
+                    }
+                    (a, b) => (a.is_ok(), b.is_ok()),
+                }
+            }
+            _ => (true, true),
+        };
+        assert_eq!(a, b, "step {step}: one heap failed where the other did not");
+        by_addr.check().unwrap();
+        assert_eq!(layout(&by_addr), layout(&by_off), "step {step}");
+    }
+    assert!(live.iter().all(|&(a, b)| a - ra as usize == b - rb as usize));
+    drop((by_addr, by_off));
+    // SAFETY: the regions allocated above; their heaps are gone.
+    unsafe {
+        std::alloc::dealloc(ra, region);
+        std::alloc::dealloc(rb, region);
+    }
+}
