@@ -241,7 +241,9 @@ fn a_heap_named_by_address_lays_out_as_one_named_by_offset() {
         by_addr.check().unwrap();
         assert_eq!(layout(&by_addr), layout(&by_off), "step {step}");
     }
-    assert!(live.iter().all(|&(a, b)| a - ra as usize == b - rb as usize));
+    assert!(live
+        .iter()
+        .all(|&(a, b)| a - ra as usize == b - rb as usize));
     drop((by_addr, by_off));
     // SAFETY: the regions allocated above; their heaps are gone.
     unsafe {
