@@ -504,6 +504,10 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         Ok(b)
     }
 
+    /// A payload of `request` bytes aligned to `align`: from a quick list if one holds a
+    /// block of the size (inlined into the caller: a few instructions and no call), else
+    /// from [`Bt::malloc_indexed`].
+    #[cfg_attr(not(feature = "small"), inline(always))]
     pub fn malloc<S: Source, O: Observer>(
         &mut self,
         m: &mut Mem<S>,
@@ -512,7 +516,9 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         align: u32,
     ) -> Result<u32, HeapError> {
         let l = self.layout;
-        let asize = l.block_size(request).ok_or(HeapError::SizeOverflow)?;
+        let Some(asize) = l.block_size(request) else {
+            return Err(HeapError::SizeOverflow);
+        };
         if let Some(q) = self.quick_list(asize) {
             let e = self.quick[q];
             if e != 0 && align <= l.align() {
@@ -529,6 +535,20 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                 return Ok(b + l.header());
             }
         }
+        self.malloc_indexed(m, o, request, asize, align)
+    }
+
+    /// `malloc` from the free index, the top block or new memory.
+    #[cfg_attr(not(feature = "small"), inline(never))]
+    fn malloc_indexed<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        request: usize,
+        asize: u32,
+        align: u32,
+    ) -> Result<u32, HeapError> {
+        let l = self.layout;
         if asize >= QUICK_LARGE && self.quick_bytes > QUICK_HOLD {
             // A large request merges what the quick lists hold first once that is more than a
             // little (glibc merges its fastbins for every large request), so small blocks
