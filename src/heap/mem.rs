@@ -85,7 +85,12 @@ impl<S: Source> Mem<S> {
         self.base
     }
     /// Address reports use for offset 0.
+    #[inline(always)]
     pub fn report_base(&self) -> usize {
+        if S::ADDRESSED {
+            // Offsets are addresses, and reports give them as they are.
+            return 0;
+        }
         self.report_base
     }
     /// The break, as an offset.

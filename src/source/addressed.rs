@@ -3,7 +3,8 @@
 use super::Source;
 
 /// The source `S`, with the heap's offsets equal to real addresses (its start is at offset
-/// `start()`, not 0). Layouts, reports and limits do not change; the engine's code does:
+/// `start()`, not 0). Reports give real addresses (whatever `S` would report). Layouts and
+/// limits do not change; the engine's code does:
 /// with the base known to be 0 at compile time, reading a header is one load instead of an
 /// add and a load. The production allocator runs over `Addressed<WasmMemory>`.
 ///
@@ -37,8 +38,9 @@ unsafe impl<S: Source> Source for Addressed<S> {
     fn committed_end(&self) -> *mut u8 {
         self.0.committed_end()
     }
+    /// Real addresses: the start itself.
     #[inline]
     fn report_base(&mut self) -> usize {
-        self.0.report_base()
+        self.0.start() as usize
     }
 }
