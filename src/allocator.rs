@@ -9,10 +9,10 @@
 //! source the user gives ([`Allocator::with_source`]), e.g. a [`FixedRegion`] over a static
 //! array, which is how its tests and fuzzing run natively.
 //!
-//! It is the same code the playground shows as the `tlsf` policy, with the [`Compact`]
-//! geometry — a 4-byte header (no check tag), 8-byte granules, as constants the compiler
-//! folds in — and the no-op observer, so it records nothing. Two options of that code are on
-//! here: quick lists for freed blocks up to [`QUICK_MAX`] bytes ([`Bt::with_quick_lists`])
+//! It is the same code the playground shows as the `tlsf` policy, with the [`Production`]
+//! geometry — a 4-byte header (no check tag), 8-byte granules and the two options below, as
+//! constants the compiler folds in — and the no-op observer, so it records nothing. Two
+//! options of that code are on here: quick lists for freed blocks up to [`QUICK_MAX`] bytes ([`Bt::with_quick_lists`])
 //! and the top block kept apart from the size classes, as dlmalloc's top chunk
 //! ([`Bt::with_top_apart`]): the index serves first, the top last, so blocks stay low.
 //! Pointers handed back by Rust are trusted (the `GlobalAlloc` contract); debug builds
@@ -27,8 +27,9 @@
 //! makes it correct but serialises allocation.
 //!
 //! [`FixedRegion`]: crate::source::FixedRegion
+//! [`Production`]: crate::policy::block::Production
 
-use crate::policy::block::Compact;
+use crate::policy::block::{Production, PRODUCTION_QUICK_MAX};
 use crate::policy::bt::Bt;
 use crate::policy::tlsf::Tlsf;
 use crate::source::Source;
@@ -39,8 +40,9 @@ use core::mem::{ManuallyDrop, MaybeUninit};
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-/// The block geometry of the production allocator: 4-byte header, 8-byte granules.
-pub const GEOMETRY: Compact = Compact;
+/// The block geometry of the production allocator: 4-byte header, 8-byte granules, and its
+/// options as constants.
+pub const GEOMETRY: Production = Production;
 
 /// Linear memory, named by address (see [`crate::source::Addressed`]).
 #[cfg(target_arch = "wasm32")]
@@ -55,10 +57,10 @@ type DefaultSource = crate::source::FixedRegion;
 /// one to six 64 KiB pages more than dlmalloc on four workloads of ten (without them: one
 /// page more on three). Up to 256 bytes they save 2 % more instructions but make one
 /// workload grow when it runs a second time. Set it to 0 to trade speed for memory.
-pub const QUICK_MAX: u32 = 128;
+pub const QUICK_MAX: u32 = PRODUCTION_QUICK_MAX;
 
 /// The heap behind the allocator.
-pub type Engine<S> = Heap<S, Bt<Tlsf, Compact>>;
+pub type Engine<S> = Heap<S, Bt<Tlsf, Production>>;
 
 /// A `GlobalAlloc` over memory source `S` (on wasm32, linear memory by default).
 ///

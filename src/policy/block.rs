@@ -88,6 +88,15 @@ pub trait Geometry: Copy + core::fmt::Debug {
     /// Smallest block: room for a header, two links and a footer.
     fn min_block(&self) -> u32;
 
+    /// Policy options this geometry fixes at compile time, so that the production
+    /// allocator's code tests constants rather than fields: the largest block the quick
+    /// lists take and whether the top block is kept apart (see `Bt::with_quick_lists` and
+    /// `Bt::with_top_apart`, which it overrides). `None`: as the policy was built.
+    #[inline(always)]
+    fn fixed_options(&self) -> Option<(u32, bool)> {
+        None
+    }
+
     /// Whether headers carry a check tag.
     #[inline(always)]
     fn tagged(&self) -> bool {
@@ -184,6 +193,33 @@ impl Geometry for Compact {
     #[inline(always)]
     fn min_block(&self) -> u32 {
         16
+    }
+}
+
+/// The production allocator's geometry: [`Compact`]'s numbers, with quick lists up to
+/// [`PRODUCTION_QUICK_MAX`] bytes and the top block kept apart fixed as constants.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Production;
+
+/// The largest block the production allocator's quick lists take.
+pub const PRODUCTION_QUICK_MAX: u32 = 128;
+
+impl Geometry for Production {
+    #[inline(always)]
+    fn header(&self) -> u32 {
+        Compact.header()
+    }
+    #[inline(always)]
+    fn align(&self) -> u32 {
+        Compact.align()
+    }
+    #[inline(always)]
+    fn min_block(&self) -> u32 {
+        Compact.min_block()
+    }
+    #[inline(always)]
+    fn fixed_options(&self) -> Option<(u32, bool)> {
+        Some((PRODUCTION_QUICK_MAX, true))
     }
 }
 

@@ -179,15 +179,29 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         F::COALESCES || self.coalesce
     }
 
-    /// Whether the free block that ends at the break stays out of the index.
+    /// Whether the free block that ends at the break stays out of the index (as built, or
+    /// as the geometry fixes it: see [`Geometry::fixed_options`]).
+    #[inline(always)]
     pub fn top_apart(&self) -> bool {
-        self.top_apart
+        match self.layout.fixed_options() {
+            Some((_, top_apart)) => top_apart && self.coalescing(),
+            None => self.top_apart,
+        }
+    }
+
+    /// The largest block the quick lists take (0: none), as built or as the geometry fixes it.
+    #[inline(always)]
+    fn quick_max(&self) -> u32 {
+        match self.layout.fixed_options() {
+            Some((quick_max, _)) => quick_max,
+            None => self.quick_max,
+        }
     }
 
     /// The top block, when it is kept apart and free.
     #[inline]
     pub fn top<S: Source>(&self, m: &Mem<S>) -> Option<u32> {
-        if self.top_apart {
+        if self.top_apart() {
             self.last_free(m)
         } else {
             None
@@ -196,7 +210,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
 
     /// The top block apart, as it was when the block area ended at `end`.
     fn top_at<S: Source>(&self, m: &Mem<S>, end: u32) -> Option<u32> {
-        if !self.top_apart || self.top_prev_used || end <= self.first {
+        if !self.top_apart() || self.top_prev_used || end <= self.first {
             return None;
         }
         Some(end - m.read(end - 4))
@@ -205,7 +219,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     /// The quick list of a block size, if it has one.
     #[inline(always)]
     fn quick_list(&self, size: u32) -> Option<usize> {
-        if size > self.quick_max {
+        if size > self.quick_max() {
             return None;
         }
         let l = self.layout;
@@ -288,7 +302,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                     next += nsize;
                 }
                 m.set_block(&l, start, total, false);
-                let top = self.top_apart && start + total == end;
+                let top = self.top_apart() && start + total == end;
                 match absorbed {
                     Some((a, asize)) if top => self.index.remove(m, &l, a, asize),
                     Some((a, asize)) => self.index.merged(m, &l, a, asize, start, total),
@@ -344,7 +358,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         if brk >= self.first + self.layout.min_block() {
             let size = (brk - self.first) / self.layout.align() * self.layout.align();
             m.set_header(&self.layout, self.first, size, false, true);
-            if !self.top_apart {
+            if !self.top_apart() {
                 self.index.insert(m, &self.layout, self.first, size);
             }
             self.top_prev_used = false;
@@ -683,7 +697,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         self.top_prev_used = true;
         if fend < end {
             m.set_header(&l, fend, end - fend, false, true);
-            if !self.top_apart {
+            if !self.top_apart() {
                 self.index.insert(m, &l, fend, end - fend);
             }
             self.top_prev_used = false;
@@ -749,7 +763,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         };
         match last {
             Some(b) => {
-                if !self.top_apart {
+                if !self.top_apart() {
                     let old = m.size_of(b);
                     self.index.remove(m, &l, b, old);
                 }
@@ -806,7 +820,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             m.set_header(&l, rest, rem, false, true);
             if r_indexed {
                 self.index.replace(m, &l, r, rsize, rest, rem);
-            } else if !(self.top_apart && rest + rem == self.end(m)) {
+            } else if !(self.top_apart() && rest + rem == self.end(m)) {
                 self.index.insert(m, &l, rest, rem);
             }
             o.event(Event::Split {
@@ -889,7 +903,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             if next < end && !m.is_used(next) {
                 let nsize = m.size_of(next);
                 total += nsize;
-                if self.top_apart && next + nsize == end {
+                if self.top_apart() && next + nsize == end {
                     // The top block apart: not in the index.
                 } else if absorbed.is_none() {
                     absorbed = Some((next, nsize));
@@ -905,7 +919,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         }
         m.set_block(&l, start, total, false);
         self.set_prev_used(m, start + total, false);
-        let top = self.top_apart && start + total == end;
+        let top = self.top_apart() && start + total == end;
         match absorbed {
             Some((a, asize)) if top => self.index.remove(m, &l, a, asize),
             Some((a, asize)) => self.index.merged(m, &l, a, asize, start, total),
@@ -926,7 +940,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         let asize = l.block_size(request).ok_or(HeapError::SizeOverflow)?;
         let size = m.size_of(b);
         let mut in_place = self.resize_in_place(m, o, b, size, asize);
-        if !in_place && self.quick_bytes > QUICK_SOME && asize > self.quick_max {
+        if !in_place && self.quick_bytes > QUICK_SOME && asize > self.quick_max() {
             // A neighbour waiting in a quick list cannot be grown into: merge them, try again.
             self.consolidate(m, o);
             in_place = self.resize_in_place(m, o, b, size, asize);
@@ -972,7 +986,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             self.shrink(m, o, b, size, asize);
             true
         } else if self.coalescing() && next_free && size + nsize >= asize {
-            let top = self.top_apart && next + nsize == end;
+            let top = self.top_apart() && next + nsize == end;
             if !top {
                 self.index.remove(m, &l, next, nsize);
             }
@@ -1011,7 +1025,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             && next + nsize == end
             && self.try_grow(m, o, asize - size - nsize)
         {
-            if !self.top_apart {
+            if !self.top_apart() {
                 self.index.remove(m, &l, next, nsize);
             }
             o.event(Event::Coalesce {

@@ -166,26 +166,27 @@ fn other_code_growing_memory_is_stepped_over() {
     ALLOC.check().unwrap();
 }
 
-/// The allocator's heap names bytes by address (`Addressed`): the same calls over the same
-/// kind of region must give the same layout, block for block, as a heap that names them by
-/// offset from its start, and pass the checker after every call.
+/// The allocator's heap names bytes by address (`Addressed`) and has its options as
+/// constants (`Production`): the same calls over the same kind of region must give the same
+/// layout, block for block, as a heap that names them by offset from its start and was built
+/// with those options, and pass the checker after every call.
 #[wasm_bindgen_test]
 fn a_heap_named_by_address_lays_out_as_one_named_by_offset() {
     use heaptale::allocator::QUICK_MAX;
-    use heaptale::policy::block::Compact;
+    use heaptale::policy::block::{Compact, Geometry, Production};
     use heaptale::policy::bt::Bt;
     use heaptale::policy::tlsf::Tlsf;
     use heaptale::source::{Addressed, FixedRegion, Source};
     use heaptale::{BlockInfo, Heap, NoObserver};
 
     const CAP: usize = 4 * PAGE;
-    fn engine<S: Source>(src: S) -> Heap<S, Bt<Tlsf, Compact>> {
-        let policy = Bt::new(Compact, true, Tlsf::new())
+    fn engine<S: Source, G: Geometry>(src: S, g: G) -> Heap<S, Bt<Tlsf, G>> {
+        let policy = Bt::new(g, true, Tlsf::new())
             .with_quick_lists(QUICK_MAX)
             .with_top_apart();
         Heap::with_policy(src, policy, NoObserver, None).unwrap()
     }
-    fn layout<S: Source>(h: &Heap<S, Bt<Tlsf, Compact>>) -> Vec<(usize, u32, bool)> {
+    fn layout<S: Source, G: Geometry>(h: &Heap<S, Bt<Tlsf, G>>) -> Vec<(usize, u32, bool)> {
         let start = h.start();
         let mut v = Vec::new();
         h.walk(|b: BlockInfo| v.push((h.addr(b.block) - start, b.size, b.used)));
@@ -195,8 +196,8 @@ fn a_heap_named_by_address_lays_out_as_one_named_by_offset() {
     // SAFETY: two fresh regions of CAP bytes, each used only by its heap below.
     let (ra, rb) = unsafe { (std::alloc::alloc(region), std::alloc::alloc(region)) };
     assert!(!ra.is_null() && !rb.is_null());
-    let mut by_addr = engine(Addressed(unsafe { FixedRegion::real(ra, CAP) }));
-    let mut by_off = engine(unsafe { FixedRegion::real(rb, CAP) });
+    let mut by_addr = engine(Addressed(unsafe { FixedRegion::real(ra, CAP) }), Production);
+    let mut by_off = engine(unsafe { FixedRegion::real(rb, CAP) }, Compact);
     assert_eq!(by_addr.mem().start() as usize, ra as usize);
     assert_eq!(by_off.mem().start(), 0);
 
