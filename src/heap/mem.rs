@@ -190,6 +190,28 @@ impl<S: Source> Mem<S> {
         unsafe { self.ptr(off).cast::<u32>().write_unaligned(v) }
     }
 
+    /// The word `k` bytes into the block at `b` (a constant `k` folds into the load).
+    #[inline]
+    pub fn read_at(&self, b: u32, k: u32) -> u32 {
+        debug_assert!(
+            b as u64 + k as u64 + 4 <= self.brk as u64,
+            "read at {b:#x} + {k} past the break"
+        );
+        // SAFETY: as in `read`: `b + k + 4 <= brk`, inside the memory the source gave us.
+        unsafe { self.ptr(b).add(k as usize).cast::<u32>().read_unaligned() }
+    }
+
+    /// Writes the word `k` bytes into the block at `b`.
+    #[inline]
+    pub fn write_at(&mut self, b: u32, k: u32, v: u32) {
+        debug_assert!(
+            b as u64 + k as u64 + 4 <= self.brk as u64,
+            "write at {b:#x} + {k} past the break"
+        );
+        // SAFETY: as in `read_at`; `&mut self` makes the write exclusive.
+        unsafe { self.ptr(b).add(k as usize).cast::<u32>().write_unaligned(v) }
+    }
+
     /// The bytes `[off, off + len)`, clipped to the break.
     pub fn bytes(&self, off: u32, len: u32) -> &[u8] {
         let end = off.saturating_add(len).min(self.brk);

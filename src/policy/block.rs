@@ -312,18 +312,18 @@ impl<S: Source> Mem<S> {
     /// Free-list links, stored in a free block's payload.
     #[inline]
     pub fn next_link<G: Geometry>(&self, l: &G, b: u32) -> u32 {
-        self.read(b + l.header())
+        self.read_at(b, l.header())
     }
     #[inline]
     pub fn prev_link<G: Geometry>(&self, l: &G, b: u32) -> u32 {
-        self.read(b + l.header() + 4)
+        self.read_at(b, l.header() + 4)
     }
     #[inline]
     pub fn set_next_link<G: Geometry>(&mut self, l: &G, b: u32, v: u32) {
-        self.write(b + l.header(), v)
+        self.write_at(b, l.header(), v)
     }
     #[inline]
     pub fn set_prev_link<G: Geometry>(&mut self, l: &G, b: u32, v: u32) {
-        self.write(b + l.header() + 4, v)
+        self.write_at(b, l.header() + 4, v)
     }
 }

@@ -244,10 +244,10 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             let mut e = self.quick[i];
             while e != 0 {
                 let b = e - 1;
-                e = m.read(b + h);
+                e = m.read_at(b, h);
                 let size = m.size_of(b);
                 m.set_block(&l, b, size, false);
-                m.write(b + h + 4, MERGING);
+                m.write_at(b, h + 4, MERGING);
                 self.set_prev_used(m, b + size, false);
             }
         }
@@ -256,8 +256,8 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             let mut e = core::mem::take(&mut self.quick[i]);
             while e != 0 {
                 let b = e - 1;
-                e = m.read(b + h);
-                if m.read(b + h + 4) != MERGING {
+                e = m.read_at(b, h);
+                if m.read_at(b, h + 4) != MERGING {
                     continue; // taken in by the run of a block before it
                 }
                 let (mut start, mut total) = (b, m.size_of(b));
@@ -265,7 +265,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                 let mut absorbed = None;
                 if self.coalescing() && b > self.first && !m.prev_is_used(b) {
                     let prev = b - m.read(b - 4);
-                    if m.read(prev + h + 4) == MERGING || !m.prev_is_used(prev) {
+                    if m.read_at(prev, h + 4) == MERGING || !m.prev_is_used(prev) {
                         // The run starts before b: at a block still marked, or before the
                         // indexed block `prev` (whose free neighbour can only be marked).
                         continue;
@@ -280,14 +280,14 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                         size: total,
                     });
                 }
-                m.write(b + h + 4, 0);
+                m.write_at(b, h + 4, 0);
                 let mut next = b + m.size_of(b);
                 while self.coalescing() && next < end && !m.is_used(next) {
                     let nsize = m.size_of(next);
                     if next == old_top {
                         // The top block apart: not in the index.
-                    } else if m.read(next + h + 4) == MERGING {
-                        m.write(next + h + 4, 0);
+                    } else if m.read_at(next, h + 4) == MERGING {
+                        m.write_at(next, h + 4, 0);
                     } else if absorbed.is_none() {
                         absorbed = Some((next, nsize));
                     } else {
@@ -324,7 +324,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             let mut e = core::mem::take(&mut self.quick[i]);
             while e != 0 {
                 let b = e - 1;
-                e = m.read(b + self.layout.header());
+                e = m.read_at(b, self.layout.header());
                 let size = m.size_of(b);
                 self.release_inline(m, o, b, size);
             }
@@ -537,7 +537,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             let e = self.quick[q];
             if e != 0 && align <= l.align() {
                 let b = e - 1;
-                let next = m.read(b + l.header());
+                let next = m.read_at(b, l.header());
                 self.quick[q] = next;
                 self.quick_bytes -= asize;
                 o.event(Event::Alloc {
@@ -844,7 +844,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         o.event(Event::Free { block: b, size });
         if let Some(q) = self.quick_list(size) {
             // The block stays used; its first payload word links the quick list.
-            m.write(b + self.layout.header(), self.quick[q]);
+            m.write_at(b, self.layout.header(), self.quick[q]);
             self.quick[q] = b + 1;
             self.quick_bytes += size;
             return;
