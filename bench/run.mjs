@@ -283,6 +283,45 @@ const int = (x) => Math.round(x).toLocaleString('en-US');
 const withSpread = (s) => (s ? `${f2(s.median)} (${f2(s.min)}–${f2(s.max)})` : '–');
 const mops = (x) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : `${(x / 1e3).toFixed(0)} k`);
 
+/**
+ * How fast the harness lets any allocator be: by instruction counts, an allocator that did no
+ * more than the baseline's ~15 instructions a call would run a workload in (harness + baseline)
+ * instructions a call where dlmalloc needs (harness + baseline + dlmalloc's extra). Times are not
+ * instructions (memory traffic, growth), so this is a guide, not a bound; it shows how far a
+ * speed target is from what the workloads leave to the allocator.
+ */
+function speedCeiling(m, S, W, p, table) {
+  const base = (w) => m.icount?.baseline?.[w];
+  const extra = (a, w) => S[a].workloads[w]?.instructions_per_call;
+  const rows = [];
+  const logs = { ceiling: {}, heaptale: {}, talc: {} };
+  for (const wl of W) {
+    const b = base(wl.name), d = extra('dlmalloc', wl.name);
+    if (!b || d === undefined) return;
+    const h = b.instructions / b.ops;
+    const ratio = (x) => (x === undefined ? NaN : (h + d) / (h + x));
+    const r = { ceiling: (h + d) / h, heaptale: ratio(extra('heaptale', wl.name)), talc: ratio(extra('talc', wl.name)) };
+    for (const k of Object.keys(logs)) (logs[k][wl.class] ??= []).push(Math.log(r[k]));
+    rows.push([wl.name, wl.class, f1(h), f1(d), f2(r.ceiling), f2(r.heaptale), f2(S.heaptale.workloads[wl.name].speed_ratio?.median), f2(r.talc)]);
+  }
+  const gm = (xs) => Math.exp(xs.reduce((x, y) => x + y, 0) / xs.length);
+  const cls = (k) => Object.fromEntries(Object.entries(logs[k]).map(([c, xs]) => [c, gm(xs)]));
+  const over = (k) => gm(Object.values(cls(k)).map(Math.log));
+  const ceil = cls('ceiling');
+  p('### How much speed the workloads leave to the allocator');
+  p();
+  p('Every allocator call also runs the harness (PRNG, tags written and checked, bookkeeping), the');
+  p('same for every allocator. By instruction counts, an allocator that did no more than the');
+  p('baseline\'s ~15 instructions a call would be at most "ceiling" × dlmalloc; what heaptale\'s and');
+  p('talc\'s instruction counts predict the same way stands next to it. Times are not instructions');
+  p('(memory traffic and growth count too: compare the measured column), so this is a guide, not a');
+  p(`bound. Over the classes the ceiling is ${f2(over('ceiling'))} × (class a ${f2(ceil.a)}, b ${f2(ceil.b)}, c ${f2(ceil.c)}, d ${f2(ceil.d)}); the`);
+  p(`speed target of 1.60 asks for ${((Math.log(1.6) / Math.log(over('ceiling'))) * 100).toFixed(0)} % of that headroom (in log terms), with classes a and c`);
+  p(`capped at ${f2(ceil.a)} and ${f2(ceil.c)} by their harness work alone. Predicted over classes: heaptale ${f2(over('heaptale'))}, talc ${f2(over('talc'))}.`);
+  p();
+  table(['workload', 'class', 'harness + baseline a call', 'dlmalloc\'s extra a call', 'ceiling', 'heaptale predicted', 'heaptale measured', 'talc predicted'], rows);
+}
+
 function cellText(r, field) {
   if (r.status === 'failed') return `**FAILED** (run ${r.failed.run}: ${r.failed.what}, op ${int(r.failed.at_op)})`;
   if (r.status === 'dnf') return field === 'speed' ? `DNF (< ${r.speed_ratio_upper.toFixed(3)})` : 'DNF';
@@ -419,6 +458,7 @@ function report(res) {
   const cs = C['size-s'].heaptale.added_file;
   tg.push(['code size ≤ 2,000 B added at opt-level "s"', `${int(cs)} B (feature \`small\`: ${int(C['size-s'].heaptale_small.added_file)} B; talc ${int(C['size-s'].talc.added_file)}, dlmalloc ${int(C['size-s'].dlmalloc.added_file)})`, cs <= 2000 ? 'met' : `**missed** by ${int(cs - 2000)} B`]);
   table(['target', 'measured', 'verdict'], tg, 3);
+  speedCeiling(m, S, W, p, table);
 
   // ---- speed ----
   p('## Speed');
