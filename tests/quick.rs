@@ -193,3 +193,29 @@ proptest! {
         }
     }
 }
+
+/// TLSF looks at the head of a request's own list only; before the memory underneath grows,
+/// the rest of that list is searched block by block (`FreeIndex::find_thorough`), so a block
+/// that fits, passed over because a smaller one sat at the head, is used instead of new pages.
+#[test]
+fn before_memory_grows_the_requests_own_list_is_searched_through() {
+    let mut h = production(1 << 20);
+    let x1 = h.malloc(1036).unwrap(); // a 1,040-byte block
+    let _s1 = h.malloc(8).unwrap();
+    let x2 = h.malloc(1020).unwrap(); // a 1,024-byte block: the same list (1,024..1,087)
+    let _s2 = h.malloc(8).unwrap();
+    // Fill the first 64 KiB page up to 500 bytes from its end.
+    let used = h.brk() - h.start();
+    let _fill = h.malloc(65536 - used - 500 - 4).unwrap();
+    assert_eq!(h.brk() - h.start(), 65536 - 500);
+    h.free(x1).unwrap();
+    h.free(x2).unwrap(); // now the head of the list: too small for 1,036 bytes
+    let brk = h.brk();
+    let pages = h.committed_end();
+    let y = h.malloc(1036).unwrap();
+    assert_eq!(y, x1, "the fitting block behind the list's head");
+    assert_eq!((h.brk(), h.committed_end()), (brk, pages), "no growth");
+    // Left free: x2 alone, in the list of 1,024..1,087-byte blocks (10 * 16 + 0).
+    assert_eq!(lists(&h), vec![(160, x2)]);
+    h.check().unwrap();
+}

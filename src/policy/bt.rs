@@ -60,6 +60,21 @@ pub trait FreeIndex {
         align: u32,
         probes: &mut u32,
     ) -> Option<(u32, u32, u32)>;
+    /// A free block for the request that [`FreeIndex::find`] may have passed over, looked
+    /// for block by block: the heap asks before its memory grows, which is rare enough to
+    /// afford a scan (indexes whose `find` misses nothing have none).
+    #[inline]
+    fn find_thorough<G: Geometry, S: Source>(
+        &mut self,
+        m: &Mem<S>,
+        l: &G,
+        asize: u32,
+        align: u32,
+        probes: &mut u32,
+    ) -> Option<(u32, u32, u32)> {
+        let _ = (m, l, asize, align, probes);
+        None
+    }
     /// Every free block, list by list, in list order.
     fn for_each<G: Geometry, S: Source>(&self, m: &Mem<S>, l: &G, f: &mut dyn FnMut(usize, u32));
     /// Checks the index's own structure (links both ways, order, classes) and returns how
@@ -612,9 +627,8 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         };
         let within =
             !m.is_fixed() && m.brk() as u64 + asize as u64 + extra as u64 <= m.committed() as u64;
-        if self.quick_bytes > 0 && !within {
-            self.consolidate(m, o);
-            if let Some((b, size, lead)) = self.index.find(m, &l, asize, align, probes) {
+        if !within {
+            if let Some((b, size, lead)) = self.before_growth(m, o, asize, align, probes) {
                 return Ok((b, size, lead, true));
             }
         }
@@ -631,6 +645,29 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Memory is about to grow for a request: the last chances not to. The quick lists
+    /// merge (if they hold anything) and the index is asked again, then asked to look
+    /// block by block for one its quick search passed over. A block of the index, or none.
+    #[cold]
+    #[inline(never)]
+    fn before_growth<S: Source, O: Observer>(
+        &mut self,
+        m: &mut Mem<S>,
+        o: &mut O,
+        asize: u32,
+        align: u32,
+        probes: &mut u32,
+    ) -> Option<(u32, u32, u32)> {
+        let l = self.layout;
+        if self.quick_bytes > 0 {
+            self.consolidate(m, o);
+            if let Some(found) = self.index.find(m, &l, asize, align, probes) {
+                return Some(found);
+            }
+        }
+        self.index.find_thorough(m, &l, asize, align, probes)
     }
 
     /// The blocks that stand for foreign memory.

@@ -17,6 +17,8 @@ use crate::source::Source;
 const SL_LOG: u32 = 4;
 const SL: usize = 1 << SL_LOG;
 const FL: usize = 32;
+/// How many blocks of one list [`Tlsf::find_thorough`] looks at, at most.
+const THOROUGH_PROBES: u32 = 64;
 
 #[derive(Clone, Debug)]
 pub struct Tlsf {
@@ -192,6 +194,53 @@ impl FreeIndex for Tlsf {
             }
         }
         None
+    }
+
+    /// Every block of the lists `find` looks at only by their head (the request's own list,
+    /// and for an aligned request the lists up to the one whose every block has room for the
+    /// worst lead gap): the smallest block that fits.
+    #[inline(never)]
+    fn find_thorough<G: Geometry, S: Source>(
+        &mut self,
+        m: &Mem<S>,
+        l: &G,
+        asize: u32,
+        align: u32,
+        probes: &mut u32,
+    ) -> Option<(u32, u32, u32)> {
+        let base = m.base_ptr() as usize;
+        let want = if align > l.align() {
+            asize.checked_add(align + l.min_block())?
+        } else {
+            asize
+        };
+        let last = mapping(want);
+        let mut at = mapping(asize);
+        let mut best: Option<(u32, u32, u32)> = None;
+        loop {
+            if self.nonempty(at.0, at.1) {
+                let mut e = *self.head(at.0, at.1);
+                let mut budget = THOROUGH_PROBES;
+                while e != NIL && budget > 0 {
+                    budget -= 1;
+                    *probes += 1;
+                    let size = m.size_of(e);
+                    if best.is_none_or(|(_, s, _)| size < s) {
+                        if let Some(lead) = l.fit(base, e, size, asize, align) {
+                            best = Some((e, size, lead));
+                        }
+                    }
+                    e = m.next_link(l, e);
+                }
+            }
+            if best.is_some() || at >= last {
+                return best;
+            }
+            at = self.search_after(at.0, at.1)?;
+            if at > last {
+                return None;
+            }
+        }
     }
 
     fn for_each<G: Geometry, S: Source>(&self, m: &Mem<S>, l: &G, f: &mut dyn FnMut(usize, u32)) {
