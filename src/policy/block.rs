@@ -97,6 +97,14 @@ pub trait Geometry: Copy + core::fmt::Debug {
         None
     }
 
+    /// Whether the heap may skip work whose only use is to catch a caller's mistakes (such as
+    /// marking the header a merge leaves inside a free block, so that a second free of it is
+    /// seen): the production allocator's callers are bound by `GlobalAlloc`'s contract.
+    #[inline(always)]
+    fn trusts_callers(&self) -> bool {
+        false
+    }
+
     /// Whether headers carry a check tag.
     #[inline(always)]
     fn tagged(&self) -> bool {
@@ -197,7 +205,8 @@ impl Geometry for Compact {
 }
 
 /// The production allocator's geometry: [`Compact`]'s numbers, with quick lists up to
-/// [`PRODUCTION_QUICK_MAX`] bytes and the top block kept apart fixed as constants.
+/// [`PRODUCTION_QUICK_MAX`] bytes and the top block kept apart fixed as constants, and
+/// trusted callers (see [`Geometry::trusts_callers`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Production;
 
@@ -220,6 +229,10 @@ impl Geometry for Production {
     #[inline(always)]
     fn fixed_options(&self) -> Option<(u32, bool)> {
         Some((PRODUCTION_QUICK_MAX, true))
+    }
+    #[inline(always)]
+    fn trusts_callers(&self) -> bool {
+        true
     }
 }
 

@@ -925,8 +925,11 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             if let Some(prev) = m.prev_free(self.first, b) {
                 let psize = m.size_of(prev);
                 // b's own header stays behind inside the merged block: mark it free, so a
-                // second free of b is seen as the double free it is.
-                m.set_header(&l, b, size, false, false);
+                // second free of b is seen as the double free it is (unless callers are
+                // trusted, as the production allocator's are).
+                if !l.trusts_callers() {
+                    m.set_header(&l, b, size, false, false);
+                }
                 start = prev;
                 total += psize;
                 absorbed = Some((prev, psize));
