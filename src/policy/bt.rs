@@ -419,6 +419,18 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         }
     }
 
+    /// Writes the header and footer of the free block `b`. When neighbours always merge, a
+    /// free block's previous block is used (or there is none), so its `P` bit is known and
+    /// need not be read first.
+    #[inline(always)]
+    fn set_free<S: Source>(&self, m: &mut Mem<S>, b: u32, size: u32) {
+        if self.coalescing() {
+            m.set_header(&self.layout, b, size, false, true);
+        } else {
+            m.set_block(&self.layout, b, size, false);
+        }
+    }
+
     /// The free block that ends at the break, if any.
     fn last_free<S: Source>(&self, m: &Mem<S>) -> Option<u32> {
         let end = self.end(m);
@@ -833,7 +845,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         let (mut r, mut rsize, mut r_indexed) = (b, size, indexed);
         if lead > 0 {
             // The lead gap stays a free block in b's place; the rest is cut off.
-            m.set_block(&l, b, lead, false);
+            self.set_free(m, b, lead);
             if indexed {
                 self.index.replace(m, &l, b, size, b, lead);
             } else {
@@ -957,7 +969,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                 });
             }
         }
-        m.set_block(&l, start, total, false);
+        self.set_free(m, start, total);
         self.set_prev_used(m, start + total, false);
         let top = self.top_apart() && start + total == end;
         match absorbed {
