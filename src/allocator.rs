@@ -50,13 +50,15 @@ type DefaultSource = crate::source::Addressed<crate::source::WasmMemory>;
 #[cfg(not(target_arch = "wasm32"))]
 type DefaultSource = crate::source::FixedRegion;
 
-/// Freed blocks up to this size wait in quick lists (see [`Bt::with_quick_lists`]). Measured
-/// on BENCHMARKS.md's workloads (wasm instructions a call beyond the harness's baseline;
-/// linear memory grown): with them the allocator executes 0.95 x dlmalloc's instructions a
-/// call (geometric mean; without them 1.40 x, and 2.4 x on small blocks), at the cost of
-/// one to six 64 KiB pages more than dlmalloc on four workloads of ten (without them: one
-/// page more on three). Up to 256 bytes they save 2 % more instructions but make one
-/// workload grow when it runs a second time. Set it to 0 to trade speed for memory.
+/// Freed blocks up to this size (those of requests up to 128 bytes) wait in quick lists (see
+/// [`Bt::with_quick_lists`]). Measured on BENCHMARKS.md's workloads (`node bench/quick.mjs`:
+/// wasm instructions a call beyond the harness's baseline, geometric mean, and linear memory
+/// grown): with them the allocator executes 0.73 x dlmalloc's instructions a call, without
+/// them 1.15 x (1.9 x on small blocks). They cost memory on two workloads: with them, small
+/// random sizes grow one 64 KiB page more than dlmalloc and the generated realloc trace six;
+/// without them neither does, but the generated coalescing trace grows a page more and mixed
+/// sizes grows again when it runs a second time. Limits of 128, 144, 160 and 256 bytes move a
+/// workload or two by a page either way, or make one grow when it runs again.
 pub const QUICK_MAX: u32 = PRODUCTION_QUICK_MAX;
 
 /// The heap behind the allocator.

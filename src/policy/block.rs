@@ -210,8 +210,9 @@ impl Geometry for Compact {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Production;
 
-/// The largest block the production allocator's quick lists take.
-pub const PRODUCTION_QUICK_MAX: u32 = 128;
+/// The largest block the production allocator's quick lists take: the block of a request of
+/// 128 bytes (with its 4-byte header, rounded up to 8).
+pub const PRODUCTION_QUICK_MAX: u32 = 136;
 
 impl Geometry for Production {
     #[inline(always)]
