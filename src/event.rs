@@ -46,6 +46,13 @@ pub enum Event {
         size: u32,
         in_place: bool,
     },
+    /// A free put `block` (`size` bytes) on quick list `list`: it stays marked used.
+    QuickFree { block: u32, size: u32, list: u32 },
+    /// A malloc took `block` back from quick list `list` (its `Alloc` follows).
+    QuickAlloc { block: u32, size: u32, list: u32 },
+    /// The quick lists, holding `blocks` blocks, were merged back into the free index (the
+    /// `Coalesce` events of the merges follow).
+    Consolidate { blocks: u32 },
     /// A call failed; the heap is unchanged.
     Error(HeapError),
 }

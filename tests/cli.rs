@@ -453,8 +453,9 @@ fn bad_knobs() {
     }
     let o = run(&["replay", "--policy", "nope", "x"]);
     assert!(
-        stderr(&o)
-            .contains("unknown policy: expected first, next, best, worst, seglist, tlsf or buddy"),
+        stderr(&o).contains(
+            "unknown policy: expected first, next, best, worst, seglist, tlsf, heaptale or buddy"
+        ),
         "{}",
         stderr(&o)
     );

@@ -351,11 +351,12 @@ fn the_four_byte_header_detects_impossible_headers() {
 /// What it cannot detect: a plausible size — one that ends on a real block boundary — passes
 /// `free`, which then frees the live block after it too; `check()` cannot see it afterwards
 /// (the blocks still tile the heap), the swallowed block is refused from then on, and the
-/// next allocation overlaps it. Inside quick lists a block stays "used", so a double free of it goes
-/// unseen. And `heaptale::Allocator` validates nothing in release builds (GlobalAlloc's
+/// next allocation overlaps it. Inside quick lists a block stays "used", so its header cannot
+/// show a double free: the checked `free` looks the block up in the quick lists instead. And
+/// `heaptale::Allocator` validates nothing in release builds (GlobalAlloc's
 /// callers are trusted); debug builds validate every pointer.
 #[test]
-fn the_four_byte_header_cannot_detect_plausible_sizes_or_quick_list_double_frees() {
+fn the_four_byte_header_cannot_detect_plausible_sizes_but_quick_list_double_frees_are_looked_up() {
     let mut h = production(0);
     let _a = h.malloc(24).unwrap();
     let b = h.malloc(24).unwrap();
@@ -380,13 +381,15 @@ fn the_four_byte_header_cannot_detect_plausible_sizes_or_quick_list_double_frees
         "the next block overlaps the live c"
     );
 
+    // A quick-list block stays marked used, so its header cannot tell; the checked `free`
+    // (the playground's) looks it up in the quick lists and refuses it. The production
+    // allocator, which trusts its callers, does not look.
     let mut h = production(256);
     let a = h.malloc(24).unwrap();
     let _b = h.malloc(24).unwrap();
     h.free(a).unwrap();
-    assert_eq!(
-        h.free(a),
-        Ok(()),
-        "a quick-list block stays used: its double free is not seen"
-    );
+    assert_eq!(h.free(a), Err(HeapError::DoubleFree { addr: a }));
+    assert_eq!(h.check(), Ok(()), "the refused free changed nothing");
+    assert_eq!(h.malloc(24), Ok(a), "a is handed out once");
+    assert_ne!(h.malloc(24).unwrap(), a);
 }

@@ -132,9 +132,14 @@ fn real_traces_buddy() {
 }
 
 #[test]
+fn real_traces_heaptale() {
+    replay_all_traces(PolicyKind::Heaptale);
+}
+
+#[test]
 fn every_policy_is_covered() {
     // When a policy is added, add a real_traces_* test for it.
-    assert_eq!(PolicyKind::ALL.len(), 7);
+    assert_eq!(PolicyKind::ALL.len(), 8);
 }
 
 #[test]

@@ -35,6 +35,10 @@ pub struct Stats {
     pub free_blocks: u32,
     pub free_bytes: u32,
     pub largest_free: u32,
+    /// Blocks freed into quick lists (not counted as used): still marked used, they serve
+    /// the next requests of their size and merge with nothing until the lists are emptied.
+    pub quick_blocks: u32,
+    pub quick_bytes: u32,
 }
 
 impl Stats {
@@ -326,10 +330,15 @@ impl<S: Source, P: Policy, O: Observer> Heap<S, P, O> {
         self.policy.free_lists(&self.mem, &mut f)
     }
 
+    /// The blocks waiting in quick lists (freed, still marked used), as `(list, offset)`.
+    pub fn quick_blocks(&self, mut f: impl FnMut(usize, u32)) {
+        self.policy.quick_blocks(&self.mem, &mut f)
+    }
+
     /// Walk figures.
     pub fn stats(&self) -> Stats {
         let mut s = Stats {
-            heap_bytes: self.mem.brk(),
+            heap_bytes: self.mem.brk() - self.mem.start(),
             ..Stats::default()
         };
         self.walk(|b| {
@@ -341,6 +350,13 @@ impl<S: Source, P: Policy, O: Observer> Heap<S, P, O> {
                 s.free_bytes += b.size;
                 s.largest_free = s.largest_free.max(b.size);
             }
+        });
+        self.quick_blocks(|_, b| {
+            let size = self.mem.size_of(b);
+            s.quick_blocks += 1;
+            s.quick_bytes += size;
+            s.used_blocks -= 1;
+            s.used_bytes -= size;
         });
         s
     }

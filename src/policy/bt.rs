@@ -167,9 +167,10 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     /// [`QUICK_HOLD`] bytes, and when a realloc cannot grow in place while they hold more than
     /// [`QUICK_SOME`], the quick lists are emptied into the free index (coalescing runs of
     /// neighbours into one block each), so they cost little memory the heap would otherwise
-    /// have reused. A block in a quick list is not checked as free: `free` of
-    /// it is not detected as a double free, so the playground keeps them off; the production
-    /// allocator, which trusts its callers, uses them.
+    /// have reused. A block in a quick list stays marked used, so its header cannot show a
+    /// second `free` of it: validation (the playground's checked calls) looks it up in the
+    /// quick lists instead ([`Bt::in_quick_list`]); the production allocator, which trusts
+    /// its callers, does not look. The playground's `heaptale` policy turns them on.
     pub fn with_quick_lists(mut self, max_block: u32) -> Self {
         let l = self.layout;
         let most = l.min_block() + (QUICK_LISTS as u32 - 1) * l.align();
@@ -255,6 +256,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         self.quick_bytes = 0;
         // The top block apart as it was: its payload words are not links, so not marks.
         let old_top = self.top(m).unwrap_or(NIL);
+        let mut blocks = 0;
         for i in 0..QUICK_LISTS {
             let mut e = self.quick[i];
             while e != 0 {
@@ -264,8 +266,10 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                 m.set_block(&l, b, size, false);
                 m.write_at(b, h + 4, MERGING);
                 self.set_prev_used(m, b + size, false);
+                blocks += 1;
             }
         }
+        o.event(Event::Consolidate { blocks });
         let end = self.end(m);
         for i in 0..QUICK_LISTS {
             let mut e = core::mem::take(&mut self.quick[i]);
@@ -335,6 +339,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
     #[cfg(feature = "small")]
     fn consolidate<S: Source, O: Observer>(&mut self, m: &mut Mem<S>, o: &mut O) {
         self.quick_bytes = 0;
+        let mut blocks = 0;
         for i in 0..QUICK_LISTS {
             let mut e = core::mem::take(&mut self.quick[i]);
             while e != 0 {
@@ -342,8 +347,22 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                 e = m.read_at(b, self.layout.header());
                 let size = m.size_of(b);
                 self.release_inline(m, o, b, size);
+                blocks += 1;
             }
         }
+        // After the merges here (only the production allocator, which watches nothing,
+        // builds with feature `small`).
+        o.event(Event::Consolidate { blocks });
+    }
+
+    /// Whether the used block `b` waits in a quick list (a walk of the quick lists).
+    pub fn in_quick_list<S: Source>(&self, m: &Mem<S>, b: u32) -> bool {
+        if self.quick_bytes == 0 || self.quick_list(m.size_of(b)).is_none() {
+            return false;
+        }
+        let mut found = false;
+        self.quick_blocks(m, &mut |_, x| found |= x == b);
+        found
     }
 
     /// The blocks waiting in the quick lists, by list.
@@ -440,8 +459,23 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         Some(end - m.read(end - 4))
     }
 
-    /// Payload offset → block offset, refusing anything that is not a live block.
+    /// Payload offset → block offset, refusing anything that is not a live block (a block
+    /// waiting in a quick list is marked used, but freed: a double free).
     pub fn validate<S: Source>(&self, m: &Mem<S>, p: u32, addr: usize) -> Result<u32, HeapError> {
+        let b = self.validate_header(m, p, addr)?;
+        if self.in_quick_list(m, b) {
+            return Err(HeapError::DoubleFree { addr });
+        }
+        Ok(b)
+    }
+
+    /// [`Bt::validate`] by what the headers say.
+    fn validate_header<S: Source>(
+        &self,
+        m: &Mem<S>,
+        p: u32,
+        addr: usize,
+    ) -> Result<u32, HeapError> {
         let l = &self.layout;
         let end = self.end(m);
         if p < self.first + l.header()
@@ -567,6 +601,11 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
                 let next = m.read_at(b, l.header());
                 self.quick[q] = next;
                 self.quick_bytes -= asize;
+                o.event(Event::QuickAlloc {
+                    block: b,
+                    size: asize,
+                    list: q as u32,
+                });
                 o.event(Event::Alloc {
                     block: b,
                     size: asize,
@@ -896,6 +935,11 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             m.write_at(b, self.layout.header(), self.quick[q]);
             self.quick[q] = b + 1;
             self.quick_bytes += size;
+            o.event(Event::QuickFree {
+                block: b,
+                size,
+                list: q as u32,
+            });
             return;
         }
         let merged = self.release_inline(m, o, b, size);

@@ -5,6 +5,7 @@
 //! | `first`, `next`, `best`, `worst` | one explicit free list, searched by that rule, kept in the `--order` given |
 //! | `seglist` | segregated fit: a LIFO list per power-of-two size class |
 //! | `tlsf` | two-level segregated fit with bitmaps: constant time, the production policy |
+//! | `heaptale` | `tlsf` with the production allocator's two options: quick lists and the top block apart |
 //! | `buddy` | binary buddy: power-of-two blocks split in halves and merged with their buddy |
 //!
 //! Every policy implements [`Policy`]; [`AnyPolicy`] picks one at run time from a [`Config`].
@@ -70,6 +71,11 @@ pub trait Policy {
     fn walk<S: Source>(&self, m: &Mem<S>, f: &mut dyn FnMut(BlockInfo));
     /// Every free block, list by list (`list` numbers the lists), in list order.
     fn free_lists<S: Source>(&self, m: &Mem<S>, f: &mut dyn FnMut(usize, u32));
+    /// Every block waiting in a quick list (still marked used), as `(list, block)`, list by
+    /// list in list order; policies without quick lists have none.
+    fn quick_blocks<S: Source>(&self, m: &Mem<S>, f: &mut dyn FnMut(usize, u32)) {
+        let _ = (m, f);
+    }
     /// Verifies every invariant; on failure, the offset concerned (or `u32::MAX`) and why.
     fn check<S: Source>(&self, m: &Mem<S>) -> Result<(), (u32, &'static str)>;
 }
@@ -116,6 +122,9 @@ impl<F: FreeIndex, G: block::Geometry> Policy for Bt<F, G> {
         if let Some(t) = self.top(m) {
             f(bt::TOP_LIST, t);
         }
+    }
+    fn quick_blocks<S: Source>(&self, m: &Mem<S>, f: &mut dyn FnMut(usize, u32)) {
+        Bt::quick_blocks(self, m, f)
     }
     fn check<S: Source>(&self, m: &Mem<S>) -> Result<(), (u32, &'static str)> {
         Bt::check(self, m)
@@ -192,17 +201,20 @@ pub enum PolicyKind {
     Worst,
     Seglist,
     Tlsf,
+    /// TLSF as `heaptale::Allocator` runs it: with quick lists and the top block apart.
+    Heaptale,
     Buddy,
 }
 
 impl PolicyKind {
-    pub const ALL: [PolicyKind; 7] = [
+    pub const ALL: [PolicyKind; 8] = [
         PolicyKind::First,
         PolicyKind::Next,
         PolicyKind::Best,
         PolicyKind::Worst,
         PolicyKind::Seglist,
         PolicyKind::Tlsf,
+        PolicyKind::Heaptale,
         PolicyKind::Buddy,
     ];
     pub const fn name(self) -> &'static str {
@@ -213,6 +225,7 @@ impl PolicyKind {
             PolicyKind::Worst => "worst",
             PolicyKind::Seglist => "seglist",
             PolicyKind::Tlsf => "tlsf",
+            PolicyKind::Heaptale => "heaptale",
             PolicyKind::Buddy => "buddy",
         }
     }
@@ -224,7 +237,8 @@ impl PolicyKind {
             PolicyKind::Best => "best fit: take the smallest free block that is large enough",
             PolicyKind::Worst => "worst fit: take the largest free block, leaving the largest remainder",
             PolicyKind::Seglist => "segregated fit: one LIFO free list per power-of-two size class",
-            PolicyKind::Tlsf => "TLSF: two-level size classes found through bitmaps in constant time (the production allocator)",
+            PolicyKind::Tlsf => "TLSF: two-level size classes found through bitmaps in constant time (the production allocator's policy)",
+            PolicyKind::Heaptale => "heaptale::Allocator's setup: TLSF, plus quick lists that keep freed blocks of up to 136 bytes for the next request of their size (as glibc's tcache), and the top block kept apart and carved last (dlmalloc's top chunk)",
             PolicyKind::Buddy => "binary buddy: power-of-two blocks, split in halves, merged with their buddy on free",
         }
     }
@@ -249,10 +263,9 @@ impl PolicyKind {
 impl FromStr for PolicyKind {
     type Err = &'static str;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        PolicyKind::ALL
-            .into_iter()
-            .find(|p| p.name() == s)
-            .ok_or("unknown policy: expected first, next, best, worst, seglist, tlsf or buddy")
+        PolicyKind::ALL.into_iter().find(|p| p.name() == s).ok_or(
+            "unknown policy: expected first, next, best, worst, seglist, tlsf, heaptale or buddy",
+        )
     }
 }
 
@@ -317,6 +330,11 @@ impl AnyPolicy {
                 AnyPolicy::Seglist(Bt::new(layout, true, seglist::SegLists::new()))
             }
             (PolicyKind::Tlsf, _) => AnyPolicy::Tlsf(Bt::new(layout, true, tlsf::Tlsf::new())),
+            (PolicyKind::Heaptale, _) => AnyPolicy::Tlsf(
+                Bt::new(layout, true, tlsf::Tlsf::new())
+                    .with_quick_lists(block::PRODUCTION_QUICK_MAX)
+                    .with_top_apart(),
+            ),
             _ => AnyPolicy::Buddy(Buddy::new(layout)?),
         })
     }
@@ -376,6 +394,9 @@ impl Policy for AnyPolicy {
     }
     fn free_lists<S: Source>(&self, m: &Mem<S>, f: &mut dyn FnMut(usize, u32)) {
         dispatch!(self, p => p.free_lists(m, f))
+    }
+    fn quick_blocks<S: Source>(&self, m: &Mem<S>, f: &mut dyn FnMut(usize, u32)) {
+        dispatch!(self, p => p.quick_blocks(m, f))
     }
     fn check<S: Source>(&self, m: &Mem<S>) -> Result<(), (u32, &'static str)> {
         dispatch!(self, p => p.check(m))

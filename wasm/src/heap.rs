@@ -313,6 +313,13 @@ impl JsHeap {
                     size,
                     in_place,
                 } => js::push_realloc(&out, a(old), a(new), size, in_place),
+                Event::QuickFree { block, size, list } => {
+                    js::push_quick(&out, "quick-free", a(block), size, list)
+                }
+                Event::QuickAlloc { block, size, list } => {
+                    js::push_quick(&out, "quick-alloc", a(block), size, list)
+                }
+                Event::Consolidate { blocks } => js::push_consolidate(&out, blocks),
                 Event::Error(err) => js::push_error(&out, &err.to_string()),
             }
         }
@@ -370,6 +377,12 @@ impl JsHeap {
 
 /// The `U` bit in `blocksPacked`'s fourth word.
 const USED_BIT: u32 = 1 << 31;
+/// The bit in `blocksPacked`'s fourth word of a block waiting in a quick list (freed, still
+/// marked used).
+const QUICK_BIT: u32 = 1 << 30;
+/// The list numbers `freeLists` gives quick list `q`: `QUICK_LIST | q`. (The top block kept
+/// apart is the list `u32::MAX`.)
+const QUICK_LIST: usize = 1 << 31;
 
 impl JsHeap {
     /// The blocks as `blocksPacked` words, gathered under the borrow.
@@ -382,13 +395,23 @@ impl JsHeap {
             words
                 .try_reserve_exact(n.saturating_mul(4))
                 .map_err(|_| JsError::new("blocks: out of module memory"))?;
+            let mut quick: Vec<u32> = Vec::new();
+            h.quick_blocks(|_, b| {
+                if quick.try_reserve(1).is_ok() {
+                    quick.push(b);
+                }
+            });
+            quick.sort_unstable();
             h.walk(|b| {
                 let requested = if b.used {
                     l.requested.get(&b.block).copied().unwrap_or(0)
                 } else {
                     0
                 };
-                let flags = b.header | if b.used { USED_BIT } else { 0 };
+                let waiting = b.used && quick.binary_search(&b.block).is_ok();
+                let flags = b.header
+                    | if b.used { USED_BIT } else { 0 }
+                    | if waiting { QUICK_BIT } else { 0 };
                 words.extend_from_slice(&[h.addr(b.block) as u32, b.size, requested, flags]);
             });
             Ok(words)
@@ -399,31 +422,35 @@ impl JsHeap {
     fn free_entries(&self) -> Result<Vec<(usize, usize, u32)>, JsError> {
         instance::with_live(self.id, |l| {
             let h = &l.heap;
-            // Sizes come from the walk (each policy's own block format), found by offset.
+            // Sizes come from the walk (each policy's own block format), found by offset:
+            // free blocks, and used ones too, for the blocks waiting in quick lists.
+            let mut quick = 0usize;
+            h.quick_blocks(|_, _| quick += 1);
             let mut sizes: Vec<(u32, u32)> = Vec::new();
             let mut listed = 0usize;
             h.walk(|b| {
-                if !b.used {
+                if !b.used || quick > 0 {
                     listed += 1;
                 }
             });
             let oom = |_| JsError::new("freeList: out of module memory");
             sizes.try_reserve_exact(listed).map_err(oom)?;
             h.walk(|b| {
-                if !b.used {
+                if !b.used || quick > 0 {
                     sizes.push((b.block, b.size));
                 }
             });
-            let mut out = Vec::new();
-            out.try_reserve_exact(listed).map_err(oom)?;
-            h.free_lists(|list, b| {
-                let size = sizes
+            let size_of = |b: u32| {
+                sizes
                     .binary_search_by_key(&b, |&(o, _)| o)
                     .ok()
                     .and_then(|i| sizes.get(i))
-                    .map_or(0, |s| s.1);
-                out.push((list, h.addr(b), size));
-            });
+                    .map_or(0, |s| s.1)
+            };
+            let mut out = Vec::new();
+            out.try_reserve_exact(listed).map_err(oom)?;
+            h.free_lists(|list, b| out.push((list, h.addr(b), size_of(b))));
+            h.quick_blocks(|list, b| out.push((QUICK_LIST | list, h.addr(b), size_of(b))));
             Ok(out)
         })
     }
@@ -446,6 +473,8 @@ export function pushCoalesce(a, block, absorbed, size) { a.push({ kind: 'coalesc
 export function pushGrow(a, old_brk, new_brk, pages) { a.push({ kind: 'grow', old_brk, new_brk, pages }); }
 export function pushRealloc(a, old, neu, size, in_place) { a.push({ kind: 'realloc', old, new: neu, size, in_place }); }
 export function pushError(a, message) { a.push({ kind: 'error', message }); }
+export function pushQuick(a, kind, block, size, list) { a.push({ kind, block, size, list }); }
+export function pushConsolidate(a, blocks) { a.push({ kind: 'consolidate', blocks }); }
 ")]
     extern "C" {
         #[wasm_bindgen(js_name = pushBlock)]
@@ -474,6 +503,10 @@ export function pushError(a, message) { a.push({ kind: 'error', message }); }
         pub fn push_grow(a: &Array, old_brk: f64, new_brk: f64, pages: u32);
         #[wasm_bindgen(js_name = pushRealloc)]
         pub fn push_realloc(a: &Array, old: f64, new: f64, size: u32, in_place: bool);
+        #[wasm_bindgen(js_name = pushQuick)]
+        pub fn push_quick(a: &Array, kind: &str, block: f64, size: u32, list: u32);
+        #[wasm_bindgen(js_name = pushConsolidate)]
+        pub fn push_consolidate(a: &Array, blocks: u32);
         #[wasm_bindgen(js_name = pushError)]
         pub fn push_error(a: &Array, message: &str);
     }
