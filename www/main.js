@@ -7,7 +7,7 @@
 // memory): changing the policy or a knob makes a new heap in the same instance
 // and replays the program; comparing policies uses one instance per heap.
 
-import { instance, HeapModel, blockAt, blockIndexAt } from './js/engine.js';
+import { instance, HeapModel, blockAt, blockIndexAt, blockState, listRank, quickBlockSize, TOP_LIST, QUICK_LIST } from './js/engine.js';
 import { narrate, hex, bytes, kib, POLICY_NAMES } from './js/narrate.js';
 import { HeapMap, drawBuddy } from './js/heapmap.js';
 import { renderHex } from './js/hexview.js';
@@ -446,15 +446,23 @@ function describeMap() {
   const d = app.last;
   const n = d.packed.length / 4;
   let used = 0;
-  for (let i = 0; i < n; i++) if (d.packed[i * 4 + 3] & 0x80000000) used++;
+  let quick = 0;
+  for (let i = 0; i < n; i++) {
+    const w = d.packed[i * 4 + 3];
+    if (w & 0x80000000) used++;
+    if (w & 0x40000000) quick++;
+  }
   $('heap-canvas').setAttribute('aria-label',
-    `Heap map: ${num(n)} blocks (${num(used)} used, ${num(n - used)} free) from ${hex(d.heapStart)} ` +
+    `Heap map: ${num(n)} blocks (${num(used)} used${quick ? `, ${num(quick)} of them in quick lists` : ''}, ${num(n - used)} free) from ${hex(d.heapStart)} ` +
     `to the break at ${hex(d.brk)}; memory grown to ${hex(d.memoryEnd)}. The block list has the same content.`);
   $('row-bytes').textContent = app.map.readable ? 'one cell per block, in address order, not to scale'
     : `the heap to scale, ${num(app.map.rowBytes())} bytes a row`;
 }
 
 function blockWords(b) {
+  if (b.quick) {
+    return `used block in quick list at ${hex(b.addr)}: ${num(b.size)} bytes (${b.header}-byte header; freed, waiting in a quick list and still marked used, so it does not merge)`;
+  }
   const pad = b.used ? b.size - b.header - b.requested : 0;
   return `${b.used ? 'used' : 'free'} block at ${hex(b.addr)}: ${num(b.size)} bytes` +
     (b.used ? ` (${b.header}-byte header, ${num(b.requested)} bytes asked for, ${num(Math.max(0, pad))} bytes of padding; payload at ${hex(b.addr + b.header)})`
@@ -484,10 +492,10 @@ function renderBlocks() {
   for (let i = from; i < to; i++) {
     const b = blockAt(d.packed, i);
     const li = document.createElement('li');
-    li.className = b.used ? 'block used' : 'block free';
+    li.className = b.quick ? 'block used quick' : b.used ? 'block used' : 'block free';
     if (app.map.changed.has(i)) li.classList.add('changed');
     if (i === app.map.selected) li.classList.add('selected');
-    li.textContent = `${b.used ? 'used' : 'free'}, ${hex(b.addr)}, ${b.size} bytes`;
+    li.textContent = `${blockState(b)}, ${hex(b.addr)}, ${b.size} bytes`;
     li.title = blockWords(b);
     li.dataset.index = String(i);
     items.push(li);
@@ -499,9 +507,14 @@ function renderBlocks() {
 
 function listName(list) {
   const p = app.cfg.policy;
+  if (list === TOP_LIST) return 'Top block (kept apart, carved last)';
+  if (list >= QUICK_LIST) {
+    const q = list - QUICK_LIST;
+    return `Quick list ${q}: ${num(quickBlockSize(q, app.cfg.header, app.cfg.align))}-byte blocks (freed, still marked used)`;
+  }
   if (p === 'seglist') return `Size class ${list}: ${num(2 ** list)}–${num(2 ** (list + 1) - 1)} bytes`;
   if (p === 'buddy') return `Order ${list}: ${num(2 ** list)}-byte blocks`;
-  if (p === 'tlsf') {
+  if (p === 'tlsf' || p === 'heaptale') {
     const fl = list >> 4; const sl = list & 15;
     if (fl < 4) return `Class (${fl}, ${sl}): ${sl} bytes`;
     const lo = 2 ** fl + sl * 2 ** (fl - 4);
@@ -518,6 +531,8 @@ function renderFreeLists() {
     if (!groups.has(f[j])) groups.set(f[j], []);
     groups.get(f[j]).push([f[j + 1], f[j + 2]]);
   }
+  // size classes, then the top block, then the quick lists (each kind in the engine's order)
+  const ordered = [...groups].sort((x, y) => listRank(x[0]) - listRank(y[0]));
   const out = [];
   if (!groups.size) {
     const p = document.createElement('p');
@@ -525,7 +540,7 @@ function renderFreeLists() {
     p.textContent = 'No free block: every list is empty.';
     out.push(p);
   }
-  for (const [list, entries] of groups) {
+  for (const [list, entries] of ordered) {
     const h = document.createElement('h3');
     h.className = 'list-title';
     h.textContent = `${listName(list)} — ${entries.length} block${entries.length === 1 ? '' : 's'}`;
@@ -881,8 +896,8 @@ function renderCompare() {
     for (let i = 0; i < Math.min(n, 500); i++) {
       const b = blockAt(d.packed, i);
       const li = document.createElement('li');
-      li.className = b.used ? 'block used' : 'block free';
-      li.textContent = `${b.used ? 'used' : 'free'}, ${hex(b.addr)}, ${b.size} bytes`;
+      li.className = b.quick ? 'block used quick' : b.used ? 'block used' : 'block free';
+      li.textContent = `${blockState(b)}, ${hex(b.addr)}, ${b.size} bytes`;
       items.push(li);
     }
     c.els.ul.replaceChildren(...items);

@@ -15,7 +15,7 @@
 // and user text only ever goes in as text. docs/EMBEDDING.md documents every
 // attribute, property and event.
 
-import { HeapModel, blockAt, blockIndexAt } from '../js/engine.js';
+import { HeapModel, blockAt, blockIndexAt, blockState, listRank, quickBlockSize, TOP_LIST, QUICK_LIST } from '../js/engine.js';
 import { HeapMap } from '../js/heapmap.js';
 import { narrate, hex, POLICY_NAMES } from '../js/narrate.js';
 import { renderHex } from '../js/hexview.js';
@@ -789,9 +789,14 @@ export class HeapTaleElement extends HTMLElement {
     c.els.focusLine.textContent = mapFocused && map.focus >= 0 ? this._blockWords(c, map.focus) : '';
     const n = d.packed.length / 4;
     let used = 0;
-    for (let i = 0; i < n; i++) if (d.packed[i * 4 + 3] & 0x80000000) used++;
+    let quick = 0;
+    for (let i = 0; i < n; i++) {
+      const w = d.packed[i * 4 + 3];
+      if (w & 0x80000000) used++;
+      if (w & 0x40000000) quick++;
+    }
     c.els.canvas.setAttribute('aria-label', `Heap map${this._cols.length > 1 ? ` under ${POLICY_NAMES[c.policy]}` : ''}: ` +
-      `${num(n)} blocks (${num(used)} used, ${num(n - used)} free) from ${hex(d.heapStart)} to the break at ${hex(d.brk)}. ` +
+      `${num(n)} blocks (${num(used)} used${quick ? `, ${num(quick)} of them in quick lists` : ''}, ${num(n - used)} free) from ${hex(d.heapStart)} to the break at ${hex(d.brk)}. ` +
       'The list below names every block.');
     let from = 0;
     if (n > BLOCKS_SHOWN) {
@@ -804,9 +809,10 @@ export class HeapTaleElement extends HTMLElement {
     for (let i = from; i < to; i++) {
       const b = blockAt(d.packed, i);
       const li = el('li', b.used ? 'used' : 'free');
+      if (b.quick) li.classList.add('quick');
       if (map.changed.has(i)) li.classList.add('changed');
       if (withHex && i === this._selected) li.classList.add('selected');
-      const text = `${b.used ? 'used' : 'free'}, ${hex(b.addr)}, ${b.size} bytes`;
+      const text = `${blockState(b)}, ${hex(b.addr)}, ${b.size} bytes`;
       if (withHex) {
         const btn = el('button', null, text);
         btn.type = 'button';
@@ -816,7 +822,8 @@ export class HeapTaleElement extends HTMLElement {
       } else {
         li.textContent = text;
       }
-      li.title = b.used ? `used block: ${b.header}-byte header, ${num(b.requested)} bytes asked for, payload at ${hex(b.addr + b.header)}`
+      li.title = b.quick ? `used block in quick list: ${b.header}-byte header; freed, still marked used, waiting for the next malloc of its size`
+        : b.used ? `used block: ${b.header}-byte header, ${num(b.requested)} bytes asked for, payload at ${hex(b.addr + b.header)}`
         : `free block: ${b.header}-byte header, free-list links in its payload`;
       items.push(li);
     }
@@ -833,8 +840,10 @@ export class HeapTaleElement extends HTMLElement {
     }
     const out = [];
     if (!groups.size) out.push(el('p', 'help', 'No free block: every list is empty.'));
-    for (const [list, entries] of groups) {
-      const name = listName(c.policy, c.model.cfg.order, list);
+    // size classes, then the top block, then the quick lists
+    const ordered = [...groups].sort((x, y) => listRank(x[0]) - listRank(y[0]));
+    for (const [list, entries] of ordered) {
+      const name = listName(c.policy, c.model.cfg, list);
       out.push(el('p', 'list-name', `${name}: ${entries.length} block${entries.length === 1 ? '' : 's'}`));
       const ol = el('ol', 'free-list');
       ol.setAttribute('aria-label', name);
@@ -1018,8 +1027,9 @@ export class HeapTaleElement extends HTMLElement {
     const n = d.packed.length / 4;
     const b = blockAt(d.packed, i);
     const pad = b.used ? Math.max(0, b.size - b.header - b.requested) : 0;
-    let words = `Block ${num(i + 1)} of ${num(n)}: ${b.used ? 'used' : 'free'} block at ${hex(b.addr)}: ${num(b.size)} bytes` +
-      (b.used ? ` (${b.header}-byte header, ${num(b.requested)} bytes asked for, ${num(pad)} bytes of padding; payload at ${hex(b.addr + b.header)})`
+    let words = `Block ${num(i + 1)} of ${num(n)}: ${b.quick ? 'used block in quick list' : b.used ? 'used block' : 'free block'} at ${hex(b.addr)}: ${num(b.size)} bytes` +
+      (b.quick ? ` (${b.header}-byte header; freed, waiting in a quick list and still marked used, so it does not merge)`
+        : b.used ? ` (${b.header}-byte header, ${num(b.requested)} bytes asked for, ${num(pad)} bytes of padding; payload at ${hex(b.addr + b.header)})`
         : ` (${b.header}-byte header, free-list links in its payload)`);
     try {
       const view = c.model.memoryView(b.addr, 4);
@@ -1173,10 +1183,16 @@ export class HeapTaleElement extends HTMLElement {
   }
 }
 
-function listName(policy, order, list) {
+function listName(policy, cfg, list) {
+  const order = cfg.order;
+  if (list === TOP_LIST) return 'top block (kept apart, carved last)';
+  if (list >= QUICK_LIST) {
+    const q = list - QUICK_LIST;
+    return `quick list ${q}: ${num(quickBlockSize(q, cfg.header, cfg.align))}-byte blocks (freed, still marked used)`;
+  }
   if (policy === 'seglist') return `size class ${list}: ${num(2 ** list)}–${num(2 ** (list + 1) - 1)} bytes`;
   if (policy === 'buddy') return `order ${list}: ${num(2 ** list)}-byte blocks`;
-  if (policy === 'tlsf') {
+  if (policy === 'tlsf' || policy === 'heaptale') {
     const fl = list >> 4; const sl = list & 15;
     if (fl < 4) return `class (${fl}, ${sl}): ${sl} bytes`;
     const lo = 2 ** fl + sl * 2 ** (fl - 4);

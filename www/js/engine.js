@@ -131,15 +131,37 @@ export class HeapModel {
   }
 }
 
-/** The blocks of a packed walk: 4 words each, [addr, size, requested, header | used << 31]. */
+/**
+ * The blocks of a packed walk: 4 words each, [addr, size, requested,
+ * header | used << 31 | quick << 30]. `quick`: the block waits in a quick list
+ * (heaptale policy: freed, still marked used; always with `used`).
+ */
 export const blockAt = (packed, i) => ({
   addr: packed[i * 4],
   size: packed[i * 4 + 1],
   requested: packed[i * 4 + 2],
-  header: packed[i * 4 + 3] & 0x7fffffff,
+  header: packed[i * 4 + 3] & 0x3fffffff,
   used: (packed[i * 4 + 3] & 0x80000000) !== 0,
+  quick: (packed[i * 4 + 3] & 0x40000000) !== 0,
   index: i,
 });
+
+/** A block's state in words, as the block lists say it: 'used', 'free' or 'used (in quick list)'. */
+export const blockState = (b) => (b.quick ? 'used (in quick list)' : b.used ? 'used' : 'free');
+
+/** The list number of the top block kept apart (heaptale policy) in a free-list walk. */
+export const TOP_LIST = 0xffffffff;
+/** Quick list q's number in a free-list walk is QUICK_LIST + q (heaptale policy). */
+export const QUICK_LIST = 0x80000000;
+
+/** The block size of quick list `q` under the header and alignment knobs. */
+export function quickBlockSize(q, header, align) {
+  const min = Math.ceil((header + 12) / align) * align;
+  return min + q * align;
+}
+
+/** A list's rank in the free-lists panel: size classes, then the top block, then quick lists. */
+export const listRank = (list) => (list === TOP_LIST ? 1 : list >= QUICK_LIST ? 2 : 0);
 
 /** Index of the block that contains `addr` (blocks tile the heap), or -1. */
 export function blockIndexAt(packed, addr) {

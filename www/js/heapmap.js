@@ -18,6 +18,8 @@ export const COLORS = {          // Okabe–Ito
   header: '#1a1a1a',             // black band: header, footer
   free: '#E69F00',               // orange: free (hatched)
   freeBg: '#FFF3D6',
+  quick: '#0072B2',              // blue upright stripes on the free background: in a quick list
+  quickBg: '#FFF3D6',
   unused: '#8c8c8c',             // grey dots: grown, past the break
   unusedBg: '#f1f1f1',
   changed: '#CC79A7',            // reddish purple outline: changed by the step
@@ -49,6 +51,12 @@ function makePatterns(ctx, dpr) {
       g.moveTo(-2, 2); g.lineTo(2, -2);
       g.moveTo(s - 2, s + 2); g.lineTo(s + 2, s - 2);
       g.stroke();
+    }),
+    // heaptale's quick lists: freed but still marked used (blue upright
+    // stripes on the pale free background: neither solid blue nor orange hatching)
+    quick: tile(6, (g, s) => {
+      g.fillStyle = COLORS.quickBg; g.fillRect(0, 0, s, s);
+      g.fillStyle = COLORS.quick; g.fillRect(0, 0, 2.5, s);
     }),
     pad: tile(6, (g, s) => {
       g.fillStyle = COLORS.pad; g.fillRect(0, 0, s, s);
@@ -307,26 +315,29 @@ export class HeapMap {
     let curX = -1;
     let usedB = 0;
     let freeB = 0;
+    let quickB = 0;
     const flush = () => {
-      if (curX < 0 || usedB + freeB === 0) return;
-      ctx.fillStyle = usedB >= freeB ? COLORS.used : P.free;
+      if (curX < 0 || usedB + freeB + quickB === 0) return;
+      ctx.fillStyle = quickB > usedB && quickB > freeB ? P.quick : usedB >= freeB ? COLORS.used : P.free;
       ctx.fillRect(x0 + curX, y, 1, h);
     };
     for (let i = i0; i < i1; i++) {
       const a = packed[i * 4] - heapStart - off0;
       const s = packed[i * 4 + 1];
-      const used = (packed[i * 4 + 3] & 0x80000000) !== 0;
+      const w = packed[i * 4 + 3];
+      const used = (w & 0x80000000) !== 0;
+      const quick = (w & 0x40000000) !== 0;
       const xa = a * px;
       const xb = (a + s) * px;
       if (xb - xa >= 2) {
-        flush(); curX = -1; usedB = 0; freeB = 0;
-        ctx.fillStyle = used ? COLORS.used : P.free;
+        flush(); curX = -1; usedB = 0; freeB = 0; quickB = 0;
+        ctx.fillStyle = quick ? P.quick : used ? COLORS.used : P.free;
         ctx.fillRect(x0 + xa, y, xb - xa, h);
         continue;
       }
       const pxi = Math.floor(xa);
-      if (pxi !== curX) { flush(); curX = pxi; usedB = 0; freeB = 0; }
-      if (used) usedB += s; else freeB += s;
+      if (pxi !== curX) { flush(); curX = pxi; usedB = 0; freeB = 0; quickB = 0; }
+      if (quick) quickB += s; else if (used) usedB += s; else freeB += s;
     }
     flush();
   }
@@ -364,12 +375,12 @@ export class HeapMap {
     });
     let i = Math.max(0, blockIndexAt(packed, heapStart + v0));
     // gathering of sub-pixel blocks: one pixel column of one row at a time
-    let gRow = -1; let gX = -1; let gUsed = 0; let gFree = 0;
+    let gRow = -1; let gX = -1; let gUsed = 0; let gFree = 0; let gQuick = 0;
     const flush = () => {
-      if (gRow < 0 || gUsed + gFree === 0) return;
-      ctx.fillStyle = gUsed >= gFree ? COLORS.used : P.free;
+      if (gRow < 0 || gUsed + gFree + gQuick === 0) return;
+      ctx.fillStyle = gQuick > gUsed && gQuick > gFree ? P.quick : gUsed >= gFree ? COLORS.used : P.free;
       ctx.fillRect(gutter + gX, top + gRow * rowH, 1, bandH);
-      gRow = -1; gUsed = 0; gFree = 0;
+      gRow = -1; gUsed = 0; gFree = 0; gQuick = 0;
     };
     const labels = [];
     for (; i < n; i++) {
@@ -377,23 +388,25 @@ export class HeapMap {
       const off = addr - heapStart;
       if (off >= v1) break;
       const size = packed[i * 4 + 1];
-      const used = (packed[i * 4 + 3] & 0x80000000) !== 0;
+      const word = packed[i * 4 + 3];
+      const used = (word & 0x80000000) !== 0;
+      const quick = (word & 0x40000000) !== 0;
       if (size * px < 1.5) {
         const rel = off - v0;
         const r = Math.floor(Math.max(0, rel) / rb);
         const x = Math.floor((Math.max(0, rel) % rb) * px);
         if (r !== gRow || x !== gX) { flush(); gRow = r; gX = x; }
-        if (used) gUsed += size; else gFree += size;
+        if (quick) gQuick += size; else if (used) gUsed += size; else gFree += size;
         continue;
       }
       flush();
       const requested = packed[i * 4 + 2];
-      const header = Math.min(packed[i * 4 + 3] & 0x7fffffff, size);
+      const header = Math.min(word & 0x3fffffff, size);
       this.segments(off, size, rb, v0, (r, o, len) => {
-        ctx.fillStyle = used ? COLORS.used : P.free;
+        ctx.fillStyle = quick ? P.quick : used ? COLORS.used : P.free;
         ctx.fillRect(gutter + o * px, top + r * rowH, len * px, bandH);
       });
-      if (used && requested + header < size) {
+      if (used && !quick && requested + header < size) {
         this.segments(off + header + requested, size - header - requested, rb, v0, (r, o, len) => {
           ctx.fillStyle = P.pad;
           ctx.fillRect(gutter + o * px, top + r * rowH, len * px, bandH);
@@ -417,7 +430,7 @@ export class HeapMap {
         const r0 = Math.floor((off - v0) / rb);
         ctx.fillStyle = '#ffffff';
         ctx.fillRect(gutter + ((off - v0) % rb) * px, top + r0 * rowH, Math.min(1.5, size * px / 4), bandH);
-        labels.push([i, off, size, used]);
+        labels.push([i, off, size, used && !quick]);
       }
     }
     flush();
@@ -522,17 +535,18 @@ export class HeapMap {
         ctx.fillText(hex(b.addr), 0, top + r * rowH + bandH / 2);
       }
       const cx = gutter + x; const cy = top + r * rowH;
-      ctx.fillStyle = b.used ? COLORS.used : P.free;
+      const solid = b.used && !b.quick;
+      ctx.fillStyle = b.quick ? P.quick : b.used ? COLORS.used : P.free;
       ctx.fillRect(cx, cy, w - 3, bandH);
-      if (b.used && b.requested + b.header < b.size) {
+      if (solid && b.requested + b.header < b.size) {
         const padW = Math.max(3, ((b.size - b.header - b.requested) / b.size) * (w - 3));
         ctx.fillStyle = P.pad;
         ctx.fillRect(cx + w - 3 - padW, cy, padW, bandH);
       }
       ctx.fillStyle = COLORS.header;
       ctx.fillRect(cx, cy + bandH - 6, 6, 6);
-      ctx.fillStyle = b.used ? '#fff' : '#000';
-      if (!b.used) { ctx.fillStyle = COLORS.freeBg; ctx.fillRect(cx + 7, cy + 3, ctx.measureText(label).width + 4, 13); ctx.fillStyle = '#000'; }
+      ctx.fillStyle = solid ? '#fff' : '#000';
+      if (!solid) { ctx.fillStyle = COLORS.freeBg; ctx.fillRect(cx + 7, cy + 3, ctx.measureText(label).width + 4, 13); ctx.fillStyle = '#000'; }
       ctx.fillText(label, cx + 9, cy + 10);
       const outline = (color, lw, dash) => {
         ctx.strokeStyle = color; ctx.lineWidth = lw; ctx.setLineDash(dash);

@@ -16,6 +16,7 @@ export const POLICY_NAMES = {
   worst: 'worst fit',
   seglist: 'segregated fit',
   tlsf: 'TLSF',
+  heaptale: 'TLSF with quick lists',
   buddy: 'the buddy allocator',
 };
 
@@ -98,7 +99,14 @@ export function narrate(info, events, ctx) {
   const ev = events.filter((e) => e.kind !== 'dropped');
   const alloc = ev.filter((e) => e.kind === 'alloc');
   const splits = ev.filter((e) => e.kind === 'split');
-  const merges = ev.filter((e) => e.kind === 'coalesce');
+  // heaptale's quick lists: a 'consolidate' empties them into the size classes,
+  // and the 'coalesce' events after it are its merges, not the step's own.
+  const ci = ev.findIndex((e) => e.kind === 'consolidate');
+  const consolidate = ci >= 0 ? ev[ci] : null;
+  const merges = ev.filter((e, i) => e.kind === 'coalesce' && (ci < 0 || i < ci));
+  const consMerges = ci < 0 ? [] : ev.filter((e, i) => e.kind === 'coalesce' && i > ci);
+  const quickFree = ev.find((e) => e.kind === 'quick-free');
+  const quickAlloc = ev.find((e) => e.kind === 'quick-alloc');
   const frees = ev.filter((e) => e.kind === 'free');
   const grows = ev.filter((e) => e.kind === 'grow');
   const realloc = ev.find((e) => e.kind === 'realloc');
@@ -106,6 +114,13 @@ export function narrate(info, events, ctx) {
     for (const k of ['block', 'rest', 'new', 'old', 'absorbed']) if (e[k] !== undefined) changed.push(e[k]);
   }
   const parts = [];
+  const quickSays = (e) => `quick list ${e.list} (${sized(e.size)} blocks)`;
+  // Why the quick lists were merged back, from where it happened.
+  const consolidated = (why) => {
+    if (!consolidate) return;
+    const n = consolidate.blocks;
+    parts.push(`First the quick lists were merged back into the size classes (${plural(n, 'block')}${consMerges.length ? `, ${plural(consMerges.length, 'merge')} with free neighbours` : ''}): ${why}.`);
+  };
   const ret = info.addr != null ? ` returned ${hex(info.addr)}` : ' done';
   let summary = `${where}: ${text}${ret}.`;
   if (call === 'free') summary = `${where}: ${text} done.`;
@@ -135,7 +150,9 @@ export function narrate(info, events, ctx) {
       parts.push(`The block stayed in place${how}: now ${bytes(realloc.size)} at ${hex(realloc.new)}.`);
     } else {
       parts.push(`It could not grow in place, so it moved: a new ${sized(realloc.size)} block at ${hex(realloc.new)}, the bytes copied, the old block at ${hex(realloc.old)} freed.`);
+      if (quickFree) parts.push(`The old block went onto ${quickSays(quickFree)} and stays marked used.`);
     }
+    if (consolidate) consolidated(grows.length ? 'the heap was about to grow' : 'a large free area formed, or the request was large');
     if (growText) parts.push(growText);
   } else if (alloc.length) {
     const a = alloc[alloc.length - 1];
@@ -151,7 +168,14 @@ export function narrate(info, events, ctx) {
     } else {
       const orig = cut ? cut.size + cut.rest_size : a.size;
       const origAt = lead ? lead.block : a.block;
-      if (grows.length) {
+      if (consolidate) {
+        consolidated(grows.length ? 'the heap was about to grow, and merged blocks might serve the request instead'
+          : a.size > 136 ? `a large request (${sized(a.size)} block) is served from the size classes, not from quick lists`
+            : 'no size class could serve the request without growing the heap');
+      }
+      if (quickAlloc) {
+        parts.push(`It came off ${quickSays(quickAlloc)} at once: the most recently freed block of exactly this size, with no search and no split (as glibc's tcache and fastbins). The block at ${hex(a.block)} was waiting there, still marked used.`);
+      } else if (grows.length) {
         parts.push(a.probes === 0 ? `There was no free block to search, so the heap grew. ${growText}` : `No free block fit (${plural(a.probes, 'probe')}), so the heap grew. ${growText}`);
         parts.push(`The new ${sized(a.size)} block is at ${hex(a.block)}.`);
       } else {
@@ -159,15 +183,22 @@ export function narrate(info, events, ctx) {
       }
       if (lead) parts.push(`Its first ${bytes(lead.size)} stayed free so the payload is aligned.`);
       if (cut) parts.push(`It split it: ${bytes(cut.size)} used and a ${sized(cut.rest_size)} free block at ${hex(cut.rest)}.`);
-      else if (!grows.length) parts.push(`It used the whole block (a rest would be smaller than the smallest block).`);
+      else if (!grows.length && !quickAlloc) parts.push(`It used the whole block (a rest would be smaller than the smallest block).`);
     }
     const hdr = ctx.header;
     const pad = a.size - hdr - a.request;
     parts.push(`Block: ${hdr}-byte header, ${bytes(a.request)} of payload${pad > 0 ? `, ${bytes(pad)} of padding` : ''}.`);
   } else if (frees.length) {
     const f = frees[0];
-    parts.push(`The ${sized(f.size)} block at ${hex(f.block)} is free again.`);
-    if (merges.length && ctx.policy === 'buddy') {
+    if (quickFree) {
+      parts.push(`The ${sized(f.size)} block at ${hex(f.block)} went onto ${quickSays(quickFree)}.`,
+        'It stays marked used, so it does not merge with its neighbours and no list is searched: the next malloc of this size takes it straight back (as glibc\'s tcache and fastbins).');
+    } else {
+      parts.push(`The ${sized(f.size)} block at ${hex(f.block)} is free again.`);
+    }
+    if (quickFree) {
+      // nothing more: no merge
+    } else if (merges.length && ctx.policy === 'buddy') {
       const last = merges[merges.length - 1];
       parts.push(`Its buddy was free, so they merged${merges.length > 1 ? `, and again with the next buddy up, ${plural(merges.length, 'merge')} in all` : ''}: one ${sized(last.size)} free block at ${hex(last.block)}.`);
     } else if (merges.length) {
@@ -182,6 +213,7 @@ export function narrate(info, events, ctx) {
     } else {
       parts.push('No free neighbour to merge with: it went onto the free list.');
     }
+    if (consolidate) consolidated('a large free area formed, so the small blocks waiting in them could merge');
   } else if (call === 'free') {
     parts.push('free(NULL) does nothing.');
   } else if (call === 'write' || call === 'memset') {

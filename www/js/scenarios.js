@@ -110,6 +110,22 @@ free(q)
 `,
   },
   {
+    id: 'heaptale', title: 'heaptale\u2019s quick lists and top block', policy: 'heaptale',
+    text: `# heaptale::Allocator's own setup: TLSF's size classes, plus quick lists (as
+# glibc's tcache and fastbins) and the top block kept apart (dlmalloc's top chunk)
+a = malloc(40)        # a 48-byte block (8-byte header)
+b = malloc(40)
+c = malloc(100)       # a 112-byte block
+big = malloc(2000)     # the last block, at the break
+free(a)               # onto quick list 3 (48-byte blocks): still marked used, no merge
+free(c)               # onto quick list 11 (112-byte blocks)
+free(b)               # quick list 3 again, in front of a: a and b do not merge
+d = malloc(40)        # off quick list 3 at once: b's block, the last freed; no search, no split
+free(big)             # 2,008 free bytes at the break: the top block, kept apart from the classes
+e = malloc(200)       # no size class holds a block for it: cut from the top block
+`,
+  },
+  {
     id: 'worst-first', title: 'First fit\u2019s worst case: long searches past small holes', policy: 'first',
     text: `# Many small holes at the front: every larger request probes them all
 ${Array.from({ length: 12 }, (_, i) => `s${i} = malloc(16)\nk${i} = malloc(16)`).join('\n')}

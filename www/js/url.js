@@ -17,7 +17,7 @@
 // (inflation stops there: a deflate bomb costs no more), values quoted in
 // messages clipped to 40 characters.
 
-export const POLICIES = ['first', 'next', 'best', 'worst', 'seglist', 'tlsf', 'buddy'];
+export const POLICIES = ['first', 'next', 'best', 'worst', 'seglist', 'tlsf', 'heaptale', 'buddy'];
 export const ORDERS = ['addr', 'size-asc', 'size-desc', 'front', 'back'];
 /** The largest base address the engine takes (its 1 GiB heap must fit below 4 GiB). */
 export const MAX_BASE = 0xbfffffff;

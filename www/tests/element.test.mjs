@@ -181,7 +181,7 @@ test('bad input is shown as plain text, with a heaptale-error event', async () =
   await page.evaluate(() => document.querySelector('#one').setAttribute('policy', 'bogus'));
   assert.equal(await settled(page, '#one'), 'error');
   const alert = (await page.locator('#one').getByRole('alert').textContent()).trim();
-  assert.equal(alert, 'Error: unknown policy "bogus" (expected one of first, next, best, worst, seglist, tlsf, buddy)');
+  assert.equal(alert, 'Error: unknown policy "bogus" (expected one of first, next, best, worst, seglist, tlsf, heaptale, buddy)');
   errors = await page.evaluate(() => window.__errors);
   assert.deepEqual(errors[1], { id: 'one', kind: 'settings', message: alert.slice('Error: '.length) });
   await assert.rejects(page.evaluate(() => document.querySelector('#one').ready), /unknown policy "bogus"/);
@@ -205,7 +205,7 @@ test('bad input is shown as plain text, with a heaptale-error event', async () =
     ['step', 'soon', 'step must be a step number or "end", got "soon"'],
     ['panels', 'heap,graphs', 'panels: unknown panel "graphs" (expected some of heap, free-lists, pages, process, stats, console, hex)'],
     ['header', '3', 'header must be between 4 and 256, got 3'],
-    ['compare', 'best,nope', 'compare: unknown policy "nope" (expected one of first, next, best, worst, seglist, tlsf, buddy)'],
+    ['compare', 'best,nope', 'compare: unknown policy "nope" (expected one of first, next, best, worst, seglist, tlsf, heaptale, buddy)'],
     ['src', 'missing.txt', 'src "missing.txt" could not be fetched: HTTP 404'],
     ['wasm', 'engine.txt', 'wasm: "engine.txt" must name heaptale.js (the glue) or heaptale_bg.wasm'],
     ['wasm', '/pkg/missing.js', `The engine could not start: the engine could not be fetched from ${new URL('/pkg/missing_bg.wasm', env.url).href}: HTTP 404`],

@@ -97,7 +97,7 @@ test('query parameters work as the fragment does; a bad state is named and the d
 
   ({ page, context, problems, frame } = await host('#policy=nope&step=2'));
   assert.equal((await frame.getByRole('alert').first().textContent()).trim(),
-    'This embed\'s settings cannot be read: unknown policy "nope" (expected one of first, next, best, worst, seglist, tlsf, buddy). Showing the default program instead.');
+    'This embed\'s settings cannot be read: unknown policy "nope" (expected one of first, next, best, worst, seglist, tlsf, heaptale, buddy). Showing the default program instead.');
   assert.ok((await blockShape(frame)).length > 0, 'the default program is shown');
   const href = await frame.getByRole('link', { name: 'Open in the playground' }).getAttribute('href');
   assert.equal(new URL(href).hash, '', 'the link does not carry the bad state');

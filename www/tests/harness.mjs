@@ -15,7 +15,7 @@ export const RESULTS = path.join(ROOT, 'test-results');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const QUIET = ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync'];
-export const BLOCK_RE = /^(used|free), 0x[0-9a-f]+, \d+ bytes$/;
+export const BLOCK_RE = /^(used|used \(in quick list\)|free), 0x[0-9a-f]+, \d+ bytes$/;
 
 export const env = { server: null, url: null, browser: null };
 

@@ -386,8 +386,8 @@ const REGRESSIONS = [
   ['#compare=first,next,best,worst', 'at most 3 policies to compare with, got 4'],
   ['#compare=best,', 'unknown policy "" to compare'],
   // markup is quoted as text, clipped
-  ['#policy=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E', 'unknown policy "<img src=x onerror=alert(1)>" (expected one of first, next, best, worst, seglist, tlsf, buddy)'],
-  [`#policy=${'<b>'.repeat(100)}`, `unknown policy "${'<b>'.repeat(13)}<…" (expected one of first, next, best, worst, seglist, tlsf, buddy)`],
+  ['#policy=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E', 'unknown policy "<img src=x onerror=alert(1)>" (expected one of first, next, best, worst, seglist, tlsf, heaptale, buddy)'],
+  [`#policy=${'<b>'.repeat(100)}`, `unknown policy "${'<b>'.repeat(13)}<…" (expected one of first, next, best, worst, seglist, tlsf, heaptale, buddy)`],
   // harmless oddities that decode
   ['#', { state: null, error: null }],
   ['#&&&', { state: { config: {}, source: null, step: null, compare: [] }, error: null }],
