@@ -7,7 +7,7 @@
 //! ```
 //! Defaults: 10,000,000 ops per policy in 10 rounds of the same 1,000,000-op workload (the
 //! same seed each round; every block still live at the end of a round is freed), the
-//! checker every 1,000 ops. The policies: the seven of the playground with their default
+//! checker every 1,000 ops. The policies: every one of the playground with its default
 //! knobs (header 8, align 8, coalescing on) and `production`, the geometry of
 //! `heaptale::Allocator` (4-byte header, TLSF, quick lists).
 //!
