@@ -7,7 +7,7 @@
 // memory): changing the policy or a knob makes a new heap in the same instance
 // and replays the program; comparing policies uses one instance per heap.
 
-import { instance, HeapModel, blockAt, blockIndexAt, blockState, listRank, quickBlockSize, TOP_LIST, QUICK_LIST } from './js/engine.js';
+import { instance, HeapModel, blockAt, blockIndexAt, blockState, listRank, quickBlockSize, topBlock, TOP_LIST, QUICK_LIST } from './js/engine.js';
 import { narrate, hex, bytes, kib, POLICY_NAMES } from './js/narrate.js';
 import { HeapMap, drawBuddy } from './js/heapmap.js';
 import { renderHex } from './js/hexview.js';
@@ -216,6 +216,7 @@ function narrationContext(model, policy) {
     memoryBytes: model.heap.memoryBytes(),
     memoryEnd: model.heap.memoryEnd(),
     steps: app.steps,
+    top: policy === 'heaptale' ? topBlock(model.heap.freeListsPacked()) : null,
   };
 }
 

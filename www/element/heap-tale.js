@@ -15,7 +15,7 @@
 // and user text only ever goes in as text. docs/EMBEDDING.md documents every
 // attribute, property and event.
 
-import { HeapModel, blockAt, blockIndexAt, blockState, listRank, quickBlockSize, TOP_LIST, QUICK_LIST } from '../js/engine.js';
+import { HeapModel, blockAt, blockIndexAt, blockState, listRank, quickBlockSize, topBlock, TOP_LIST, QUICK_LIST } from '../js/engine.js';
 import { HeapMap } from '../js/heapmap.js';
 import { narrate, hex, POLICY_NAMES } from '../js/narrate.js';
 import { renderHex } from '../js/hexview.js';
@@ -724,6 +724,7 @@ export class HeapTaleElement extends HTMLElement {
       c.narration = narrate(info, events, {
         policy: c.policy, header: c.model.cfg.header, coalesce: c.model.cfg.coalesce,
         memoryBytes: c.last.memoryBytes, memoryEnd: c.last.memoryEnd, steps: this._steps,
+        top: c.policy === 'heaptale' ? topBlock(c.last.free) : null,
       });
       if (i === 0) { mainNar = c.narration; mainInfo = info; }
     }

@@ -160,6 +160,15 @@ export function quickBlockSize(q, header, align) {
   return min + q * align;
 }
 
+/** The top block's address in a packed free-list walk (heaptale policy), or null. */
+export function topBlock(free) {
+  for (let j = free.length - 3; j >= 0; j -= 3) {
+    if (free[j] === TOP_LIST) return free[j + 1];
+    if (free[j] < QUICK_LIST) break; // past the quick lists, before it: no top block
+  }
+  return null;
+}
+
 /** A list's rank in the free-lists panel: size classes, then the top block, then quick lists. */
 export const listRank = (list) => (list === TOP_LIST ? 1 : list >= QUICK_LIST ? 2 : 0);
 

@@ -69,8 +69,9 @@ export function explainError(message) {
 
 /**
  * Narrates step `info` ({step, line, text, addr, error, grewPages}) from its
- * `events`. `ctx`: {policy, header, memoryBytes, memoryEnd, steps} (memoryEnd:
- * memory.size as a reported address, when reports start at a base). Returns
+ * `events`. `ctx`: {policy, header, memoryBytes, memoryEnd, steps, top} (memoryEnd:
+ * memory.size as a reported address, when reports start at a base; top: the
+ * heaptale policy's top block after the step, or null). Returns
  * {summary, detail, changed: [addresses], grow: bool, error: bool}.
  */
 export function narrate(info, events, ctx) {
@@ -116,10 +117,10 @@ export function narrate(info, events, ctx) {
   const parts = [];
   const quickSays = (e) => `quick list ${e.list} (${sized(e.size)} blocks)`;
   // Why the quick lists were merged back, from where it happened.
-  const consolidated = (why) => {
+  const consolidated = (why, when = 'First') => {
     if (!consolidate) return;
     const n = consolidate.blocks;
-    parts.push(`First the quick lists were merged back into the size classes (${plural(n, 'block')}${consMerges.length ? `, ${plural(consMerges.length, 'merge')} with free neighbours` : ''}): ${why}.`);
+    parts.push(`${when} the quick lists were merged back into the size classes (${plural(n, 'block')}${consMerges.length ? `, ${plural(consMerges.length, 'merge')} with free neighbours` : ''}): ${why}.`);
   };
   const ret = info.addr != null ? ` returned ${hex(info.addr)}` : ' done';
   let summary = `${where}: ${text}${ret}.`;
@@ -178,11 +179,14 @@ export function narrate(info, events, ctx) {
       } else if (grows.length) {
         parts.push(a.probes === 0 ? `There was no free block to search, so the heap grew. ${growText}` : `No free block fit (${plural(a.probes, 'probe')}), so the heap grew. ${growText}`);
         parts.push(`The new ${sized(a.size)} block is at ${hex(a.block)}.`);
+      } else if (cut && ctx.top != null && cut.rest === ctx.top) {
+        parts.push(`No size class held a block for it, so ${policy} cut it from the top block (${bytes(orig + (lead ? lead.size : 0))} at ${hex(origAt)}), which is kept apart from the size classes and carved last, as dlmalloc's top chunk.`);
       } else {
         parts.push(`${cap(policy)} took the ${sized(orig + (lead ? lead.size : 0))} free block at ${hex(origAt)} ${probes}.`);
       }
       if (lead) parts.push(`Its first ${bytes(lead.size)} stayed free so the payload is aligned.`);
-      if (cut) parts.push(`It split it: ${bytes(cut.size)} used and a ${sized(cut.rest_size)} free block at ${hex(cut.rest)}.`);
+      if (cut && ctx.top != null && cut.rest === ctx.top) parts.push(`${bytes(cut.size)} used; the other ${bytes(cut.rest_size)}, at ${hex(cut.rest)}, stay the top block.`);
+      else if (cut) parts.push(`It split it: ${bytes(cut.size)} used and a ${sized(cut.rest_size)} free block at ${hex(cut.rest)}.`);
       else if (!grows.length && !quickAlloc) parts.push(`It used the whole block (a rest would be smaller than the smallest block).`);
     }
     const hdr = ctx.header;
@@ -196,8 +200,12 @@ export function narrate(info, events, ctx) {
     } else {
       parts.push(`The ${sized(f.size)} block at ${hex(f.block)} is free again.`);
     }
+    const last = merges.length ? merges[merges.length - 1] : null;
+    const isTop = ctx.top != null && ctx.top === (last ? last.block : f.block);
     if (quickFree) {
       // nothing more: no merge
+    } else if (isTop) {
+      parts.push(`${merges.length ? `It merged with ${merges.length === 1 ? 'a free neighbour' : 'both free neighbours'} (coalescing) into` : 'It ends at the break, so it is'} the top block: ${bytes(last ? last.size : f.size)} at ${hex(ctx.top)}, kept apart from the size classes and carved last (dlmalloc's top chunk).`);
     } else if (merges.length && ctx.policy === 'buddy') {
       const last = merges[merges.length - 1];
       parts.push(`Its buddy was free, so they merged${merges.length > 1 ? `, and again with the next buddy up, ${plural(merges.length, 'merge')} in all` : ''}: one ${sized(last.size)} free block at ${hex(last.block)}.`);
@@ -213,7 +221,7 @@ export function narrate(info, events, ctx) {
     } else {
       parts.push('No free neighbour to merge with: it went onto the free list.');
     }
-    if (consolidate) consolidated('a large free area formed, so the small blocks waiting in them could merge');
+    if (consolidate) consolidated('a large free area formed, so the small blocks waiting in them could merge', 'Then');
   } else if (call === 'free') {
     parts.push('free(NULL) does nothing.');
   } else if (call === 'write' || call === 'memset') {

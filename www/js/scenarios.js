@@ -123,6 +123,8 @@ free(b)               # quick list 3 again, in front of a: a and b do not merge
 d = malloc(40)        # off quick list 3 at once: b's block, the last freed; no search, no split
 free(big)             # 2,008 free bytes at the break: the top block, kept apart from the classes
 e = malloc(200)       # no size class holds a block for it: cut from the top block
+f = malloc(70000)     # more than the top block: the break moves
+free(f)               # a free area of 64 KiB or more: the quick lists are merged back (consolidated)
 `,
   },
   {

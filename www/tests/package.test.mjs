@@ -111,7 +111,7 @@ console.log(JSON.stringify(out));
   assert.deepEqual(out.kinds, ['grow+alloc', 'grow+alloc', 'free', 'error']);
   assert.deepEqual(out.integrity, ['rep', 4, 0, 0]);
   assert.deepEqual(out.threw, [
-    'new Heap: unknown policy: expected first, next, best, worst, seglist, tlsf or buddy',
+    'new Heap: unknown policy: expected first, next, best, worst, seglist, tlsf, heaptale or buddy',
     "replay: unknown option 'colour': the options are policy, order, coalesce, header, align, heapSize, base, heap-size, step, events, checked",
     'replay: load: line 3: header line 3: expected the number of ops as a number, found "foo"',
     'replay: the program must be a string (a script or a .rep trace), got number',
@@ -119,7 +119,7 @@ console.log(JSON.stringify(out));
   ]);
   assert.deepEqual(out.separate, [['used 112'], ['used 128']]);
   assert.deepEqual(out.heap, ['used 24']);
-  assert.deepEqual(out.policies, ['first', 'next', 'best', 'worst', 'seglist', 'tlsf', 'buddy']);
+  assert.deepEqual(out.policies, ['first', 'next', 'best', 'worst', 'seglist', 'tlsf', 'heaptale', 'buddy']);
 });
 
 test("a consumer's TypeScript typechecks against the installed package's declarations", () => {
@@ -136,6 +136,14 @@ export async function browser(): Promise<number> {
   const blocks: Block[] = h.blocks();
   const sizes: number[] = blocks.filter((b) => b.used).map((b) => b.size);
   for (const e of h.events() as HeapEvent[]) if (e.kind === 'split') sizes.push(e.rest_size);
+  const hq = new Heap({ policy: 'heaptale' });
+  hq.free(hq.malloc(40));
+  for (const e of hq.events() as HeapEvent[]) {
+    if (e.kind === 'quick-free' || e.kind === 'quick-alloc') sizes.push(e.list, e.block, e.size);
+    else if (e.kind === 'consolidate') sizes.push(e.blocks);
+  }
+  const quickBlocks = Array.from(hq.blocksPacked()).filter((w, i) => i % 4 === 3 && (w & 0x40000000) !== 0).length;
+  sizes.push(quickBlocks, ...blocks.filter((b) => b.quick === true).map((b) => b.size));
   const loaded = h.load('a = malloc(8)');
   if (loaded.error === null) sizes.push(loaded.lines);
   const info: StepInfo = h.seek(1);
@@ -289,6 +297,19 @@ test('what the engine returns has the fields its declarations say (every object,
   call(null, 'moduleMemory', g);
   call(null, 'ostepPaging', g, { seed: 1, answers: true });
   h.free();
+  // the heaptale policy: its events (quick lists, a consolidation), blocks and free lists
+  const hq = new g.Heap({ policy: 'heaptale' });
+  call('Heap', 'load', hq, 'a = malloc(40)\nb = malloc(100)\nc = malloc(70000)\nfree(a)\nfree(b)\nd = malloc(40)\nfree(c)\n');
+  const kinds = new Set();
+  for (let i = 0; i <= hq.stepCount(); i++) {
+    call('Heap', 'seek', hq, i);
+    for (const e of call('Heap', 'events', hq)) kinds.add(e.kind);
+    call('Heap', 'blocks', hq);
+    call('Heap', 'freeLists', hq);
+  }
+  hq.free();
+  assert.deepEqual(problems, []);
+  for (const k of ['quick-free', 'quick-alloc', 'consolidate']) assert.ok(kinds.has(k), `a heaptale step gives a '${k}' event (got ${[...kinds]})`);
   assert.deepEqual(problems, []);
   // every Heap and Process method that returns an object or an array was called
   const objectReturning = (owner) => {
