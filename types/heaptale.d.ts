@@ -4,8 +4,11 @@
 // export and method of the generated declarations is declared here (the package test
 // checks it with tsc). Reference: docs/API.md.
 
-/** The policies, by name (`policies()` describes them). */
-export type PolicyName = 'first' | 'next' | 'best' | 'worst' | 'seglist' | 'tlsf' | 'buddy';
+/**
+ * The policies, by name (`policies()` describes them). 'heaptale' is heaptale::Allocator's
+ * own setup: TLSF's size classes plus quick lists and the top block kept apart.
+ */
+export type PolicyName = 'first' | 'next' | 'best' | 'worst' | 'seglist' | 'tlsf' | 'heaptale' | 'buddy';
 /** Free-list order of the list policies (first, next, best, worst). */
 export type ListOrder = 'addr' | 'size-asc' | 'size-desc' | 'front' | 'back';
 
@@ -37,12 +40,21 @@ export interface Block {
   size: number;
   /** Bytes asked for (0 for a free block). */
   requested: number;
+  /** True also for a block waiting in a quick list (heaptale policy): it stays marked used. */
   used: boolean;
   /** Header bytes. */
   header: number;
+  /** Heaptale policy: the block waits in a quick list (may be absent: blocksPacked()'s bit 30 is the contract). */
+  quick?: boolean;
 }
 
-/** A free block and the list it is on (size classes for seglist and tlsf, orders for buddy, 0 otherwise). */
+/**
+ * A free block and the list it is on (size classes for seglist, tlsf and heaptale, orders for
+ * buddy, 0 otherwise). Heaptale policy: 4294967295 (0xFFFFFFFF) is the top block kept
+ * apart (at most one entry), 2147483648 + q (0x80000000 + q, q = 0..31) is quick list q,
+ * whose blocks are all `min_block + q * align` bytes (min_block = round_up(header + 12, align)),
+ * most recently freed first. Entries come size classes first, then the top block, then the quick lists.
+ */
 export interface FreeBlock {
   list: number;
   addr: number;
@@ -74,7 +86,13 @@ export type HeapEvent =
   | { kind: 'grow'; old_brk: number; new_brk: number; pages: number }
   | { kind: 'realloc'; old: number; new: number; size: number; in_place: boolean }
   | { kind: 'error'; message: string }
-  | { kind: 'dropped'; count: number };
+  | { kind: 'dropped'; count: number }
+  /** Heaptale policy: free put the block on quick list `list` (0..31); right after its 'free', no coalesce follows. */
+  | { kind: 'quick-free'; block: number; size: number; list: number }
+  /** Heaptale policy: malloc took the block off quick list `list`; just before its 'alloc' (probes 1, no split). */
+  | { kind: 'quick-alloc'; block: number; size: number; list: number }
+  /** Heaptale policy: the quick lists were emptied into the size classes (`blocks` blocks); its 'coalesce' events follow. */
+  | { kind: 'consolidate'; blocks: number };
 
 /** The kind of a failed step: a bad call or statement, the engine refusing it, or a trace's integrity check. */
 export type StepErrorKind = 'usage' | 'engine' | 'integrity';
@@ -180,12 +198,16 @@ export class Heap {
   memalign(align: number, size: number): number;
   usableSize(addr: number): number;
   blocks(): Block[];
-  /** 4 words a block: [addr, size, requested, header | used << 31]. */
+  /**
+   * 4 words a block: [addr, size, requested, header | used << 31 | quick << 30]; bit 30
+   * (0x40000000, heaptale policy, always with bit 31): the block waits in a quick list.
+   * The header size is the low 30 bits.
+   */
   blocksPacked(): Uint32Array;
   /** Every free block in list order, list after list: [[addr, size], ...]. */
   freeList(): Array<[number, number]>;
   freeLists(): FreeBlock[];
-  /** 3 words a free block: [list, addr, size], in list order. */
+  /** 3 words a free block: [list, addr, size], in list order (list numbers: see FreeBlock). */
   freeListsPacked(): Uint32Array;
   stats(): HeapStats;
   /** Throws an Error naming the invariant that broke. */
