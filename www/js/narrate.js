@@ -201,11 +201,21 @@ export function narrate(info, events, ctx) {
       parts.push(`The ${sized(f.size)} block at ${hex(f.block)} is free again.`);
     }
     const last = merges.length ? merges[merges.length - 1] : null;
-    const isTop = ctx.top != null && ctx.top === (last ? last.block : f.block);
+    // Where the freed block ended up: its merges, then those of a consolidation.
+    let cur = f.block; let curSize = f.size; let viaCons = false;
+    ev.forEach((e, i) => {
+      if (e.kind === 'coalesce' && (e.block === cur || e.absorbed === cur)) {
+        cur = e.block; curSize = e.size;
+        if (ci >= 0 && i > ci) viaCons = true;
+      }
+    });
+    const isTop = ctx.top != null && ctx.top === cur;
     if (quickFree) {
       // nothing more: no merge
     } else if (isTop) {
-      parts.push(`${merges.length ? `It merged with ${merges.length === 1 ? 'a free neighbour' : 'both free neighbours'} (coalescing) into` : 'It ends at the break, so it is'} the top block: ${bytes(last ? last.size : f.size)} at ${hex(ctx.top)}, kept apart from the size classes and carved last (dlmalloc's top chunk).`);
+      const into = merges.length ? `It merged with ${merges.length === 1 ? 'a free neighbour' : 'both free neighbours'} (coalescing) into` : 'It ends at the break, so it is';
+      parts.push(viaCons ? `${into} the top block, kept apart from the size classes and carved last (dlmalloc's top chunk).`
+        : `${into} the top block: ${bytes(last ? last.size : f.size)} at ${hex(ctx.top)}, kept apart from the size classes and carved last (dlmalloc's top chunk).`);
     } else if (merges.length && ctx.policy === 'buddy') {
       const last = merges[merges.length - 1];
       parts.push(`Its buddy was free, so they merged${merges.length > 1 ? `, and again with the next buddy up, ${plural(merges.length, 'merge')} in all` : ''}: one ${sized(last.size)} free block at ${hex(last.block)}.`);
@@ -222,6 +232,7 @@ export function narrate(info, events, ctx) {
       parts.push('No free neighbour to merge with: it went onto the free list.');
     }
     if (consolidate) consolidated('a large free area formed, so the small blocks waiting in them could merge', 'Then');
+    if (isTop && viaCons) parts.push(`A block from them merged with it: the top block is now ${bytes(curSize)} at ${hex(cur)}.`);
   } else if (call === 'free') {
     parts.push('free(NULL) does nothing.');
   } else if (call === 'write' || call === 'memset') {

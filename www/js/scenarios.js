@@ -116,15 +116,14 @@ free(q)
 a = malloc(40)        # a 48-byte block (8-byte header)
 b = malloc(40)
 c = malloc(100)       # a 112-byte block
-big = malloc(2000)     # the last block, at the break
+big = malloc(70000)   # the last block, at the break (memory.grow adds a page)
 free(a)               # onto quick list 3 (48-byte blocks): still marked used, no merge
 free(c)               # onto quick list 11 (112-byte blocks)
 free(b)               # quick list 3 again, in front of a: a and b do not merge
 d = malloc(40)        # off quick list 3 at once: b's block, the last freed; no search, no split
-free(big)             # 2,008 free bytes at the break: the top block, kept apart from the classes
+free(big)             # 70,008 free bytes at the break: the top block, kept apart from the classes;
+                      # a free area of 64 KiB or more: the quick lists merge back (consolidate)
 e = malloc(200)       # no size class holds a block for it: cut from the top block
-f = malloc(70000)     # more than the top block: the break moves
-free(f)               # a free area of 64 KiB or more: the quick lists are merged back (consolidated)
 `,
   },
   {

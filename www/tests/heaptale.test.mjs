@@ -7,7 +7,7 @@
 //   node --test www/tests/heaptale.test.mjs          (pkg/ must be built: make build)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openPage, blockTexts, status, idle, runStatement, hexOf } from './harness.mjs';
+import { openPage, blockTexts, status, idle, runStatement, hexOf, sliderKey } from './harness.mjs';
 import { blockAt, blockState, listRank, quickBlockSize, topBlock, TOP_LIST, QUICK_LIST } from '../js/engine.js';
 import { narrate } from '../js/narrate.js';
 
@@ -118,14 +118,17 @@ test('heaptale: the policy survives a link, and the library scenario opens under
     } finally {
       await again.context.close();
     }
-    // the library's scenario: its last step merges the quick lists back
+    // the library's scenario: its last step cuts from the top block, the one before merges the quick lists back
     await page.getByRole('combobox', { name: /scenario or trace/i }).selectOption({ label: 'heaptale\u2019s quick lists and top block' });
     await page.getByRole('button', { name: 'Open', exact: true }).click();
     await page.waitForFunction(() => /Opened/.test(document.querySelector('[role="status"]').textContent), null, { timeout: 20000 });
     await idle(page);
     assert.equal(await page.getByRole('combobox', { name: /policy/i }).inputValue(), 'heaptale');
-    assert.match(await status(page), /Step 12 \(line 14\): free\(f\) done\./);
-    assert.match(await detail(page), /quick lists were merged back into the size classes \(2 blocks\): a large free area formed/);
+    assert.match(await status(page), /Step 10 \(line 13\): e = malloc\(200\) returned 0x/);
+    assert.match(await detail(page), /cut it from the top block/);
+    await sliderKey(page, 'ArrowLeft');
+    assert.match(await status(page), /Step 9 \(line 11\): free\(big\) done\./);
+    assert.match(await detail(page), /the top block.*quick lists were merged back into the size classes \(2 blocks, 1 merge with free neighbours\): a large free area formed/);
     assert.deepEqual(problems, []);
   } finally {
     await context.close();
