@@ -111,6 +111,11 @@ pub struct Bt<F, G = Layout> {
     quick_bytes: u32,
     /// The top block kept apart (see [`Bt::with_top_apart`]).
     top_apart: bool,
+    /// The end of the 64 KiB pages the heap's own growth has committed: the page that holds
+    /// its break, rounded up from its start (page-aligned). Its own state rather than the
+    /// memory underneath (which other heaps before it may have grown), so that a heap
+    /// decides alike in a fresh instance, after others, and restored from a snapshot.
+    committed: u32,
     /// The end of the block area (see [`Bt::end`]).
     end: u32,
 }
@@ -154,6 +159,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             quick_max: 0,
             quick_bytes: 0,
             top_apart: false,
+            committed: 0,
             end: 0,
         }
     }
@@ -403,6 +409,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             self.first = brk;
         }
         self.end = self.end_of(m);
+        self.committed = Self::page_end(m);
     }
 
     /// The end of the block area: the break, less a fixed heap's unusable tail (kept in
@@ -448,6 +455,12 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         } else {
             m.set_block(&self.layout, b, size, false);
         }
+    }
+
+    /// The end of the page the break is in (the break itself when it is on a page boundary).
+    fn page_end<S: Source>(m: &Mem<S>) -> u32 {
+        let page = crate::source::PAGE as u32;
+        m.brk().div_ceil(page).saturating_mul(page)
     }
 
     /// The free block that ends at the break, if any.
@@ -677,7 +690,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
             0
         };
         let within =
-            !m.is_fixed() && m.brk() as u64 + asize as u64 + extra as u64 <= m.committed() as u64;
+            !m.is_fixed() && m.brk() as u64 + asize as u64 + extra as u64 <= self.committed as u64;
         if !within {
             if let Some((b, size, lead)) = self.before_growth(m, o, asize, align, probes) {
                 return Ok((b, size, lead, true));
@@ -738,6 +751,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         if self.nforeign == MAX_FOREIGN {
             let (old_brk, pages) = m.grow(bytes)?;
             self.end = self.end_of(m);
+            self.committed = Self::page_end(m);
             o.event(Event::Grow {
                 old_brk,
                 new_brk: m.brk(),
@@ -748,6 +762,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         let g = m.grow_any(bytes)?;
         let old_end = core::mem::replace(&mut self.end, 0);
         self.end = self.end_of(m);
+        self.committed = Self::page_end(m);
         o.event(Event::Grow {
             old_brk: g.old_brk,
             new_brk: m.brk(),

@@ -84,6 +84,9 @@ impl Policy for PlayPolicy {
     fn free_lists<S: Source>(&self, m: &Mem<S>, f: &mut dyn FnMut(usize, u32)) {
         self.inner.free_lists(m, f)
     }
+    fn quick_blocks<S: Source>(&self, m: &Mem<S>, f: &mut dyn FnMut(usize, u32)) {
+        self.inner.quick_blocks(m, f)
+    }
     fn check<S: Source>(&self, m: &Mem<S>) -> Result<(), (u32, &'static str)> {
         self.inner.check(m)
     }

@@ -993,9 +993,41 @@ fn synthetic_script(n: usize) -> String {
     s
 }
 
+/// Under the heaptale policy, whether the quick lists merge before the heap grows depends on
+/// the pages the heap's own growth committed, which the snapshots keep: stepping back and
+/// forth gives the blocks, free lists and events of the first run, though memory has grown.
+#[wasm_bindgen_test]
+fn heaptale_quick_lists_merge_alike_when_a_step_runs_again() {
+    let h = heap("{\"policy\": \"heaptale\"}");
+    let script = "a = malloc(40)\nb = malloc(40)\nc = malloc(100)\nbig = malloc(2000)\nfree(a)\nfree(c)\nfree(b)\nd = malloc(40)\nfree(big)\ne = malloc(200)\nf = malloc(70000)\n";
+    load(&h, script);
+    let first = state(&h);
+    let lists = h.free_lists_packed().unwrap().to_vec();
+    // The last step merged the quick lists before growing (no quick list is left).
+    assert!(
+        lists
+            .chunks(3)
+            .all(|e| e[0] < 0x8000_0000 || e[0] == u32::MAX),
+        "{lists:?}"
+    );
+    h.seek(0.0).unwrap();
+    h.seek(11.0).unwrap();
+    assert_eq!(state(&h), first);
+    assert_eq!(h.free_lists_packed().unwrap().to_vec(), lists);
+    h.seek(10.0).unwrap();
+    let before_last = h.free_lists_packed().unwrap().to_vec();
+    assert!(
+        before_last
+            .chunks(3)
+            .any(|e| (0x8000_0000..u32::MAX).contains(&e[0])),
+        "before the last step a quick list holds a block: {before_last:?}"
+    );
+    h.check().unwrap();
+}
+
 #[wasm_bindgen_test]
 fn seek_returns_the_heap_to_the_exact_state_of_every_step() {
-    for policy in ["first", "next", "best", "tlsf", "buddy"] {
+    for policy in ["first", "next", "best", "tlsf", "heaptale", "buddy"] {
         let h = heap(&format!("{{\"policy\": \"{policy}\"}}"));
         let script = synthetic_script(700);
         // The state after each step, from the first run of the steps (one load per prefix
