@@ -77,9 +77,7 @@ test('heaptale: a freed small block waits in a quick list, comes back at once, a
   }
 });
 
-test('heaptale: the quick list in the free-lists panel, and the block said and drawn as waiting in it', {
-  todo: 'the engine gives no quick-list entries nor bit 30 in the playground yet (wasm/src/play.rs: PlayPolicy does not forward quick_blocks)',
-}, async () => {
+test('heaptale: the quick list in the free-lists panel, and the block said and drawn as waiting in it', async () => {
   const { page, context, problems } = await heaptalePage();
   try {
     const a = returned(await runStatement(page, 'a = malloc(40)'));
