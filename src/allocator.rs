@@ -201,12 +201,9 @@ unsafe impl<S: Source> GlobalAlloc for Allocator<S> {
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: AllocLayout) -> *mut u8 {
-        let p = unsafe { self.alloc(layout) };
-        if !p.is_null() {
-            // SAFETY: `p` is a fresh block of at least `layout.size()` bytes.
-            unsafe { p.write_bytes(0, layout.size()) };
-        }
-        p
+        // Bytes fresh from memory.grow are zero already: only the others are written.
+        self.with(|h| h.alloc_zeroed_raw(layout.align(), layout.size()))
+            .unwrap_or(null_mut())
     }
 
     #[inline]

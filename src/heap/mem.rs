@@ -19,6 +19,8 @@ pub struct Mem<S: Source> {
     report_base: usize,
     /// `Some(n)`: the heap was made `n` bytes long at the start and never grows.
     fixed: Option<u32>,
+    /// How many growths had to skip a foreign region.
+    skips: u32,
 }
 
 /// What a growth did: the old break, where the new bytes start (above the old break if a
@@ -52,6 +54,7 @@ impl<S: Source> Mem<S> {
             brk,
             report_base,
             fixed: None,
+            skips: 0,
         }
     }
     /// The highest offset the break may reach: [`MAX_HEAP`] bytes past the start, and below
@@ -104,6 +107,10 @@ impl<S: Source> Mem<S> {
         end.saturating_sub(self.base as usize)
             .min(u32::MAX as usize) as u32
     }
+    /// How many growths so far had to skip a foreign region (it changes when one does).
+    pub fn skips(&self) -> u32 {
+        self.skips
+    }
     pub fn is_fixed(&self) -> bool {
         self.fixed.is_some()
     }
@@ -151,6 +158,9 @@ impl<S: Source> Mem<S> {
             return Err(oom);
         };
         let old_brk = self.brk;
+        if start != old_brk {
+            self.skips = self.skips.wrapping_add(1);
+        }
         self.brk = start + bytes;
         let pages = (self.committed().saturating_sub(before) as usize / PAGE) as u32;
         Ok(Grown {

@@ -205,6 +205,38 @@ impl<S: Source, P: Policy, O: Observer> Heap<S, P, O> {
         }
     }
 
+    /// [`Heap::alloc_raw`], zeroed: `size` zero bytes aligned to `align`, or null. Bytes that
+    /// were past the break before the call are zero already when the source says so
+    /// ([`Source::zeroed_past_break`]: memory from `memory.grow`), and are not written again,
+    /// except the block's last word, where the engine may have left the footer of the free
+    /// block it was cut from. (When growing had to skip a foreign region, every byte is
+    /// zeroed: the engine marks blocks in the new bytes as it plans again.)
+    pub fn alloc_zeroed_raw(&mut self, align: usize, size: usize) -> *mut u8 {
+        let (before, skips) = (self.mem.brk(), self.mem.skips());
+        let fresh = self.mem.source().zeroed_past_break();
+        let p = self.alloc_raw(align, size);
+        if p.is_null() {
+            return p;
+        }
+        let po = (p as usize).wrapping_sub(self.mem.base_ptr() as usize) as u32;
+        let end = po + size as u32;
+        let clean = if fresh && self.mem.skips() == skips {
+            before.clamp(po, end)
+        } else {
+            end
+        };
+        self.mem.bytes_mut(po, clean - po).fill(0);
+        if clean < end {
+            let h = self.policy.layout().header;
+            let block_end = po - h + self.policy.usable_size(&self.mem, po - h) + h;
+            let last = (block_end - 4).max(clean);
+            if last < end {
+                self.mem.bytes_mut(last, end - last).fill(0);
+            }
+        }
+        p
+    }
+
     /// `calloc(n, size)`: `n * size` zeroed bytes; the product is checked for overflow.
     pub fn calloc(&mut self, n: usize, size: usize) -> Result<usize, HeapError> {
         let Some(total) = n.checked_mul(size) else {

@@ -38,6 +38,10 @@ unsafe impl<S: Source> Source for Addressed<S> {
     fn committed_end(&self) -> *mut u8 {
         self.0.committed_end()
     }
+    #[inline]
+    fn zeroed_past_break(&self) -> bool {
+        self.0.zeroed_past_break()
+    }
     /// Real addresses: the start itself.
     #[inline]
     fn report_base(&mut self) -> usize {

@@ -56,4 +56,10 @@ pub unsafe trait Source {
     fn report_base(&mut self) -> usize {
         self.start() as usize
     }
+    /// Whether every byte past the break is zero and unwritten, so that a block made of new
+    /// bytes needs no zeroing (`calloc`, `alloc_zeroed`): true for memory that only
+    /// `memory.grow` ever gave (zero-filled by WebAssembly). Defaults to false.
+    fn zeroed_past_break(&self) -> bool {
+        false
+    }
 }

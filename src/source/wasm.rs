@@ -20,6 +20,8 @@ pub struct WasmMemory {
     /// start). Two fields, not an `Option`, so that a new source is all zero bytes.
     report_base: usize,
     reports_from_base: bool,
+    /// Made by [`WasmMemory::restart`]: its pages past the break were written before.
+    reused: bool,
 }
 
 impl WasmMemory {
@@ -30,6 +32,7 @@ impl WasmMemory {
             end: 0,
             report_base: 0,
             reports_from_base: false,
+            reused: false,
         }
     }
 
@@ -70,6 +73,7 @@ impl WasmMemory {
     pub unsafe fn restart(&self) -> WasmMemory {
         WasmMemory {
             brk: self.start,
+            reused: true,
             ..*self
         }
     }
@@ -135,6 +139,11 @@ unsafe impl Source for WasmMemory {
     }
     fn committed_end(&self) -> *mut u8 {
         memory_end().unwrap_or(usize::MAX) as *mut u8
+    }
+    /// Pages from `memory.grow` are zero, and nothing past the break writes them (unless a
+    /// heap before this one did: a restarted source).
+    fn zeroed_past_break(&self) -> bool {
+        !self.reused
     }
     fn report_base(&mut self) -> usize {
         self.init();

@@ -252,3 +252,65 @@ fn a_heap_named_by_address_lays_out_as_one_named_by_offset() {
         std::alloc::dealloc(rb, region);
     }
 }
+
+/// `alloc_zeroed` writes no zeros over bytes fresh from `memory.grow`, yet every block it
+/// hands out is zero: over reused blocks (dirtied first), over new pages (with requests that
+/// fill their block to the last word, where the free block they were cut from kept its
+/// footer), and after other code grew memory in between.
+#[wasm_bindgen_test]
+fn alloc_zeroed_blocks_are_zero_where_old_bytes_were_and_on_new_pages() {
+    let zeroed = |size: usize, align: usize| {
+        let layout = Layout::from_size_align(size, align).unwrap();
+        // SAFETY: a non-zero size; freed by the caller with the same layout.
+        let p = unsafe { ALLOC.alloc_zeroed(layout) };
+        assert!(!p.is_null());
+        // SAFETY: `p` holds `size` bytes.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(p, size) };
+        if let Some(i) = bytes.iter().position(|&b| b != 0) {
+            panic!(
+                "alloc_zeroed({size}, {align}): byte {i} of {size} is {:#x}",
+                bytes[i]
+            );
+        }
+        bytes.fill(0xA5); // dirty, for the blocks that reuse these bytes
+        (p, layout)
+    };
+    // Sizes that fill their block exactly (size + 4 a multiple of 8), small to many pages.
+    let mut held = Vec::new();
+    for round in 0..3 {
+        for (i, &size) in [
+            1, 4, 12, 60, 124, 132, 1020, 4092, 65532, 65536, 131068, 200_000, 1_048_572,
+        ]
+        .iter()
+        .enumerate()
+        {
+            let align = [1, 8, 16, 64, 4096][(i + round) % 5];
+            held.push(zeroed(size, align));
+        }
+        // Free every other one, so the next round reuses dirty bytes as well as new pages.
+        let mut k = 0;
+        held.retain(|&(p, layout)| {
+            k += 1;
+            if k % 2 == 0 {
+                // SAFETY: allocated above with this layout, freed once.
+                unsafe { ALLOC.dealloc(p, layout) };
+                false
+            } else {
+                true
+            }
+        });
+        if round == 1 {
+            // Someone else grows memory: the next growth steps over their pages.
+            assert_ne!(wasm32::memory_grow(0, 1), usize::MAX);
+        }
+        // Larger than the whole heap so far, so the heap must grow for it (whatever the
+        // tests before this one left free), and filling its block to the last word.
+        let heap = ALLOC.stats().heap_bytes as usize;
+        held.push(zeroed(((heap + 65536) & !7) + 4, 8));
+    }
+    for (p, layout) in held {
+        // SAFETY: allocated above with this layout, freed once.
+        unsafe { ALLOC.dealloc(p, layout) };
+    }
+    ALLOC.check().unwrap();
+}
