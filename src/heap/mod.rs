@@ -221,7 +221,7 @@ impl<S: Source, P: Policy, O: Observer> Heap<S, P, O> {
         let po = (p as usize).wrapping_sub(self.mem.base_ptr() as usize) as u32;
         let end = po + size as u32;
         let clean = if fresh && self.mem.skips() == skips {
-            before.clamp(po, end)
+            before.max(po).min(end)
         } else {
             end
         };
