@@ -128,6 +128,18 @@ pub trait Geometry: Copy + core::fmt::Debug {
         })
     }
 
+    /// Bytes a request aligned to `align` may need before its block for the lead gap, at
+    /// worst (0 when the granule's alignment is enough): a free block of the request's size
+    /// plus this much surely holds it, wherever the block starts.
+    #[inline(always)]
+    fn lead_room(&self, align: u32) -> u32 {
+        if align > self.align() {
+            align + self.min_block()
+        } else {
+            0
+        }
+    }
+
     /// The first offset at which a block may start, given the heap's real start address.
     #[inline]
     fn first_block(&self, base: usize) -> u32 {

@@ -363,23 +363,32 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
 
     /// Whether the used block `b` waits in a quick list (a walk of the quick lists).
     pub fn in_quick_list<S: Source>(&self, m: &Mem<S>, b: u32) -> bool {
-        if self.quick_bytes == 0 || self.quick_list(m.size_of(b)).is_none() {
+        let Some(q) = self
+            .quick_list(m.size_of(b))
+            .filter(|_| self.quick_bytes > 0)
+        else {
             return false;
-        }
+        };
         let mut found = false;
-        self.quick_blocks(m, &mut |_, x| found |= x == b);
+        self.quick_list_blocks(m, q, &mut |x| found |= x == b);
         found
     }
 
     /// The blocks waiting in the quick lists, by list.
     pub fn quick_blocks<S: Source>(&self, m: &Mem<S>, f: &mut dyn FnMut(usize, u32)) {
-        for (i, &h) in self.quick.iter().enumerate() {
-            let (mut e, mut n) = (h, 0);
-            while e != 0 && n <= self.quick_bytes / self.layout.min_block() {
-                f(i, e - 1);
-                e = m.read(e - 1 + self.layout.header());
-                n += 1;
-            }
+        for i in 0..QUICK_LISTS {
+            self.quick_list_blocks(m, i, &mut |b| f(i, b));
+        }
+    }
+
+    /// The blocks of quick list `i`, in list order (no more than the lists' byte count
+    /// allows, should a link be broken).
+    fn quick_list_blocks<S: Source>(&self, m: &Mem<S>, i: usize, f: &mut dyn FnMut(u32)) {
+        let (mut e, mut n) = (self.quick[i], 0);
+        while e != 0 && n <= self.quick_bytes / self.layout.min_block() {
+            f(e - 1);
+            e = m.read_at(e - 1, self.layout.header());
+            n += 1;
         }
     }
 
@@ -684,11 +693,7 @@ impl<F: FreeIndex, G: Geometry> Bt<F, G> {
         }
         // Merge what the quick lists hold before the memory underneath grows. Moving the
         // break inside memory already committed costs nothing, so that comes first.
-        let extra = if align > l.align() {
-            align + l.min_block()
-        } else {
-            0
-        };
+        let extra = l.lead_room(align);
         let within =
             !m.is_fixed() && m.brk() as u64 + asize as u64 + extra as u64 <= self.committed as u64;
         if !within {

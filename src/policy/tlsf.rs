@@ -168,11 +168,7 @@ impl FreeIndex for Tlsf {
     ) -> Option<(u32, u32, u32)> {
         let base = m.base_ptr() as usize;
         // Aligned requests look for room for the worst lead gap as well.
-        let want = if align > l.align() {
-            asize.checked_add(align + l.min_block())?
-        } else {
-            asize
-        };
+        let want = asize.checked_add(l.lead_room(align))?;
         // The request's own list first: its head, when large enough, is the tightest fit
         // at hand (rounding up would skip it and cut a larger block).
         let (fl, sl) = mapping(want);
@@ -209,12 +205,7 @@ impl FreeIndex for Tlsf {
         probes: &mut u32,
     ) -> Option<(u32, u32, u32)> {
         let base = m.base_ptr() as usize;
-        let want = if align > l.align() {
-            asize.checked_add(align + l.min_block())?
-        } else {
-            asize
-        };
-        let last = mapping(want);
+        let last = mapping(asize.checked_add(l.lead_room(align))?);
         let mut at = mapping(asize);
         let mut best: Option<(u32, u32, u32)> = None;
         loop {
